@@ -1,0 +1,69 @@
+"""Case service: create, read, list, close. Cases are addressed by their ``ref``
+(the ``--case`` value of the CLI, ``ref`` in the API)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from custodyd.daemon.clock import Clock
+from custodyd.daemon.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from custodyd.daemon.models import Case
+
+MAX_REF = 200
+
+
+def _check_ref(ref: str) -> str:
+    ref = ref.strip()
+    if not ref or len(ref) > MAX_REF or any(c in ref for c in "/\\\0\n\r\t"):
+        raise InvalidInput(
+            f"case ref must be 1-{MAX_REF} characters, no slashes or control characters: {ref!r}"
+        )
+    return ref
+
+
+def find_case(session: Session, ref: str) -> Case | None:
+    return session.exec(select(Case).where(Case.ref == ref)).first()
+
+
+def get_case(session: Session, ref: str) -> Case:
+    case = find_case(session, ref)
+    if case is None:
+        raise NotFound(f"no case {ref!r}", case=ref)
+    return case
+
+
+def create_case(session: Session, clock: Clock, ref: str, title: str = "") -> Case:
+    ref = _check_ref(ref)
+    if find_case(session, ref) is not None:
+        raise AlreadyExists(f"case {ref!r} already exists", case=ref)
+    case = Case(ref=ref, title=title, status="open", created_at=clock.now())
+    session.add(case)
+    session.flush()
+    return case
+
+
+def get_or_create_case(session: Session, clock: Clock, ref: str) -> tuple[Case, bool]:
+    """The case ``ref``, created when missing (an examiner's ``--case`` on the workstation).
+
+    Returns (case, created). A closed case is refused: nothing new enters it.
+    """
+    case = find_case(session, ref)
+    if case is None:
+        return create_case(session, clock, ref), True
+    if case.status == "closed":
+        raise Conflict(f"case {ref!r} is closed; nothing new can be added to it", case=ref)
+    return case, False
+
+
+def close_case(session: Session, clock: Clock, ref: str) -> Case:
+    case = get_case(session, ref)
+    if case.status != "closed":
+        case.status = "closed"
+        case.closed_at = clock.now()
+        session.add(case)
+        session.flush()
+    return case
+
+
+def list_cases(session: Session, *, offset: int = 0, limit: int = 100) -> list[Case]:
+    return list(session.exec(select(Case).order_by(Case.id).offset(offset).limit(limit)))

@@ -1,0 +1,115 @@
+"""Configuration: environment (``CUSTODYD_*``) over an optional TOML file over defaults.
+
+The data directory is ``$CUSTODYD_HOME`` (default: the per-user data dir, e.g.
+``~/.local/share/custodyd``; ``/var/lib/custodyd`` under systemd). The TOML file
+is ``$CUSTODYD_CONFIG`` or ``$CUSTODYD_HOME/config.toml`` when it exists; its keys
+are the field names below (``port = 8787``, ``smtp_url = "smtp://..."``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+MiB = 1024 * 1024
+
+# A list that may come from the environment as comma-separated text.
+CommaList = Annotated[list[str], NoDecode]
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("custodyd", appauthor=False))
+
+
+def _config_file() -> Path:
+    explicit = os.environ.get("CUSTODYD_CONFIG")
+    if explicit:
+        return Path(explicit)
+    home = Path(os.environ.get("CUSTODYD_HOME") or default_home())
+    return home / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CUSTODYD_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None  # default: sqlite in home
+    store_dir: Path | None = None  # default: home/evidence
+
+    # imaging
+    block_size: int = 16 * MiB
+    buffers: int = 4
+    piecewise_window: int = 64 * MiB
+    extra_hashes: CommaList = Field(default_factory=list)
+
+    # service
+    host: str = "127.0.0.1"
+    port: int = 8787
+    auto_acquire: str | None = None  # case ref for automatic acquisition
+    workers: int = 1
+    media_allow: CommaList = Field(default_factory=list)  # serial/wwn/by-path ids always eligible
+    media_deny: CommaList = Field(default_factory=list)  # ids never touched
+
+    # ledger
+    ledger_origin: str = "custodyd.local/ledger"
+    ledger_key_name: str = "custodyd"
+
+    # alerts
+    smtp_url: str | None = None
+    alert_from: str = "custodyd@localhost"
+    alert_to: CommaList = Field(default_factory=list)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    alert_lead_days: list[int] = Field(default_factory=lambda: [30, 7, 1, 0])
+    alert_check_seconds: int = 60
+
+    # fixity
+    fixity_interval_days: float = 7.0
+
+    @field_validator("alert_to", "extra_hashes", "media_allow", "media_deny", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    # Derived locations -------------------------------------------------
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'custodyd.db'}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.store_dir or self.home / "evidence"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.home / "keys"
+
+    def ensure_dirs(self) -> None:
+        """Create the data directory (0700) and the evidence store."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,69 @@
+"""The application context: settings, database, clock and ledger, opened once.
+
+The CLI, the daemon and the API each build one :class:`AppContext` and hand it
+to the domain services; nothing else reads global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from custodyd.daemon.clock import Clock, SystemClock
+from custodyd.daemon.config import Settings
+from custodyd.daemon.db import make_engine, migrate, session_factory
+
+if TYPE_CHECKING:
+    from custodyd.daemon.ledger import Ledger
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.db_url)
+
+    @cached_property
+    def _sessions(self) -> Callable[[], Session]:
+        return session_factory(self.engine)  # type: ignore[return-value]
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        from custodyd.daemon.ledger import Ledger
+
+        return Ledger.open(self)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def open_context(settings: Settings | None = None, clock: Clock | None = None) -> AppContext:
+    """Create directories, migrate the database, and return a ready context."""
+    settings = settings or Settings()
+    settings.ensure_dirs()
+    ctx = AppContext(settings=settings, clock=clock or SystemClock())
+    migrate(ctx.engine)
+    return ctx

@@ -1,0 +1,8 @@
+"""SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``.
+
+One module per domain; each domain's migrations live on its own Alembic branch.
+"""
+
+from custodyd.daemon.models.core import Acquisition, Case, Evidence, Medium
+
+__all__ = ["Acquisition", "Case", "Evidence", "Medium"]
