@@ -4,5 +4,14 @@ One module per domain; each domain's migrations live on its own Alembic branch.
 """
 
 from custodyd.daemon.models.core import Acquisition, Case, Evidence, Medium
+from custodyd.daemon.models.ledger import LedgerCheckpointRow, LedgerEntryRow, LedgerNodeRow
 
-__all__ = ["Acquisition", "Case", "Evidence", "Medium"]
+__all__ = [
+    "Acquisition",
+    "Case",
+    "Evidence",
+    "LedgerCheckpointRow",
+    "LedgerEntryRow",
+    "LedgerNodeRow",
+    "Medium",
+]
