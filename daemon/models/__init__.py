@@ -3,6 +3,7 @@
 One module per domain; each domain's migrations live on its own Alembic branch.
 """
 
+from custodyd.daemon.models.auth import ApiToken, CaseMember, User
 from custodyd.daemon.models.core import Acquisition, Case, Evidence, Medium
 
-__all__ = ["Acquisition", "Case", "Evidence", "Medium"]
+__all__ = ["Acquisition", "ApiToken", "Case", "CaseMember", "Evidence", "Medium", "User"]
