@@ -3,7 +3,9 @@
 One module per domain; each domain's migrations live on its own Alembic branch.
 """
 
+from custodyd.daemon.models.auth import ApiToken, CaseMember, User
 from custodyd.daemon.models.core import Acquisition, Case, Evidence, Medium
+from custodyd.daemon.models.ledger import LedgerCheckpointRow, LedgerEntryRow, LedgerNodeRow
 from custodyd.daemon.models.orders import (
     AlertOutbox,
     AlertRecipient,
@@ -21,10 +23,15 @@ __all__ = [
     "Acquisition",
     "AlertOutbox",
     "AlertRecipient",
+    "ApiToken",
     "Case",
+    "CaseMember",
     "Disposition",
     "Evidence",
     "FixityState",
+    "LedgerCheckpointRow",
+    "LedgerEntryRow",
+    "LedgerNodeRow",
     "Medium",
     "OrderItem",
     "PreservationOrder",
@@ -32,4 +39,5 @@ __all__ = [
     "ThirdPartyRelease",
     "Transfer",
     "TransferItem",
+    "User",
 ]
