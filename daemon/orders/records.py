@@ -42,14 +42,10 @@ def record(
     evidence_ids: Iterable[str],
     payload: Mapping[str, Any],
 ) -> int:
-    """Append ``action`` once per evidence item (or once for the case). Returns the count."""
-    ids = sorted(set(evidence_ids))
-    ledger = ctx.ledger
-    if not ids:
-        ledger.append(action, actor=actor, case=case_ref, evidence=None, payload=dict(payload))
-        return 1
-    for evidence_id in ids:
-        ledger.append(
-            action, actor=actor, case=case_ref, evidence=evidence_id, payload=dict(payload)
-        )
-    return len(ids)
+    """Append ``action`` once per evidence item (or once for the case), atomically."""
+    from custodyd.daemon.ledger.service import Event
+
+    ids: list[str | None] = [*sorted(set(evidence_ids))] or [None]
+    events = [Event(action, actor, case_ref, evidence_id, dict(payload)) for evidence_id in ids]
+    ctx.ledger.append_many(events)  # one transaction: all entries of a step, or none
+    return len(events)
