@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     workers: int = 1
     media_allow: CommaList = Field(default_factory=list)  # serial/wwn/by-path ids always eligible
     media_deny: CommaList = Field(default_factory=list)  # ids never touched
+    api_max_body_bytes: int = 1 * MiB  # larger request bodies are refused with 413
 
     # ledger
     ledger_origin: str = "custodyd.local/ledger"
