@@ -101,7 +101,8 @@ class BlockDevice:
         if self.wwn:
             return f"wwn:{self.wwn}{suffix}"
         if self.serial:
-            return f"serial:{self.bus or '?'}:{self.vendor or ''}:{self.model or ''}:{self.serial}{suffix}"
+            maker = f"{self.vendor or ''}:{self.model or ''}"
+            return f"serial:{self.bus or '?'}:{maker}:{self.serial}{suffix}"
         if self.loop_backing_file:
             return f"loop:{self.loop_backing_file}:{self.size}{suffix}"
         where = self.by_path[0] if self.by_path else self.devnode
@@ -112,7 +113,7 @@ class BlockDevice:
         """Everything an allow/deny list may name: serial, WWN, by-id/by-path links, node."""
         ids = {self.devnode, self.kernel_name, *self.by_id, *self.by_path}
         ids.update(os.path.basename(link) for link in (*self.by_id, *self.by_path))
-        for value in (self.serial, self.wwn, self.key):
+        for value in (self.serial, self.wwn, self.key, self.loop_backing_file):
             if value:
                 ids.add(value)
         return ids

@@ -111,13 +111,21 @@ class SystemDisks:
         device: BlockDevice,
         allow: Iterable[str] = (),
         deny: Iterable[str] = (),
+        *,
+        allow_only: bool = False,
     ) -> str | None:
-        """Why ``device`` must not be treated as a medium, or None when it may be."""
+        """Why ``device`` must not be treated as a medium, or None when it may be.
+
+        ``allow_only``: only devices named in ``allow`` are media (a lab machine
+        where other loop devices or disks come and go that are not evidence).
+        """
         ids = device.identifiers
         if device.kernel_name.startswith(IGNORED_PREFIXES):
             return f"{device.kernel_name} is a virtual device type custodyd does not handle"
         if ids & set(deny):
             return "named in media_deny"
+        if allow_only and not (ids & set(allow)):
+            return "not named in media_allow (media_allow_only is set)"
         disk = self.disk_of(device)
         if disk in self.protected:
             return f"system disk {disk} holds / , /boot or the data directory"
@@ -132,6 +140,7 @@ def is_system(
     data_dirs: Iterable[Path] = (),
     allow: Iterable[str] = (),
     deny: Iterable[str] = (),
+    allow_only: bool = False,
 ) -> str | None:
     """Convenience: scan now and return the exclusion reason (or None)."""
-    return SystemDisks.scan(data_dirs).reason_excluded(device, allow, deny)
+    return SystemDisks.scan(data_dirs).reason_excluded(device, allow, deny, allow_only=allow_only)

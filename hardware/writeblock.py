@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from custodyd.hardware.device import BlockDevice
 
@@ -37,9 +37,9 @@ class Blocker:
         return vendor == self.vendor and self.product in ("*", product)
 
 
-def _parse(data: dict[str, object]) -> list[Blocker]:
+def _parse(data: dict[str, Any]) -> list[Blocker]:
     out = []
-    for item in data.get("blockers", []):  # type: ignore[union-attr]
+    for item in data.get("blockers", []):
         if not isinstance(item, dict):
             continue
         out.append(
