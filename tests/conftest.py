@@ -11,6 +11,7 @@ import pytest
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import AppContext, open_context
+from tests.pg import fresh_postgres_url, postgres_server, postgres_url  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 FORENSIC_IMAGES = REPO.parent / "shared" / "testdata" / "forensic-images"

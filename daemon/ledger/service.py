@@ -1,0 +1,436 @@
+"""The ledger service: durable, serialized appends; history; proofs; checkpoints.
+
+Writes are serialized across processes by the database itself: SQLite takes
+its write lock up front (``BEGIN IMMEDIATE``), PostgreSQL an advisory
+transaction lock; the next index is read under that lock, so concurrent
+appenders get distinct consecutive indices and nothing is lost. Each append (or
+batch from :meth:`Ledger.append_many`) writes its entries, the Merkle subtrees
+it completes and a newly signed checkpoint in one transaction, committed
+durably (SQLite WAL with ``synchronous=FULL``; PostgreSQL synchronous commit)
+before the call returns.
+
+Because SQLite allows one writer, do not call :meth:`Ledger.append` while the
+same thread holds an uncommitted write in another session on the same SQLite
+database: commit first (the append would wait for that lock).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from custodyd.daemon.db import make_engine
+from custodyd.daemon.errors import InvalidInput, LedgerIntegrityError, NotFound
+from custodyd.daemon.ledger import keys, merkle, verify
+from custodyd.daemon.ledger.entry import LedgerEntry, encode_leaf, format_time
+from custodyd.daemon.ledger.note import (
+    Checkpoint,
+    NoteError,
+    Verifier,
+    open_checkpoint,
+    raw_public_key,
+    sign_note,
+    verifier_key,
+)
+from custodyd.daemon.models.ledger import LedgerCheckpointRow, LedgerEntryRow, LedgerNodeRow
+
+if TYPE_CHECKING:
+    from custodyd.daemon.context import AppContext
+
+ENTRIES = LedgerEntryRow.__table__  # type: ignore[attr-defined]
+NODES = LedgerNodeRow.__table__  # type: ignore[attr-defined]
+CHECKPOINTS = LedgerCheckpointRow.__table__  # type: ignore[attr-defined]
+
+PG_LOCK_KEY = 0x6375_7374_6C65_6467  # "custledg": the advisory lock of the appender
+FETCH_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry to append (see :meth:`Ledger.append_many`)."""
+
+    action: str
+    actor: str
+    case: str | None = None
+    evidence: str | None = None
+    payload: Mapping[str, Any] | None = None
+
+
+class Ledger:
+    """The custody ledger of one database. Obtain it as ``ctx.ledger``."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.origin = ctx.settings.ledger_origin
+        self.key_name = ctx.settings.ledger_key_name
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, ctx: AppContext) -> Ledger:
+        return cls(ctx)
+
+    # --- engines --------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        return self.ctx.engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @cached_property
+    def _write_engine(self) -> Engine:
+        """SQLite: a separate engine whose transactions start with BEGIN IMMEDIATE."""
+        if self.dialect != "sqlite":
+            return self.engine
+        engine = make_engine(self.ctx.settings.db_url)
+
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction holding the ledger's single-writer lock, committed on exit."""
+        with self._lock, self._write_engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+            yield conn
+
+    def close(self) -> None:
+        if "_write_engine" in self.__dict__ and self._write_engine is not self.engine:
+            self._write_engine.dispose()
+
+    # --- key ------------------------------------------------------------------
+
+    @cached_property
+    def _signing_key(self) -> Any:
+        return keys.load_or_create(self.ctx.settings.key_dir)
+
+    @cached_property
+    def verifier(self) -> Verifier:
+        return Verifier.parse(self.public_key())
+
+    def public_key(self) -> str:
+        """The C2SP verifier key (``name+hash+base64``) of the checkpoint signer."""
+        return verifier_key(self.key_name, raw_public_key(self._signing_key.public_key()))
+
+    # --- appending --------------------------------------------------------------
+
+    def append(
+        self,
+        action: str,
+        *,
+        actor: str,
+        case: str | None = None,
+        evidence: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> LedgerEntry:
+        """Append one entry; durable (and covered by a signed checkpoint) on return."""
+        return self.append_many([Event(action, actor, case, evidence, payload)])[0]
+
+    def append_many(self, events: Sequence[Event]) -> list[LedgerEntry]:
+        """Append a batch in one transaction with one checkpoint; all or nothing."""
+        if not events:
+            return []
+        for ev in events:
+            if not ev.action or not ev.actor:
+                raise InvalidInput("a ledger entry needs an action and an actor")
+        with self._writing() as conn:
+            size = _size(conn)
+            stack = _peaks(conn, size)
+            entries: list[LedgerEntry] = []
+            entry_rows: list[dict[str, Any]] = []
+            node_rows: list[dict[str, Any]] = []
+            now = format_time(self.ctx.clock.now())
+            for offset, ev in enumerate(events):
+                index = size + offset
+                leaf = encode_leaf(
+                    index, now, ev.actor, ev.action, ev.case, ev.evidence, ev.payload
+                )
+                entry = LedgerEntry.from_leaf(leaf)
+                entries.append(entry)
+                entry_rows.append(
+                    {
+                        "idx": index,
+                        "time": now,
+                        "actor": ev.actor,
+                        "action": ev.action,
+                        "case_ref": ev.case,
+                        "evidence_id": ev.evidence,
+                        "leaf": leaf,
+                    }
+                )
+                _push(stack, (0, index, merkle.leaf_hash(leaf)), node_rows)
+            conn.execute(ENTRIES.insert(), entry_rows)
+            conn.execute(NODES.insert(), node_rows)
+            new_size = size + len(events)
+            self._sign(conn, new_size, merkle.fold([h for _, _, h in stack]))
+        return entries
+
+    # --- checkpoints --------------------------------------------------------------
+
+    def _sign(self, conn: Connection, size: int, root: bytes) -> str:
+        """Sign a checkpoint for ``size``/``root`` after proving it extends the last one."""
+        last = conn.execute(
+            sa.select(CHECKPOINTS.c.size, CHECKPOINTS.c.note)
+            .order_by(CHECKPOINTS.c.size.desc())
+            .limit(1)
+        ).first()
+        if last is not None:
+            try:
+                previous = open_checkpoint(last.note, self.verifier, self.origin)
+            except NoteError as exc:
+                raise LedgerIntegrityError(
+                    f"refusing to sign: the last checkpoint (size {last.size}) does not verify "
+                    f"with this ledger's key: {exc}",
+                    bad_checkpoint=last.size,
+                ) from exc
+            if previous.size == size and previous.root == root:
+                return str(last.note)
+            try:
+                proof = merkle.consistency_proof(previous.size, size, _reader(conn))
+                merkle.verify_consistency(previous.size, size, previous.root, root, proof)
+            except (merkle.ProofError, KeyError, ValueError) as exc:
+                raise LedgerIntegrityError(
+                    f"refusing to sign size {size}: not consistent with the signed "
+                    f"checkpoint of size {previous.size}: {exc}",
+                    first_bad_index=previous.size,
+                ) from exc
+        text = Checkpoint(self.origin, size, root).text()
+        note = sign_note(text, self.key_name, self._signing_key)
+        conn.execute(
+            CHECKPOINTS.insert(),
+            {
+                "size": size,
+                "root": root,
+                "note": note,
+                "signed_at": format_time(self.ctx.clock.now()),
+            },
+        )
+        return note
+
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint note; signs a new one first if the tree grew."""
+        with self.engine.connect() as conn:
+            latest = _latest_checkpoint(conn)
+            size = _size(conn)
+        if latest is not None and latest[0] == size:
+            return latest[1]
+        with self._writing() as conn:
+            size = _size(conn)
+            root = merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
+            return self._sign(conn, size, root)
+
+    def checkpoints(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.size))
+            return [r.note for r in rows]
+
+    def root(self, size: int | None = None) -> bytes:
+        with self.engine.connect() as conn:
+            current = _size(conn)
+            size = current if size is None else size
+            _check_size(size, current)
+            return merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
+
+    # --- reading ----------------------------------------------------------------
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            return _size(conn)
+
+    def leaf(self, index: int) -> bytes:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(ENTRIES.c.leaf).where(ENTRIES.c.idx == index)
+            ).scalar_one_or_none()
+        if value is None:
+            raise NotFound(f"ledger entry {index} does not exist")
+        return bytes(value)
+
+    def entry(self, index: int) -> LedgerEntry:
+        return LedgerEntry.from_leaf(self.leaf(index))
+
+    def history(self, evidence_id: str) -> list[LedgerEntry]:
+        """Every entry about one evidence item, oldest first."""
+        return self._select(ENTRIES.c.evidence_id == evidence_id)
+
+    def case_history(self, case_ref: str) -> list[LedgerEntry]:
+        """Every entry about one case (by case ref), oldest first."""
+        return self._select(ENTRIES.c.case_ref == case_ref)
+
+    def entries(self, start: int = 0, limit: int | None = None) -> list[LedgerEntry]:
+        query = sa.select(ENTRIES.c.leaf).where(ENTRIES.c.idx >= start).order_by(ENTRIES.c.idx)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [LedgerEntry.from_leaf(bytes(r.leaf)) for r in conn.execute(query)]
+
+    def _select(self, where: Any) -> list[LedgerEntry]:
+        query = sa.select(ENTRIES.c.leaf).where(where).order_by(ENTRIES.c.idx)
+        with self.engine.connect() as conn:
+            return [LedgerEntry.from_leaf(bytes(r.leaf)) for r in conn.execute(query)]
+
+    # --- proofs -------------------------------------------------------------------
+
+    def inclusion_proof(self, index: int, tree_size: int | None = None) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``tree_size`` entries."""
+        with self.engine.connect() as conn:
+            current = _size(conn)
+            size = current if tree_size is None else tree_size
+            _check_size(size, current)
+            if not 0 <= index < size:
+                raise InvalidInput(f"entry {index} is not in a tree of size {size}")
+            return merkle.inclusion_proof(index, size, _reader(conn))
+
+    def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
+        """RFC 9162 consistency proof from tree size ``first`` to ``second``."""
+        with self.engine.connect() as conn:
+            current = _size(conn)
+            second = current if second is None else second
+            _check_size(second, current)
+            if not 0 <= first <= second:
+                raise InvalidInput(f"no consistency proof from size {first} to {second}")
+            return merkle.consistency_proof(first, second, _reader(conn))
+
+    # --- verification and export ----------------------------------------------------
+
+    def verify(self) -> verify.VerifyReport:
+        """Re-check the whole ledger; see :mod:`custodyd.daemon.ledger.verify`."""
+        with self.engine.connect() as conn:
+            # one read transaction: a consistent snapshot while appends continue
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            notes = [
+                (int(r.size), str(r.note))
+                for r in conn.execute(
+                    sa.select(CHECKPOINTS.c.size, CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.size)
+                )
+            ]
+
+            def stored(level: int) -> Iterable[tuple[int, bytes]]:
+                query = (
+                    sa.select(NODES.c.idx, NODES.c.hash)
+                    .where(NODES.c.level == level)
+                    .order_by(NODES.c.idx)
+                )
+                for row in conn.execute(query).yield_per(FETCH_BATCH):
+                    yield int(row[0]), bytes(row[1])
+
+            return verify.run(_entry_rows(conn), notes, self.verifier, self.origin, stored)
+
+    def export_bundle(self) -> dict[str, Any]:
+        """Everything a third party needs to verify offline (with the public key)."""
+        checkpoint = self.checkpoint()
+        with self.engine.connect() as conn:
+            notes = [
+                str(r.note)
+                for r in conn.execute(sa.select(CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.size))
+            ]
+            entries = [
+                LedgerEntry.from_leaf(leaf).to_dict(with_leaf=True)
+                for _, leaf, _ in _entry_rows(conn)
+            ]
+        return {
+            "format": "custodyd-ledger-bundle/1",
+            "origin": self.origin,
+            "public_key": self.public_key(),
+            "checkpoint": checkpoint,
+            "checkpoints": notes,
+            "entries": entries,
+        }
+
+
+# --- helpers on a connection ------------------------------------------------------
+
+
+def _size(conn: Connection) -> int:
+    top = conn.execute(sa.select(sa.func.max(ENTRIES.c.idx))).scalar()
+    return 0 if top is None else int(top) + 1
+
+
+def _check_size(size: int, current: int) -> None:
+    if not 0 <= size <= current:
+        raise InvalidInput(f"tree size {size} is beyond the ledger's {current} entries")
+
+
+def _reader(conn: Connection) -> merkle.NodeReader:
+    def read(ids: set[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+        if not ids:
+            return {}
+        query = sa.select(NODES.c.level, NODES.c.idx, NODES.c.hash).where(
+            sa.tuple_(NODES.c.level, NODES.c.idx).in_(sorted(ids))
+        )
+        found = {(int(r[0]), int(r[1])): bytes(r[2]) for r in conn.execute(query)}
+        missing = ids - found.keys()
+        if missing:
+            raise LedgerIntegrityError(
+                f"stored tree nodes missing: {sorted(missing)[:5]}",
+                first_bad_index=min(i << lv for lv, i in missing),
+            )
+        return found
+
+    return read
+
+
+def _peaks(conn: Connection, size: int) -> list[tuple[int, int, bytes]]:
+    ids = merkle.peaks(size)
+    nodes = _reader(conn)(set(ids))
+    return [(lv, i, nodes[(lv, i)]) for lv, i in ids]
+
+
+def _push(
+    stack: list[tuple[int, int, bytes]], node: tuple[int, int, bytes], rows: list[dict[str, Any]]
+) -> None:
+    """Add a leaf to the right border, recording every subtree it completes."""
+    rows.append({"level": node[0], "idx": node[1], "hash": node[2]})
+    stack.append(node)
+    while len(stack) >= 2 and stack[-1][0] == stack[-2][0]:
+        right = stack.pop()
+        left = stack.pop()
+        parent = (right[0] + 1, right[1] >> 1, merkle.node_hash(left[2], right[2]))
+        rows.append({"level": parent[0], "idx": parent[1], "hash": parent[2]})
+        stack.append(parent)
+
+
+def _latest_checkpoint(conn: Connection) -> tuple[int, str] | None:
+    row = conn.execute(
+        sa.select(CHECKPOINTS.c.size, CHECKPOINTS.c.note)
+        .order_by(CHECKPOINTS.c.size.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row.size), str(row.note))
+
+
+def _entry_rows(conn: Connection) -> Iterator[verify.EntryRow]:
+    query = sa.select(
+        ENTRIES.c.idx,
+        ENTRIES.c.leaf,
+        ENTRIES.c.time,
+        ENTRIES.c.actor,
+        ENTRIES.c.action,
+        ENTRIES.c.case_ref,
+        ENTRIES.c.evidence_id,
+    ).order_by(ENTRIES.c.idx)
+    for r in conn.execute(query).yield_per(FETCH_BATCH):
+        yield (
+            int(r[0]),
+            bytes(r[1]),
+            {"time": r[2], "actor": r[3], "action": r[4], "case": r[5], "evidence": r[6]},
+        )

@@ -1,0 +1,244 @@
+"""Full verification of a ledger copy: every leaf, every stored node, every checkpoint.
+
+One streaming pass re-hashes every stored leaf (hashlib, C speed), checks that
+the entries are numbered 0..n-1 and that each leaf names its own position,
+rebuilds every complete subtree level by level and compares it with the stored
+node hashes, then checks each signed checkpoint: signature, origin, root at its
+size, and a consistency proof from the checkpoint before it. The same core
+serves the database (:meth:`Ledger.verify`) and an export bundle
+(:mod:`custodyd.daemon.ledger.offline`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from custodyd.daemon.ledger import merkle
+from custodyd.daemon.ledger.entry import LedgerEntry
+from custodyd.daemon.ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint
+
+# (index as stored, leaf bytes, fields stored beside the leaf or None)
+EntryRow = tuple[int, bytes, Mapping[str, Any] | None]
+# level -> stored (idx, hash) rows of that level, ascending idx
+StoredLevel = Callable[[int], Iterable[tuple[int, bytes]]]
+
+
+@dataclass
+class Problem:
+    index: int | None
+    message: str
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of a verification. ``first_bad_index`` is the lowest entry index involved."""
+
+    ok: bool
+    size: int
+    root: str | None = None
+    checkpoints: int = 0
+    first_bad_index: int | None = None
+    bad_checkpoint: int | None = None
+    message: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "root": self.root,
+            "checkpoints": self.checkpoints,
+            "first_bad_index": self.first_bad_index,
+            "bad_checkpoint": self.bad_checkpoint,
+            "message": self.message,
+            "problems": [{"index": p.index, "message": p.message} for p in self.problems[:20]],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+COLUMN_FIELDS = ("time", "actor", "action", "case", "evidence")
+
+
+def check_entries(rows: Iterable[EntryRow], problems: list[Problem]) -> list[bytes]:
+    """Leaf hashes in stored order; numbering, decoding and side fields are checked."""
+    hashes: list[bytes] = []
+    append = hashes.append
+    sha = hashlib.sha256
+    expected = 0
+    for idx, leaf, fields in rows:
+        position = expected
+        expected += 1
+        append(sha(b"\x00" + leaf).digest())
+        if idx != position:
+            if idx > position:
+                problems.append(Problem(position, f"entry {position} is missing (next is {idx})"))
+            else:
+                problems.append(Problem(idx, f"entry {idx} appears twice or out of order"))
+            expected = idx + 1 if idx > position else expected
+            continue
+        try:
+            entry = LedgerEntry.from_leaf(leaf)
+        except ValueError as exc:
+            problems.append(Problem(idx, f"entry {idx}: leaf is not a ledger entry ({exc})"))
+            continue
+        if entry.index != idx:
+            problems.append(
+                Problem(idx, f"entry {idx}: leaf is entry {entry.index} (entries reordered?)")
+            )
+            continue
+        if fields is not None:
+            for name in COLUMN_FIELDS:
+                if fields.get(name) != getattr(entry, name):
+                    problems.append(
+                        Problem(idx, f"entry {idx}: stored {name} disagrees with the signed leaf")
+                    )
+                    break
+    return hashes
+
+
+def check_nodes(
+    levels: list[list[bytes]], size: int, stored: StoredLevel, problems: list[Problem]
+) -> None:
+    """Compare every stored complete-subtree hash with the recomputed one."""
+    level = 0
+    while (size >> level) > 0 or level == 0:
+        computed = levels[level] if level < len(levels) else []
+        count = 0
+        for count, (idx, value) in enumerate(stored(level), start=1):  # noqa: B007
+            if idx >= len(computed):
+                problems.append(
+                    Problem(
+                        min(idx << level, size),
+                        f"stored tree node (level {level}, {idx}) lies beyond the "
+                        f"{size} entries present (entries removed from the end?)",
+                    )
+                )
+                break
+            if bytes(value) != computed[idx]:
+                first = idx << level
+                last = ((idx + 1) << level) - 1
+                what = f"entry {first}" if level == 0 else f"entries {first}..{last}"
+                problems.append(
+                    Problem(first, f"stored hash of {what} (level {level}) does not match")
+                )
+                break
+        else:
+            if count != len(computed):
+                problems.append(
+                    Problem(
+                        count << level,
+                        f"{len(computed) - count} stored tree nodes missing at level {level}",
+                    )
+                )
+        if size == 0:
+            break
+        level += 1
+
+
+def check_checkpoints(
+    notes: Iterable[tuple[int | None, str]],
+    levels: list[list[bytes]],
+    size: int,
+    verifier: Verifier,
+    origin: str | None,
+    problems: list[Problem],
+) -> tuple[int, int | None]:
+    """Check signed checkpoints in order of size. Returns (count, first bad checkpoint size)."""
+    read = merkle.levels_reader(levels)
+    previous: Checkpoint | None = None
+    count = 0
+    bad: int | None = None
+
+    def fail(index: int | None, cp_size: int | None, message: str) -> None:
+        nonlocal bad
+        problems.append(Problem(index, message))
+        if bad is None:
+            bad = cp_size
+
+    for stored_size, note in notes:
+        count += 1
+        label = f"checkpoint of size {stored_size}" if stored_size is not None else "checkpoint"
+        try:
+            cp = open_checkpoint(note, verifier, origin)
+        except NoteError as exc:
+            fail(None, stored_size, f"{label}: {exc}")
+            continue
+        label = f"checkpoint of size {cp.size}"
+        if stored_size is not None and stored_size != cp.size:
+            fail(None, stored_size, f"{label} is stored under size {stored_size}")
+            continue
+        if cp.size > size:
+            fail(
+                size,
+                cp.size,
+                f"{label} covers entries {size}..{cp.size - 1}, which are missing "
+                "(ledger truncated?)",
+            )
+            continue
+        root = merkle.root_from_nodes(cp.size, read) if cp.size else merkle.EMPTY_ROOT
+        if root != cp.root:
+            since = previous.size if previous else 0
+            fail(
+                since,
+                cp.size,
+                f"{label}: signed root does not match the entries "
+                f"(a change among entries {since}..{cp.size - 1})",
+            )
+            continue
+        if previous is not None:
+            proof = merkle.consistency_proof(previous.size, cp.size, read)
+            try:
+                merkle.verify_consistency(previous.size, cp.size, previous.root, cp.root, proof)
+            except merkle.ProofError as exc:
+                fail(
+                    previous.size, cp.size, f"{label} inconsistent with size {previous.size}: {exc}"
+                )
+                continue
+        previous = cp
+    return count, bad
+
+
+def run(
+    rows: Iterable[EntryRow],
+    notes: Iterable[tuple[int | None, str]],
+    verifier: Verifier,
+    origin: str | None,
+    stored: StoredLevel | None = None,
+    require_checkpoint: bool = True,
+) -> VerifyReport:
+    started = time.perf_counter()
+    problems: list[Problem] = []
+    hashes = check_entries(rows, problems)
+    size = len(hashes)
+    levels = merkle.tree_levels(hashes)
+    if stored is not None:
+        check_nodes(levels, size, stored, problems)
+    count, bad_cp = check_checkpoints(notes, levels, size, verifier, origin, problems)
+    if count == 0 and require_checkpoint and size > 0:
+        problems.append(Problem(None, "no signed checkpoint covers the entries"))
+    root = merkle.root_from_nodes(size, merkle.levels_reader(levels)) if size else merkle.EMPTY_ROOT
+    indexed = [p.index for p in problems if p.index is not None]
+    first = min(indexed) if indexed else None
+    if problems:
+        head = next((p for p in problems if p.index == first), problems[0])
+        message = head.message
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more problem(s))"
+    else:
+        message = f"{size} entries, {count} checkpoint(s): all verified"
+    return VerifyReport(
+        ok=not problems,
+        size=size,
+        root=root.hex(),
+        checkpoints=count,
+        first_bad_index=first,
+        bad_checkpoint=bad_cp,
+        message=message,
+        problems=problems,
+        seconds=time.perf_counter() - started,
+    )
