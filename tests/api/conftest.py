@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from custodyd.api.app import create_app
 from custodyd.daemon.auth import create_token
-from custodyd.daemon.cases import create_case
+from custodyd.daemon.cases import create_case, find_case
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.models import Evidence
 
 MakeToken = Callable[..., dict[str, str]]
 
@@ -53,3 +54,40 @@ def make_case(ctx: AppContext) -> Callable[[str], str]:
 @pytest.fixture
 def admin(make_token: MakeToken) -> dict[str, str]:
     return make_token("admin", name="test-admin")
+
+
+@pytest.fixture
+def make_evidence(ctx: AppContext, make_case: Callable[[str], str]) -> Callable[..., str]:
+    """An evidence row of case ``ref`` plus its ``evidence.acquired`` ledger entry.
+
+    Test data standing in for what an acquisition leaves behind, so the API can be
+    tested without imaging a medium; the end-to-end test uses the real acquisition.
+    """
+
+    def make(case_ref: str, evidence_id: str, status: str = "sealed") -> str:
+        with ctx.session() as session:
+            case = find_case(session, case_ref) or create_case(session, ctx.clock, case_ref)
+            session.add(
+                Evidence(
+                    id=evidence_id,
+                    case_id=case.id or 0,
+                    status=status,
+                    source_path="/dev/loop-test",
+                    bytes=1024,
+                    blake3="ab" * 32,
+                    directory=str(ctx.settings.evidence_dir / evidence_id),
+                    image_path=str(ctx.settings.evidence_dir / evidence_id / "image.raw"),
+                    manifest={"evidence_id": evidence_id, "case": case_ref, "bytes": 1024},
+                    created_at=ctx.clock.now(),
+                )
+            )
+        ctx.ledger.append(
+            "evidence.acquired",
+            actor="system:custodyd",
+            case=case_ref,
+            evidence=evidence_id,
+            payload={"blake3": "ab" * 32},
+        )
+        return evidence_id
+
+    return make
