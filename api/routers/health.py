@@ -47,25 +47,17 @@ def _check_ledger(ctx: AppContext) -> Check:
 
 
 def _runtime_checks(runtime: Any) -> dict[str, Check]:
-    """The runtime's own view of its parts (udev monitor, scheduler, workers)."""
+    """The runtime's own view of its parts (workers, udev monitor, scheduler)."""
     if runtime is None:
         detail = "no daemon runtime in this process (API only)"
-        return {
-            "udev_monitor": Check(ok=True, detail=detail),
-            "scheduler": Check(ok=True, detail=detail),
-        }
-    health = getattr(runtime, "health", None)
-    if not callable(health):
-        return {"runtime": Check(ok=True, detail="running")}
+        return {"runtime": Check(ok=True, detail=detail)}
+    _ok, parts = runtime.ready()
     checks: dict[str, Check] = {}
-    for name, value in dict(health()).items():
-        if isinstance(value, tuple):
-            ok, detail = bool(value[0]), str(value[1])
-        elif isinstance(value, dict):
-            ok, detail = bool(value.get("ok")), str(value.get("detail", ""))
-        else:
-            ok, detail = bool(value), "ok" if value else "not running"
-        checks[str(name)] = Check(ok=ok, detail=detail)
+    for name, value in dict(parts).items():
+        if name == "database":  # checked above, by us
+            continue
+        text_value = str(value)
+        checks[str(name)] = Check(ok=text_value in ("ok", "disabled"), detail=text_value)
     return checks
 
 
