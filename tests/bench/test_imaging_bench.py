@@ -3,9 +3,9 @@
 Size: ``CUSTODYD_BENCH_GIB`` (default 0.5 GiB in CI). Every measurement starts from a
 cold page cache (``sync; echo 3 > /proc/sys/vm/drop_caches``, root only) and the
 tools alternate round by round, so each one meets the same disk and the same
-neighbours; the best of ``CUSTODYD_BENCH_ROUNDS`` (default 3) runs counts, because
-on a shared machine the fastest run is the least disturbed one. Writers are timed
-until their data is on disk: ``dd conv=fsync``; dc3dd and dcfldd followed by
+neighbours; the median of ``CUSTODYD_BENCH_ROUNDS`` runs (default 5; 2 for the much
+slower dc3dd and dcfldd comparison) counts, which one lucky or unlucky run does not
+move. Writers are timed until their data is on disk: ``dd conv=fsync``; dc3dd and dcfldd followed by
 ``sync FILE`` (they do not fsync); custodyd fsyncs before it renames the image.
 
 Only ratios are asserted (targets from the issue):
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -41,7 +41,10 @@ pytestmark = [pytest.mark.bench, pytest.mark.slow]
 
 GiB = 1024**3
 SIZE = int(float(os.environ.get("CUSTODYD_BENCH_GIB", "0.5")) * GiB)
-ROUNDS = int(os.environ.get("CUSTODYD_BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("CUSTODYD_BENCH_ROUNDS", "5"))
+# dc3dd/dcfldd are several times slower than custodyd: two rounds settle that comparison.
+SLOW_ROUNDS = min(ROUNDS, 2)
+SLOW = {"dc3dd_sha256", "dcfldd_sha256", "custodyd_blake3_sha256"}
 RESULTS = REPO / "tests" / "bench" / "results" / "imaging.json"
 TOOLS = ("dd", "dc3dd", "dcfldd", "b3sum", "sync")
 
@@ -128,8 +131,10 @@ def test_imaging_throughput(tmp_path: Path) -> None:
     times: dict[str, list[float]] = {name: [] for name in runs}
     verify_times: dict[str, list[float]] = {"b3sum_no_mmap": [], "custodyd_verify": []}
     try:
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
             for name, fn in runs.items():
+                if name in SLOW and round_ >= SLOW_ROUNDS:
+                    continue
                 times[name].append(timed(fn))
                 remove(out)
                 if name.startswith("custodyd"):
@@ -145,20 +150,23 @@ def test_imaging_throughput(tmp_path: Path) -> None:
     finally:
         ctx.close()
 
-    best = {name: min(ts) for name, ts in {**times, **verify_times}.items()}
-    mbps = {name: SIZE / t / 1e6 for name, t in best.items()}
+    all_times = {**times, **verify_times}
+    median = {name: statistics.median(ts) for name, ts in all_times.items()}
+    mbps = {name: SIZE / t / 1e6 for name, t in median.items()}
+    fastest = {name: SIZE / min(ts) / 1e6 for name, ts in all_times.items()}
     ratios = {
-        "image_vs_dd": best["dd"] / best["custodyd_blake3"],
-        "image_sha256_vs_dc3dd": best["dc3dd_sha256"] / best["custodyd_blake3_sha256"],
-        "image_sha256_vs_dcfldd": best["dcfldd_sha256"] / best["custodyd_blake3_sha256"],
-        "verify_vs_b3sum": best["b3sum_no_mmap"] / best["custodyd_verify"],
+        "image_vs_dd": median["dd"] / median["custodyd_blake3"],
+        "image_sha256_vs_dc3dd": median["dc3dd_sha256"] / median["custodyd_blake3_sha256"],
+        "image_sha256_vs_dcfldd": median["dcfldd_sha256"] / median["custodyd_blake3_sha256"],
+        "verify_vs_b3sum": median["b3sum_no_mmap"] / median["custodyd_verify"],
     }
     report = {
         "size_bytes": SIZE,
         "rounds": ROUNDS,
         "cold_cache": os.geteuid() == 0,
         "seconds": {k: [round(t, 3) for t in v] for k, v in {**times, **verify_times}.items()},
-        "best_mb_per_s": {k: round(v, 1) for k, v in mbps.items()},
+        "median_mb_per_s": {k: round(v, 1) for k, v in mbps.items()},
+        "fastest_mb_per_s": {k: round(v, 1) for k, v in fastest.items()},
         "ratios": {k: round(v, 3) for k, v in ratios.items()},
         "peak_rss_mib_cli_image": round(rss, 1),
         "python": sys.version.split()[0],
@@ -175,32 +183,42 @@ def test_imaging_throughput(tmp_path: Path) -> None:
     assert rss < 200, report
 
 
+# A small parent that runs the command and prints the child's own peak RSS (KiB). Measuring
+# from the pytest process itself would not do: a child forked from a large parent reports
+# the parent's resident pages until exec.
+RSS_PROBE = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:], stdout=open(sys.argv[1], 'w'), stderr=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)\n"
+)
+
+
 def peak_rss_of_cli(source: Path, tmp_path: Path) -> float:
-    """Peak RSS (MiB) of a real ``custodyd image --hash sha256`` process on the source."""
+    """Peak RSS (MiB) of one real ``custodyd image --hash sha256`` process, verify included."""
     env = dict(os.environ, CUSTODYD_HOME=str(tmp_path / "rsshome"))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from custodyd.daemon.cli import main; main()",
-            "image",
-            str(source),
-            "--case",
-            "RSS",
-            "--hash",
-            "sha256",
-            "--json",
-        ],
+    out = tmp_path / "rss-manifest.json"
+    command = [
+        sys.executable,
+        "-c",
+        "from custodyd.daemon.cli import main; main()",
+        "image",
+        str(source),
+        "--case",
+        "RSS",
+        "--hash",
+        "sha256",
+        "--json",
+    ]
+    probe = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, str(out), *command],
         env=env,
         capture_output=True,
         text=True,
-        check=False,
+        check=True,
     )
-    assert proc.returncode == 0, proc.stderr
-    manifest = json.loads(proc.stdout)
+    code, kib = (int(x) for x in probe.stdout.split())
+    assert code == 0
+    manifest = json.loads(out.read_text())
     assert manifest["verified"] is True and manifest["bytes"] == SIZE
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest of any child so far: the dd/dc3dd children are
-    # far smaller than the custodyd process, so this is its peak (KiB -> MiB).
-    return max(after, before) / 1024
+    return kib / 1024
