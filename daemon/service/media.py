@@ -166,7 +166,12 @@ class MediaRegistry:
         """A whole disk got a medium. Returns the live medium, or None when ignored."""
         reason = self._excluded(device)
         if reason is not None:
-            log.info("ignoring %s: %s", device.devnode, reason)
+            log.info(
+                "ignoring %s: %s",
+                device.devnode,
+                reason,
+                extra={"event": "medium.ignored", "key": device.key},
+            )
             return None
         with self._lock:
             if device.kernel_name in self._live:

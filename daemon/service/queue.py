@@ -343,9 +343,27 @@ class AcquisitionQueue:
             if medium.job_id == job.id and job.state != "running":
                 medium.job_id = None
 
+    def _find_evidence(self, job: AcquisitionJob) -> str | None:
+        """The evidence item the acquisition service created for this job (if it got that far)."""
+        from sqlmodel import col, select
+
+        from custodyd.daemon.models import Evidence
+
+        if job.started_at is None:
+            return None
+        with self.ctx.session() as session:
+            row = session.exec(
+                select(Evidence.id)
+                .where(Evidence.medium_id == job.medium_id)
+                .where(Evidence.created_at >= job.started_at)
+                .order_by(col(Evidence.created_at).desc())
+            ).first()
+            return row
+
     def _record_incomplete(self, job: AcquisitionJob) -> None:
         """``acquisition.incomplete`` with our reason, unless the service already wrote one."""
         ledger = self.ctx.ledger
+        job.evidence_id = job.evidence_id or self._find_evidence(job)
         if job.evidence_id:
             try:
                 history = ledger.history(job.evidence_id)
