@@ -177,7 +177,7 @@ class MediaRegistry:
             if device.kernel_name in self._live:
                 self.detached(device.kernel_name)
             live = self._protect_and_register(device, at_startup=at_startup)
-        if live.state == "queued" or (live.policy == "auto" and live.state == "held"):
+        if live.state == "queued":
             self._auto_submit(live)
         return live
 
@@ -214,8 +214,8 @@ class MediaRegistry:
             state, policy = "refused", "hold"
         elif self.auto_acquire and not (at_startup and previous):
             state, policy = "queued", "auto"
-        else:
-            state, policy = "held", "auto" if self.auto_acquire else "hold"
+        else:  # no auto policy, or back after a crash: an examiner decides
+            state, policy = "held", "hold"
         now = self.ctx.clock.now()
         row_id = self._save(device, now_ro, wb, state, now)
         live = LiveMedium(
