@@ -76,6 +76,7 @@ def create_app(ctx: AppContext | None = None, *, runtime: Any | None = None) -> 
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        redirect_slashes=False,  # '/v1/evidence/' is not the list: a path id may not be empty
         responses=problems.PROBLEM_RESPONSES,
     )
     app.state.ctx = ctx

@@ -11,6 +11,7 @@ ever reaches a client.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -40,10 +41,19 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
+class ProblemResponse(JSONResponse):
+    """ASCII-escaped JSON: a problem echoing odd client text can always be encoded."""
+
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 def problem_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return ProblemResponse(body, status_code=status, headers=headers)
 
 
 def problem(
@@ -101,6 +111,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, body, dict(exc.headers or {}))
 
 
+async def _unencodable(request: Request, exc: Exception) -> JSONResponse:
+    """Text with lone surrogates parses as JSON but cannot be stored or echoed."""
+    body = problem(
+        422,
+        "invalid-input",
+        "Invalid input",
+        "text must be valid Unicode (no unpaired surrogates)",
+        instance=request.url.path,
+    )
+    return problem_response(422, body)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     body = problem(
@@ -125,6 +147,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(CustodydError, _custodyd_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(UnicodeEncodeError, _unencodable)
     app.add_exception_handler(Exception, _unexpected)
 
 

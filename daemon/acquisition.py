@@ -31,12 +31,14 @@ from custodyd.daemon.cases import get_or_create_case
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import (
+    Cancelled,
     Conflict,
     CustodydError,
+    DestinationError,
     FixityMismatch,
     NotFound,
 )
-from custodyd.daemon.imaging.engine import ImagingResult, image_source
+from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
 from custodyd.daemon.imaging.hashers import parse_hashes
 from custodyd.daemon.imaging.piecewise import piecewise_manifest
 from custodyd.daemon.imaging.progress import Progress
@@ -146,8 +148,11 @@ def acquire(
     requested = parse_hashes(list(hashes) or settings.extra_hashes)
     check_source(source)
     store_root = Path(store) if store is not None else settings.evidence_dir
-    store_root.mkdir(parents=True, exist_ok=True)
     check_destination(source, store_root)
+    try:
+        store_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DestinationError(f"cannot create the store {store_root}: {exc.strerror}") from None
 
     clock = ctx.clock
     started = clock.now()
@@ -196,129 +201,57 @@ def acquire(
     directory.mkdir(parents=True, mode=0o750)
     log = AcquisitionLog(directory / "acquisition.log", clock)
     log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
+    common: dict[str, Any] = {
+        "evidence_id": evidence_id,
+        "case_ref": case_ref,
+        "started_at": started.isoformat(),
+        "examiner": examiner,
+        "notes": notes,
+        "actor": actor,
+        "medium_id": medium_id,
+        "requested": requested,
+    }
     try:
-        result = image_source(
-            source,
-            image_path,
-            hashes=requested,
-            window=settings.piecewise_window,
-            block_size=settings.block_size,
-            buffers=settings.buffers,
-            progress=progress,
-            cancel=cancel,
-            log=log,
-        )
-        common = {
-            "evidence_id": evidence_id,
-            "case_ref": case_ref,
-            "result": result,
-            "started_at": started.isoformat(),
-            "examiner": examiner,
-            "notes": notes,
-            "actor": actor,
-            "medium_id": medium_id,
-            "requested": requested,
-        }
-        if not result.complete:
-            return _record_incomplete(ctx, acquisition_id, log, directory, common)
-        log(
-            f"read {result.bytes} bytes in {result.seconds:.2f}s; blake3 {result.hashes['blake3']}"
-            + "".join(f"; {k} {v}" for k, v in result.hashes.items() if k != "blake3")
-        )
-        ledger.append(
-            "evidence.acquired",
-            actor=actor,
-            case=case_ref,
-            evidence=evidence_id,
-            payload={
-                "bytes": result.bytes,
-                "hashes": result.hashes,
-                "read_errors": result.errors.to_list(),
-                "read_error_count": len(result.errors.ranges),
-                "piecewise_window": result.window,
-                "source": result.source.to_dict(),
-            },
-        )
-        verified: bool | None = None
-        verify_seconds: float | None = None
-        if verify:
-            check = verify_image(
+        try:
+            result = image_source(
+                source,
                 image_path,
-                expected_blake3=result.hashes["blake3"],
-                expected_piecewise=result.piecewise,
-                window=result.window,
+                hashes=requested,
+                window=settings.piecewise_window,
                 block_size=settings.block_size,
                 buffers=settings.buffers,
                 progress=progress,
                 cancel=cancel,
+                log=log,
             )
-            verified, verify_seconds = check.match, check.seconds
-            log(f"verify pass: blake3 {check.blake3} match={check.match} ({check.seconds:.2f}s)")
-            ledger.append(
-                "evidence.verified",
-                actor=actor,
-                case=case_ref,
-                evidence=evidence_id,
-                payload={
-                    "match": check.match,
-                    "blake3": check.blake3,
-                    "expected": check.expected,
-                    "mismatched_windows": [w["index"] for w in check.mismatched_windows],
-                    "pass": "acquisition",
-                },
+        except Exception as exc:  # could not even start (source vanished, store unwritable)
+            result = failed_result(source, exc, settings.piecewise_window)
+        common["result"] = result
+        if not result.complete:
+            return _record_incomplete(ctx, acquisition_id, log, directory, common)
+        state = {"sealed": False}
+        try:
+            manifest = _complete(
+                ctx,
+                acquisition_id,
+                log,
+                directory,
+                image_path,
+                common,
+                verify,
+                progress,
+                cancel,
+                state,
             )
-        inv = _safe_inventory(image_path)
-        log(
-            f"inventory: {len(inv.get('partitions', []))} partitions, "
-            f"{len(inv.get('filesystems', []))} filesystems"
-        )
-        status = "sealed" if verified is not False else "mismatch"
-        manifest = _manifest(
-            **common,
-            status=status,
-            image_path=image_path,
-            finished_at=clock.now().isoformat(),
-            verified=verified,
-            inventory=inv,
-            verify_seconds=verify_seconds,
-        )
-        write_json(directory / INVENTORY_NAME, inv)
-        write_json(directory / MANIFEST_NAME, manifest)
-        manifest_digest = hashlib.sha256((directory / MANIFEST_NAME).read_bytes()).hexdigest()
-        log(f"manifest sha256 {manifest_digest}; sealing")
-        log.close()
-        seal(directory)
-        sealed_at = clock.now()
-        with ctx.session() as session:
-            evidence = session.get(Evidence, evidence_id)
-            acq = session.get(Acquisition, acquisition_id)
-            assert evidence is not None and acq is not None
-            evidence.status = status
-            evidence.bytes = result.bytes
-            evidence.blake3 = result.hashes["blake3"]
-            evidence.manifest = manifest
-            evidence.inventory = inv
-            evidence.sealed_at = sealed_at
-            acq.state = "done"
-            acq.bytes_done = result.bytes
-            acq.bytes_total = result.source.size
-            acq.read_errors = len(result.errors.ranges)
-            acq.finished_at = sealed_at
-            session.add(evidence)
-            session.add(acq)
-        ledger.append(
-            "evidence.sealed",
-            actor=actor,
-            case=case_ref,
-            evidence=evidence_id,
-            payload={
-                "blake3": result.hashes["blake3"],
-                "manifest_sha256": manifest_digest,
-                "directory": str(directory),
-                "status": status,
-            },
-        )
-        if verified is False:
+        except Exception as exc:
+            if state["sealed"]:
+                raise
+            error = exc if isinstance(exc, CustodydError) else CustodydError(str(exc))
+            result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
+            result.error = error
+            result.image_path = image_path if image_path.exists() else None
+            return _record_incomplete(ctx, acquisition_id, log, directory, common)
+        if manifest["verified"] is False:
             raise FixityMismatch(
                 f"evidence {evidence_id}: the written image does not match what was read",
                 evidence_id=evidence_id,
@@ -326,6 +259,124 @@ def acquire(
         return manifest
     finally:
         log.close()
+
+
+def _complete(
+    ctx: AppContext,
+    acquisition_id: int | None,
+    log: AcquisitionLog,
+    directory: Path,
+    image_path: Path,
+    common: dict[str, Any],
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+    state: dict[str, bool],
+) -> dict[str, Any]:
+    """Record, verify, inventory, write the manifest and seal (``state["sealed"]`` is set
+    the moment the directory is sealed: after that nothing is rolled back)."""
+    settings, ledger, clock = ctx.settings, ctx.ledger, ctx.clock
+    result: ImagingResult = common["result"]
+    evidence_id, case_ref, actor = common["evidence_id"], common["case_ref"], common["actor"]
+    log(
+        f"read {result.bytes} bytes in {result.seconds:.2f}s; blake3 {result.hashes['blake3']}"
+        + "".join(f"; {k} {v}" for k, v in result.hashes.items() if k != "blake3")
+    )
+    ledger.append(
+        "evidence.acquired",
+        actor=actor,
+        case=case_ref,
+        evidence=evidence_id,
+        payload={
+            "bytes": result.bytes,
+            "hashes": result.hashes,
+            "read_errors": result.errors.to_list(),
+            "read_error_count": len(result.errors.ranges),
+            "piecewise_window": result.window,
+            "source": result.source.to_dict(),
+        },
+    )
+    verified: bool | None = None
+    verify_seconds: float | None = None
+    if verify:
+        check = verify_image(
+            image_path,
+            expected_blake3=result.hashes["blake3"],
+            expected_piecewise=result.piecewise,
+            window=result.window,
+            block_size=settings.block_size,
+            buffers=settings.buffers,
+            progress=progress,
+            cancel=cancel,
+        )
+        verified, verify_seconds = check.match, check.seconds
+        log(f"verify pass: blake3 {check.blake3} match={check.match} ({check.seconds:.2f}s)")
+        ledger.append(
+            "evidence.verified",
+            actor=actor,
+            case=case_ref,
+            evidence=evidence_id,
+            payload={
+                "match": check.match,
+                "blake3": check.blake3,
+                "expected": check.expected,
+                "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+                "pass": "acquisition",
+            },
+        )
+    inv = _safe_inventory(image_path)
+    log(
+        f"inventory: {len(inv.get('partitions', []))} partitions, "
+        f"{len(inv.get('filesystems', []))} filesystems"
+    )
+    status = "sealed" if verified is not False else "mismatch"
+    manifest = _manifest(
+        **common,
+        status=status,
+        image_path=image_path,
+        finished_at=clock.now().isoformat(),
+        verified=verified,
+        inventory=inv,
+        verify_seconds=verify_seconds,
+    )
+    write_json(directory / INVENTORY_NAME, inv)
+    write_json(directory / MANIFEST_NAME, manifest)
+    manifest_digest = hashlib.sha256((directory / MANIFEST_NAME).read_bytes()).hexdigest()
+    log(f"manifest sha256 {manifest_digest}; sealing")
+    log.close()
+    seal(directory)
+    state["sealed"] = True
+    sealed_at = clock.now()
+    with ctx.session() as session:
+        evidence = session.get(Evidence, evidence_id)
+        acq = session.get(Acquisition, acquisition_id)
+        assert evidence is not None and acq is not None
+        evidence.status = status
+        evidence.bytes = result.bytes
+        evidence.blake3 = result.hashes["blake3"]
+        evidence.manifest = manifest
+        evidence.inventory = inv
+        evidence.sealed_at = sealed_at
+        acq.state = "done"
+        acq.bytes_done = result.bytes
+        acq.bytes_total = result.source.size
+        acq.read_errors = len(result.errors.ranges)
+        acq.finished_at = sealed_at
+        session.add(evidence)
+        session.add(acq)
+    ledger.append(
+        "evidence.sealed",
+        actor=actor,
+        case=case_ref,
+        evidence=evidence_id,
+        payload={
+            "blake3": result.hashes["blake3"],
+            "manifest_sha256": manifest_digest,
+            "directory": str(directory),
+            "status": status,
+        },
+    )
+    return manifest
 
 
 def _safe_inventory(image_path: Path) -> dict[str, Any]:
@@ -350,6 +401,11 @@ def _record_incomplete(
     """Mark the item incomplete everywhere, then re-raise the engine's error."""
     result: ImagingResult = common["result"]
     error = result.error or CustodydError("acquisition did not complete")
+    if result.image_path is not None and result.image_path.name == IMAGE_NAME:
+        # A finished image whose later steps failed: it must not look complete either.
+        target = result.image_path.with_name(IMAGE_NAME + ".incomplete")
+        result.image_path.rename(target)
+        result.image_path = target
     finished = ctx.clock.now()
     manifest = _manifest(
         **common,
@@ -361,7 +417,10 @@ def _record_incomplete(
     )
     manifest["hashes"] = {}  # digests of a partial read are not evidence digests
     manifest["incomplete_reason"] = f"{result.outcome}: {error.detail}"
-    write_json(directory / MANIFEST_NAME, manifest)
+    try:
+        write_json(directory / MANIFEST_NAME, manifest)
+    except OSError as exc:  # e.g. the destination is full: the DB and ledger still say it
+        manifest["manifest_write_error"] = exc.strerror
     log(f"marked incomplete: {error.detail}")
     log.close()
     with ctx.session() as session:

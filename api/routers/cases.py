@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, Field
@@ -73,7 +74,7 @@ def create(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     case = open_case(ctx, principal, body.ref, body.title)
-    response.headers["Location"] = f"/v1/cases/{case.ref}"
+    response.headers["Location"] = f"/v1/cases/{quote(case.ref, safe='')}"
     return case_out(case)
 
 

@@ -6,6 +6,8 @@ exist (same :class:`NotFound` text), so membership cannot be probed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import Session, col, select
 
 from custodyd.daemon.auth.principal import Principal
@@ -37,7 +39,8 @@ def entry_visible(session: Session, principal: Principal, entry: LedgerEntry) ->
     """Whether ``principal`` may read ledger entry ``entry`` (and its leaf bytes).
 
     An entry belongs to its ``case``, else to the case of its ``evidence``, else
-    to the case named in its payload (audit entries). Entries about no case at all
+    to the case named in its payload (audit entries; one naming no single case
+    is for admins only). Entries about no case at all
     (media attached before any acquisition, system events) are workstation matters:
     visible to every role except investigators, who see only their cases.
     """
@@ -48,9 +51,19 @@ def entry_visible(session: Session, principal: Principal, entry: LedgerEntry) ->
         ref = evidence_case(session, entry.evidence)
         if ref is None:
             return False
-    if ref is None:
-        named = entry.payload.get("case")
-        ref = named if isinstance(named, str) else None
+    if ref is None and "case" in entry.payload:
+        named = entry.payload["case"]
+        if not isinstance(named, str):  # an audit entry spanning cases: admins only
+            return False
+        ref = named
     if ref is None:
         return principal.role != INVESTIGATOR
     return principal.can_read_case(ref)
+
+
+def evidence_directory(session: Session, evidence_id: str) -> Path:
+    """The evidence item's directory in the store (manifest, log, inventory, image)."""
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(f"no evidence {evidence_id!r}", evidence=evidence_id)
+    return Path(evidence.directory)

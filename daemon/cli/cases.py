@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth import add_member, find_token, get_user
-from custodyd.daemon.cases import close_case, create_case, list_cases
+from custodyd.daemon.auth import ADMIN, Principal, add_member, find_token, get_user
+from custodyd.daemon.auth.casework import open_case, shut_case
+from custodyd.daemon.cases import list_cases
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.errors import InvalidInput, NotFound
@@ -19,6 +21,11 @@ cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+
+
+def _cli_principal() -> Principal:
+    """The operator at the workstation: full rights, recorded as ``cli:<os user>``."""
+    return Principal(actor=f"cli:{getpass.getuser()}", role=ADMIN)
 
 
 def case_json(case: Case) -> dict[str, object]:
@@ -39,8 +46,7 @@ def create(
 ) -> None:
     """Create a case."""
     ctx = context()
-    with ctx.session() as session:
-        data = case_json(create_case(session, ctx.clock, ref, title))
+    data = case_json(open_case(ctx, _cli_principal(), ref, title))
     if json_out:
         print_json(data)
     else:
@@ -66,8 +72,7 @@ def list_(json_out: JsonOpt = False) -> None:
 def close(ref: str, json_out: JsonOpt = False) -> None:
     """Close a case: nothing new enters it."""
     ctx = context()
-    with ctx.session() as session:
-        data = case_json(close_case(session, ctx.clock, ref))
+    data = case_json(shut_case(ctx, _cli_principal(), ref))
     if json_out:
         print_json(data)
     else:

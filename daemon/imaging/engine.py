@@ -21,7 +21,7 @@ from custodyd.daemon.imaging.hashers import Hasher, new_blake3, new_hasher
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
 from custodyd.daemon.imaging.pipeline import Consumer, Pipeline
 from custodyd.daemon.imaging.progress import ProgressCallback
-from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, open_source
+from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
 from custodyd.daemon.imaging.writer import ImageWriter
 
 Log = Callable[[str], None]
@@ -55,6 +55,22 @@ def _as_custodyd_error(exc: BaseException) -> CustodydError:
     return CustodydError(f"{type(exc).__name__}: {exc}")
 
 
+def failed_result(source: Path, exc: BaseException, window: int) -> ImagingResult:
+    """The result of a pass that could not start (nothing was written)."""
+    return ImagingResult(
+        source=SourceInfo(str(source), 0),
+        outcome="failed",
+        bytes=0,
+        hashes={},
+        piecewise=[],
+        window=window,
+        errors=ErrorMap(512),
+        seconds=0.0,
+        image_path=None,
+        error=_as_custodyd_error(exc),
+    )
+
+
 def hash_consumers(
     hashes: Sequence[str], window: int
 ) -> tuple[list[tuple[str, Consumer]], dict[str, Hasher], PiecewiseHasher]:
@@ -83,7 +99,8 @@ def image_source(
     say = log or (lambda _msg: None)
     fd, info = open_source(source)
     started = time.monotonic()
-    errors = ErrorMap(info.logical_sector_size)
+    reader = SourceReader(fd, info)
+    errors = reader.errors
     try:
         writer = ImageWriter(image_path)
         consumers, digests, piecewise = hash_consumers(hashes, window)
@@ -94,14 +111,13 @@ def image_source(
         )
         pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
         result = pipeline.run(
-            fd,
+            reader.read,
             info.size,
-            sector_size=info.logical_sector_size,
-            errors=errors,
             progress=progress,
             cancel=cancel,
         )
     finally:
+        reader.close()
         os.close(fd)
     for bad in errors.ranges:
         say(

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from custodyd.daemon.imaging.progress import ProgressCallback, ProgressMeter
-from custodyd.daemon.imaging.reader import ErrorMap, read_block
 
 Consumer = Callable[[memoryview], None]
+BlockReader = Callable[[memoryview, int], int]  # fill view from offset -> bytes read
 
 
 class _Block:
@@ -31,6 +31,15 @@ class _Block:
         self.offset = 0
         self.length = 0
         self.pending = 0
+
+    def close(self) -> None:
+        """Unmap now, unless a slice is still referenced (e.g. by an error's traceback):
+        then the mapping goes when that reference does."""
+        try:
+            self.view.release()
+            self.buf.close()
+        except BufferError:
+            pass
 
 
 class _Stage(threading.Thread):
@@ -50,7 +59,7 @@ class _Stage(threading.Thread):
                 try:
                     self.fn(block.view[: block.length])
                 except BaseException as exc:
-                    self.error = exc
+                    self.error = exc.with_traceback(None)  # frames would pin the buffer
                     self.pipeline.abort.set()
             self.pipeline.release(block)
 
@@ -85,16 +94,14 @@ class Pipeline:
 
     def run(
         self,
-        fd: int,
+        read: BlockReader,
         size: int,
         *,
-        sector_size: int,
-        errors: ErrorMap,
         progress: ProgressCallback | None = None,
         phase: str = "acquire",
         cancel: threading.Event | None = None,
     ) -> PassResult:
-        """Read ``size`` bytes of ``fd`` through every consumer. Never raises for a
+        """Read ``size`` bytes with ``read`` through every consumer. Never raises for a
         consumer's failure or a cancel: the result says what happened."""
         meter = ProgressMeter(size, progress, phase=phase)
         for stage in self.stages:
@@ -111,7 +118,7 @@ class Pipeline:
                     break
                 block = self._free.get()
                 want = min(self.block_size, size - offset)
-                n = read_block(fd, block.view[:want], offset, sector_size, errors)
+                n = read(block.view[:want], offset)
                 block.offset, block.length = offset, n
                 block.pending = len(self.stages)
                 if n:
@@ -137,8 +144,7 @@ class Pipeline:
             for stage in self.stages:
                 stage.join()
             for block in self._blocks:
-                block.view.release()
-                block.buf.close()
+                block.close()
         if error is None:
             error = next((s.error for s in self.stages if s.error is not None), None)
         if not cancelled and error is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import mmap
 import os
 import stat
 import struct
@@ -164,64 +165,89 @@ def _pread_into(fd: int, view: memoryview, offset: int) -> int:
     return done
 
 
-def read_block(
-    fd: int,
-    view: memoryview,
-    offset: int,
-    sector_size: int,
-    errors: ErrorMap,
-    *,
-    retries: int = 1,
-) -> int:
-    """Read ``len(view)`` bytes at ``offset`` into ``view``; bad sectors are zero-filled.
+class SourceReader:
+    """Reads blocks of an open source; media errors fall back to one-sector reads.
 
-    Returns the number of bytes placed in ``view`` (short only at the end of the
-    source). A media error switches to one-sector reads for the rest of the block,
-    each retried ``retries`` more times before it is recorded in ``errors``.
+    On a block device the sector reads use a second ``O_DIRECT`` descriptor: a
+    buffered read would fetch a whole page-cache page (often 4 KiB), so one bad
+    512-byte sector would fail, and be reported as, eight.
     """
-    length = len(view)
-    done = 0
-    while done < length:
-        try:
-            n = os.preadv(fd, [view[done:]], offset + done)
-        except OSError as exc:
-            if exc.errno not in MEDIA_ERRNOS:
-                raise SourceError(
-                    f"reading source at byte {offset + done}: {exc.strerror}"
-                ) from exc
-            return done + _read_sectors(
-                fd, view[done:], offset + done, sector_size, errors, retries
-            )
-        if n == 0:
-            return done
-        done += n
-    return done
 
+    def __init__(self, fd: int, info: SourceInfo, *, retries: int = 1) -> None:
+        self.fd = fd
+        self.info = info
+        self.sector_size = info.logical_sector_size
+        self.retries = retries
+        self.errors = ErrorMap(self.sector_size)
+        self._direct_fd: int | None = None
+        self._bounce: mmap.mmap | None = None
 
-def _read_sectors(
-    fd: int, view: memoryview, offset: int, sector_size: int, errors: ErrorMap, retries: int
-) -> int:
-    length = len(view)
-    pos = 0
-    # The first step ends at a sector boundary so later sectors are aligned.
-    while pos < length:
-        step = min(sector_size - (offset + pos) % sector_size, length - pos)
-        chunk = view[pos : pos + step]
-        got = -1
-        for _attempt in range(retries + 1):
+    def close(self) -> None:
+        if self._direct_fd is not None:
+            os.close(self._direct_fd)
+            self._direct_fd = None
+        if self._bounce is not None:
+            self._bounce.close()
+            self._bounce = None
+
+    def read(self, view: memoryview, offset: int) -> int:
+        """Fill ``view`` from ``offset``; bad sectors are zero-filled and recorded.
+
+        Returns the bytes placed in ``view`` (short only at the end of the source).
+        """
+        length = len(view)
+        done = 0
+        while done < length:
             try:
-                got = _pread_into(fd, chunk, offset + pos)
-                break
+                n = os.preadv(self.fd, [view[done:]], offset + done)
             except OSError as exc:
                 if exc.errno not in MEDIA_ERRNOS:
-                    raise SourceError(
-                        f"reading source at byte {offset + pos}: {exc.strerror}"
-                    ) from exc
-        if got < 0:
-            chunk[:] = bytes(step)
-            errors.add(offset + pos, step)
-            got = step
-        elif got < step:  # end of source
-            return pos + got
-        pos += got
-    return pos
+                    where = offset + done
+                    raise SourceError(f"reading source at byte {where}: {exc.strerror}") from exc
+                return done + self._read_sectors(view[done:], offset + done)
+            if n == 0:
+                return done
+            done += n
+        return done
+
+    def _read_sector(self, chunk: memoryview, offset: int) -> int:
+        if not self.info.is_device or len(chunk) != self.sector_size:
+            return _pread_into(self.fd, chunk, offset)
+        if self._direct_fd is None:
+            self._direct_fd = os.open(self.info.path, os.O_RDONLY | os.O_DIRECT | os.O_CLOEXEC)
+            self._bounce = mmap.mmap(-1, max(self.sector_size, mmap.PAGESIZE))
+        assert self._bounce is not None
+        bounce = memoryview(self._bounce)[: self.sector_size]
+        try:
+            n = os.preadv(self._direct_fd, [bounce], offset)
+            chunk[:n] = bounce[:n]
+        finally:
+            bounce.release()
+        return n
+
+    def _read_sectors(self, view: memoryview, offset: int) -> int:
+        sector = self.sector_size
+        length = len(view)
+        pos = 0
+        while pos < length:
+            # The first step ends at a sector boundary so later sectors are aligned.
+            step = min(sector - (offset + pos) % sector, length - pos)
+            chunk = view[pos : pos + step]
+            got = -1
+            for _attempt in range(self.retries + 1):
+                try:
+                    got = self._read_sector(chunk, offset + pos)
+                    break
+                except OSError as exc:
+                    if exc.errno not in MEDIA_ERRNOS:
+                        raise SourceError(
+                            f"reading source at byte {offset + pos}: {exc.strerror}"
+                        ) from exc
+            if got < 0:
+                chunk[:] = bytes(step)
+                self.errors.add(offset + pos, step)
+                got = step
+            elif got < step:  # end of source
+                return pos + got
+            pos += got
+        return pos

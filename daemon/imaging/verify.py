@@ -15,7 +15,7 @@ from custodyd.daemon.imaging.engine import hash_consumers
 from custodyd.daemon.imaging.piecewise import diff_windows
 from custodyd.daemon.imaging.pipeline import Pipeline
 from custodyd.daemon.imaging.progress import ProgressCallback
-from custodyd.daemon.imaging.reader import ErrorMap
+from custodyd.daemon.imaging.reader import SourceInfo, SourceReader
 
 
 @dataclass
@@ -58,12 +58,11 @@ def hash_image(
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         size = os.fstat(fd).st_size
         consumers, digests, piecewise = hash_consumers((), window)
-        errors = ErrorMap(512)
+        reader = SourceReader(fd, SourceInfo(str(path), size))
+        errors = reader.errors
         result = Pipeline(consumers, block_size=block_size, buffers=buffers).run(
-            fd,
+            reader.read,
             size,
-            sector_size=512,
-            errors=errors,
             progress=progress,
             phase="verify",
             cancel=cancel,

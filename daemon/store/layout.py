@@ -56,17 +56,29 @@ class AcquisitionLog:
         self.path = path
         self.clock = clock
         self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self.failed = False
 
     def __call__(self, message: str) -> None:
         if self._file.closed:
             return
-        self._file.write(f"{self.clock.now().isoformat()} {message}\n")
+        try:
+            self._file.write(f"{self.clock.now().isoformat()} {message}\n")
+        except OSError:
+            self.failed = True  # a full disk must not turn a clear error into another
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        try:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
+        except OSError:
+            self.failed = True
+        finally:
+            try:
+                self._file.close()
+            except OSError:
+                self.failed = True
 
 
 def seal(directory: Path) -> None:

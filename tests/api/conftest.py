@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -89,5 +92,18 @@ def make_evidence(ctx: AppContext, make_case: Callable[[str], str]) -> Callable[
             payload={"blake3": "ab" * 32},
         )
         return evidence_id
+
+    return make
+
+
+@pytest.fixture
+def acquired(ctx: AppContext, tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """Really acquire a small image file into ``case`` (the imaging team's service)."""
+    from custodyd.daemon.acquisition import acquire
+
+    def make(case: str, size: int = 256 * 1024, seed: int = 1) -> dict[str, Any]:
+        source = tmp_path / f"source-{case}-{seed}.raw"
+        source.write_bytes(random.Random(seed).randbytes(size))
+        return acquire(ctx, source, case, actor="user:examiner-e", hashes=["sha256"])
 
     return make

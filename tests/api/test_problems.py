@@ -72,3 +72,21 @@ def test_unhandled_error_is_500_problem_without_trace(app: FastAPI) -> None:
     assert r.headers["content-type"].startswith(PROBLEM)
     assert r.json()["type"] == "urn:custodyd:problem:internal"
     assert "secret" not in r.text and "Traceback" not in r.text and "RuntimeError" not in r.text
+
+
+def test_lone_surrogate_is_422_not_500(client: TestClient, make_token: MakeToken) -> None:
+    raw = b'{"ref": "ab\\udbe6cd", "title": "x"}'
+    r = client.post(
+        "/v1/cases",
+        content=raw,
+        headers=make_token("examiner") | {"content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["type"] == "urn:custodyd:problem:invalid-input"
+
+
+def test_unicode_ref_location_header(client: TestClient, make_token: MakeToken) -> None:
+    r = client.post("/v1/cases", json={"ref": "Fall-\u00e4\U000a017d"}, headers=make_token("admin"))
+    assert r.status_code == 201
+    assert r.headers["location"] == "/v1/cases/Fall-%C3%A4%F2%A0%85%BD"
+    assert client.get("/v1/evidence/", headers=make_token("admin")).status_code == 404
