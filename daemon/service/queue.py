@@ -95,6 +95,14 @@ class AcquisitionJob:
 AcquireFn = Callable[..., dict[str, Any]]
 
 
+def _size_now(kernel_name: str) -> int | None:
+    """The device's current size in bytes from sysfs (None when it is gone)."""
+    try:
+        return int(Path(f"/sys/class/block/{kernel_name}/size").read_text()) * 512
+    except (OSError, ValueError):
+        return None
+
+
 def _default_acquire() -> AcquireFn:
     from custodyd.daemon.acquisition import acquire
 
@@ -277,6 +285,17 @@ class AcquisitionQueue:
             job.state = "incomplete" if job.cancel.is_set() else "failed"
             job.error = job.cancel_reason or "medium no longer attached"
             job.finished_at = self.ctx.clock.now()
+            return
+        present = _size_now(medium.device.kernel_name)
+        if present != medium.device.size:
+            # detached (or swapped) between queueing and now: never image an empty node
+            job.state = "failed"
+            job.error = (
+                f"{job.source} no longer holds the medium that was queued "
+                f"(size {present}, expected {medium.device.size})"
+            )
+            job.finished_at = self.ctx.clock.now()
+            log.error("acquisition not started: %s", job.error)
             return
         job.state = "running"
         job.started_at = self.ctx.clock.now()

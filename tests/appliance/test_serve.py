@@ -274,6 +274,22 @@ def _wait_acquiring(daemon: Daemon, node: str) -> str:
         daemon,
     )
     evidence_id: str = rows[0][0]
+
+    def reading() -> bool:  # bytes are flowing: the device is open and being read
+        ctx = context(daemon.home)
+        try:
+            from custodyd.daemon.models import Evidence
+
+            with ctx.session() as session:
+                row = session.get(Evidence, evidence_id)
+                assert row is not None
+                folder = Path(row.directory)
+        finally:
+            ctx.close()
+        parts = list(folder.glob("image.raw*")) if folder.exists() else []
+        return any(p.stat().st_size > 0 for p in parts)
+
+    wait_for(reading, 60, "the first bytes of the image", daemon)
     return evidence_id
 
 
