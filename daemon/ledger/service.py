@@ -9,6 +9,12 @@ it completes and a newly signed checkpoint in one transaction, committed
 durably (SQLite WAL with ``synchronous=FULL``; PostgreSQL synchronous commit)
 before the call returns.
 
+After each commit the newest signed checkpoint is also written to a *witness*
+file beside the database (``$CUSTODYD_HOME/ledger-witness.note``); ``verify``
+insists the ledger still contains it, so removing the newest entries together
+with their nodes and checkpoints from the database does not go unnoticed. (An
+outside witness is stronger still: publish ``custodyd ledger checkpoint``.)
+
 Because SQLite allows one writer, do not call :meth:`Ledger.append` while the
 same thread holds an uncommitted write in another session on the same SQLite
 database: commit first (the append would wait for that lock).
@@ -16,11 +22,15 @@ database: commit first (the append would wait for that lock).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -180,7 +190,8 @@ class Ledger:
             conn.execute(ENTRIES.insert(), entry_rows)
             conn.execute(NODES.insert(), node_rows)
             new_size = size + len(events)
-            self._sign(conn, new_size, merkle.fold([h for _, _, h in stack]))
+            note = self._sign(conn, new_size, merkle.fold([h for _, _, h in stack]))
+        self._witness(note, new_size)
         return entries
 
     # --- checkpoints --------------------------------------------------------------
@@ -235,7 +246,44 @@ class Ledger:
         with self._writing() as conn:
             size = _size(conn)
             root = merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
-            return self._sign(conn, size, root)
+            note = self._sign(conn, size, root)
+        self._witness(note, size)
+        return note
+
+    # --- witness file ---------------------------------------------------------------
+
+    @property
+    def witness_path(self) -> Path:
+        return self.ctx.settings.home / "ledger-witness.note"
+
+    def witness(self) -> str | None:
+        try:
+            return self.witness_path.read_text()
+        except FileNotFoundError:
+            return None
+
+    def _witness(self, note: str, size: int) -> None:
+        """Keep the largest committed checkpoint in the witness file (atomic, fsynced)."""
+        path = self.witness_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self.witness()
+            if current is not None:
+                with contextlib.suppress(NoteError):
+                    if Checkpoint.parse(current.split("\n\n")[0] + "\n").size >= size:
+                        return
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "w") as out:
+                out.write(note)
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(path)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
     def checkpoints(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -333,7 +381,14 @@ class Ledger:
                 for row in conn.execute(query).yield_per(FETCH_BATCH):
                     yield int(row[0]), bytes(row[1])
 
-            return verify.run(_entry_rows(conn), notes, self.verifier, self.origin, stored)
+            return verify.run(
+                _entry_rows(conn),
+                notes,
+                self.verifier,
+                self.origin,
+                stored,
+                witness=self.witness(),
+            )
 
     def export_bundle(self) -> dict[str, Any]:
         """Everything a third party needs to verify offline (with the public key)."""

@@ -203,6 +203,41 @@ def check_checkpoints(
     return count, bad
 
 
+def check_witness(
+    note: str,
+    levels: list[list[bytes]],
+    size: int,
+    verifier: Verifier,
+    origin: str | None,
+    problems: list[Problem],
+) -> None:
+    """The newest checkpoint also kept outside the database must still be in the ledger."""
+    try:
+        cp = open_checkpoint(note, verifier, origin)
+    except NoteError as exc:
+        problems.append(Problem(None, f"the witness checkpoint does not verify: {exc}"))
+        return
+    if cp.size > size:
+        problems.append(
+            Problem(
+                size,
+                f"the witness checkpoint (kept outside the database) covers {cp.size} entries "
+                f"but the ledger holds {size}: entries {size}..{cp.size - 1} were removed",
+            )
+        )
+        return
+    read = merkle.levels_reader(levels)
+    root = merkle.root_from_nodes(cp.size, read) if cp.size else merkle.EMPTY_ROOT
+    if root != cp.root:
+        problems.append(
+            Problem(
+                0,
+                f"the witness checkpoint of size {cp.size} does not match the entries "
+                f"(a change among entries 0..{cp.size - 1})",
+            )
+        )
+
+
 def run(
     rows: Iterable[EntryRow],
     notes: Iterable[tuple[int | None, str]],
@@ -210,6 +245,7 @@ def run(
     origin: str | None,
     stored: StoredLevel | None = None,
     require_checkpoint: bool = True,
+    witness: str | None = None,
 ) -> VerifyReport:
     started = time.perf_counter()
     problems: list[Problem] = []
@@ -219,6 +255,8 @@ def run(
     if stored is not None:
         check_nodes(levels, size, stored, problems)
     count, bad_cp = check_checkpoints(notes, levels, size, verifier, origin, problems)
+    if witness is not None:
+        check_witness(witness, levels, size, verifier, origin, problems)
     if count == 0 and require_checkpoint and size > 0:
         problems.append(Problem(None, "no signed checkpoint covers the entries"))
     root = merkle.root_from_nodes(size, merkle.levels_reader(levels)) if size else merkle.EMPTY_ROOT
