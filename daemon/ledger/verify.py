@@ -29,8 +29,12 @@ StoredLevel = Callable[[int], Iterable[tuple[int, bytes]]]
 
 @dataclass
 class Problem:
+    """One finding. ``index`` is the entry it names; ``exact`` is False when it is only
+    the start of the range a signed root says changed (a leaf-level finding is better)."""
+
     index: int | None
     message: str
+    exact: bool = True
 
 
 @dataclass
@@ -104,40 +108,71 @@ def check_entries(rows: Iterable[EntryRow], problems: list[Problem]) -> list[byt
 def check_nodes(
     levels: list[list[bytes]], size: int, stored: StoredLevel, problems: list[Problem]
 ) -> None:
-    """Compare every stored complete-subtree hash with the recomputed one."""
+    """Check every stored complete-subtree hash.
+
+    Level 0 must equal the re-hashed leaves; a node above must equal the hash of
+    its two *stored* children. Together that means the stored tree is exactly
+    the tree of the leaves, and a changed leaf is reported once, at its index
+    (not again at each ancestor).
+    """
+    sha = hashlib.sha256
+    below: list[bytes] | None = None  # the stored level underneath, when complete
     level = 0
-    while (size >> level) > 0 or level == 0:
+    while True:
         computed = levels[level] if level < len(levels) else []
-        count = 0
-        for count, (idx, value) in enumerate(stored(level), start=1):  # noqa: B007
-            if idx >= len(computed):
-                problems.append(
-                    Problem(
-                        min(idx << level, size),
-                        f"stored tree node (level {level}, {idx}) lies beyond the "
-                        f"{size} entries present (entries removed from the end?)",
+        if level == 0 or below is None:
+            expected = computed
+        else:
+            expected = [
+                sha(b"\x01" + a + b).digest()
+                for a, b in zip(below[0::2], below[1::2], strict=False)
+            ]
+        seen: list[bytes] = []
+        intact = True
+        beyond = False
+        for idx, value in stored(level):
+            if idx != len(seen):
+                intact = False
+                if idx > len(seen):
+                    first = len(seen) << level
+                    problems.append(
+                        Problem(first, f"stored tree node (level {level}, {len(seen)}) is missing")
                     )
-                )
                 break
-            if bytes(value) != computed[idx]:
+            if idx >= len(expected):
+                if not beyond:
+                    problems.append(
+                        Problem(
+                            min(idx << level, size),
+                            f"stored tree node (level {level}, {idx}) lies beyond the "
+                            f"{size} entries present (entries removed from the end?)",
+                        )
+                    )
+                beyond = True
+                seen.append(bytes(value))
+                continue
+            value = bytes(value)
+            if value != expected[idx]:
                 first = idx << level
                 last = ((idx + 1) << level) - 1
                 what = f"entry {first}" if level == 0 else f"entries {first}..{last}"
                 problems.append(
                     Problem(first, f"stored hash of {what} (level {level}) does not match")
                 )
-                break
+            seen.append(value)
         else:
-            if count != len(computed):
+            if len(seen) < len(computed):
                 problems.append(
                     Problem(
-                        count << level,
-                        f"{len(computed) - count} stored tree nodes missing at level {level}",
+                        len(seen) << level,
+                        f"{len(computed) - len(seen)} stored tree nodes missing at level {level}",
                     )
                 )
-        if size == 0:
-            break
+                intact = False
+        below = seen if intact else None
         level += 1
+        if size >> level == 0:
+            break
 
 
 def check_checkpoints(
@@ -154,9 +189,9 @@ def check_checkpoints(
     count = 0
     bad: int | None = None
 
-    def fail(index: int | None, cp_size: int | None, message: str) -> None:
+    def fail(index: int | None, cp_size: int | None, message: str, exact: bool = True) -> None:
         nonlocal bad
-        problems.append(Problem(index, message))
+        problems.append(Problem(index, message, exact))
         if bad is None:
             bad = cp_size
 
@@ -188,6 +223,7 @@ def check_checkpoints(
                 cp.size,
                 f"{label}: signed root does not match the entries "
                 f"(a change among entries {since}..{cp.size - 1})",
+                exact=False,
             )
             continue
         if previous is not None:
@@ -231,7 +267,7 @@ def check_witness(
     if root != cp.root:
         problems.append(
             Problem(
-                0,
+                None,  # the stored checkpoints narrow it down better
                 f"the witness checkpoint of size {cp.size} does not match the entries "
                 f"(a change among entries 0..{cp.size - 1})",
             )
@@ -260,8 +296,9 @@ def run(
     if count == 0 and require_checkpoint and size > 0:
         problems.append(Problem(None, "no signed checkpoint covers the entries"))
     root = merkle.root_from_nodes(size, merkle.levels_reader(levels)) if size else merkle.EMPTY_ROOT
-    indexed = [p.index for p in problems if p.index is not None]
-    first = min(indexed) if indexed else None
+    exact = [p.index for p in problems if p.index is not None and p.exact]
+    ranges = [p.index for p in problems if p.index is not None and not p.exact]
+    first = min(exact) if exact else min(ranges) if ranges else None
     if problems:
         head = next((p for p in problems if p.index == first), problems[0])
         message = head.message
