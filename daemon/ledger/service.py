@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -360,34 +361,25 @@ class Ledger:
     # --- verification and export ----------------------------------------------------
 
     def verify(self) -> verify.VerifyReport:
-        """Re-check the whole ledger; see :mod:`custodyd.daemon.ledger.verify`."""
-        with self.engine.connect() as conn:
-            # one read transaction: a consistent snapshot while appends continue
-            if self.dialect == "postgresql":
-                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        """Re-check the whole ledger; see :mod:`custodyd.daemon.ledger.verify`.
+
+        Reads one consistent snapshot, so it can run while appends continue. The
+        witness file is read first: it can only be older than the snapshot.
+        """
+        witness = self.witness()
+        with self.engine.connect() as conn, _snapshot(conn):
             notes = [
-                (int(r.size), str(r.note))
-                for r in conn.execute(
-                    sa.select(CHECKPOINTS.c.size, CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.size)
-                )
+                (int(r[0]), str(r[1]))
+                for r in _stream(conn, "SELECT size, note FROM ledger_checkpoints ORDER BY size")
             ]
 
             def stored(level: int) -> Iterable[tuple[int, bytes]]:
-                query = (
-                    sa.select(NODES.c.idx, NODES.c.hash)
-                    .where(NODES.c.level == level)
-                    .order_by(NODES.c.idx)
-                )
-                for row in conn.execute(query).yield_per(FETCH_BATCH):
-                    yield int(row[0]), bytes(row[1])
+                sql = f"SELECT idx, hash FROM ledger_nodes WHERE level = {int(level)} ORDER BY idx"
+                for idx, value in _stream(conn, sql):
+                    yield idx, bytes(value)
 
             return verify.run(
-                _entry_rows(conn),
-                notes,
-                self.verifier,
-                self.origin,
-                stored,
-                witness=self.witness(),
+                _entry_rows(conn), notes, self.verifier, self.origin, stored, witness=witness
             )
 
     def export_bundle(self) -> dict[str, Any]:
@@ -478,18 +470,59 @@ def _latest_checkpoint(conn: Connection) -> tuple[int, str] | None:
 
 
 def _entry_rows(conn: Connection) -> Iterator[verify.EntryRow]:
-    query = sa.select(
-        ENTRIES.c.idx,
-        ENTRIES.c.leaf,
-        ENTRIES.c.time,
-        ENTRIES.c.actor,
-        ENTRIES.c.action,
-        ENTRIES.c.case_ref,
-        ENTRIES.c.evidence_id,
-    ).order_by(ENTRIES.c.idx)
-    for r in conn.execute(query).yield_per(FETCH_BATCH):
-        yield (
-            int(r[0]),
-            bytes(r[1]),
-            {"time": r[2], "actor": r[3], "action": r[4], "case": r[5], "evidence": r[6]},
-        )
+    sql = (
+        "SELECT idx, leaf, time, actor, action, case_ref, evidence_id "
+        "FROM ledger_entries ORDER BY idx"
+    )
+    for idx, leaf, time, actor, action, case, evidence in _stream(conn, sql):
+        fields = {
+            "time": time,
+            "actor": actor,
+            "action": action,
+            "case": case,
+            "evidence": evidence,
+        }
+        yield idx, bytes(leaf), fields
+
+
+@contextmanager
+def _snapshot(conn: Connection) -> Iterator[None]:
+    """One read snapshot for several queries (SQLite: a read transaction; PG: repeatable read)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+        return
+    raw: Any = conn.connection.dbapi_connection
+    if raw.in_transaction:
+        yield
+        return
+    raw.execute("BEGIN")
+    try:
+        yield
+    finally:
+        raw.rollback()
+
+
+def _stream(conn: Connection, sql: str) -> Iterator[Any]:
+    """Rows straight from the driver in batches (server-side cursor on PostgreSQL).
+
+    Full verification reads millions of rows; the driver's tuples are several
+    times cheaper than SQLAlchemy rows and keep memory bounded.
+    """
+    raw: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql":
+        if not raw.info.transaction_status:  # idle: a named cursor needs a transaction
+            conn.exec_driver_sql("SELECT 1")
+        cursor = raw.cursor(name=f"custodyd_ledger_{next(_cursor_ids)}")
+        cursor.itersize = FETCH_BATCH
+    else:
+        cursor = raw.cursor()
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(FETCH_BATCH):
+            yield from rows
+    finally:
+        cursor.close()
+
+
+_cursor_ids = itertools.count()
