@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     workers: int = 1
     media_allow: CommaList = Field(default_factory=list)  # serial/wwn/by-path ids always eligible
     media_deny: CommaList = Field(default_factory=list)  # ids never touched
+    api_max_body_bytes: int = 1 * MiB  # larger request bodies are refused with 413
+    media_allow_only: bool = False  # True: only devices named in media_allow are media
+    acquire_max_bps: int = 0  # cap on the acquisition read rate (0: unlimited)
+    blockers_file: Path | None = None  # extra write-blocker ids (default home/blockers.json)
 
     # ledger
     ledger_origin: str = "custodyd.local/ledger"

@@ -140,3 +140,9 @@ class FixityMismatch(IntegrityFailure):
 
 class ServiceUnavailable(CustodydError):
     slug, title, http_status, exit_code = "unavailable", "Service unavailable", 503, 1
+
+
+class AcquisitionInProgress(Conflict):
+    """A second acquisition of a medium that is already queued or being acquired."""
+
+    slug, title = "acquisition-in-progress", "This medium is already being acquired"

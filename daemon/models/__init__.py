@@ -3,15 +3,41 @@
 One module per domain; each domain's migrations live on its own Alembic branch.
 """
 
+from custodyd.daemon.models.auth import ApiToken, CaseMember, User
 from custodyd.daemon.models.core import Acquisition, Case, Evidence, Medium
 from custodyd.daemon.models.ledger import LedgerCheckpointRow, LedgerEntryRow, LedgerNodeRow
+from custodyd.daemon.models.orders import (
+    AlertOutbox,
+    AlertRecipient,
+    Disposition,
+    FixityState,
+    OrderItem,
+    PreservationOrder,
+    Regime,
+    ThirdPartyRelease,
+    Transfer,
+    TransferItem,
+)
 
 __all__ = [
     "Acquisition",
+    "AlertOutbox",
+    "AlertRecipient",
+    "ApiToken",
     "Case",
+    "CaseMember",
+    "Disposition",
     "Evidence",
+    "FixityState",
     "LedgerCheckpointRow",
     "LedgerEntryRow",
     "LedgerNodeRow",
     "Medium",
+    "OrderItem",
+    "PreservationOrder",
+    "Regime",
+    "ThirdPartyRelease",
+    "Transfer",
+    "TransferItem",
+    "User",
 ]

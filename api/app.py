@@ -1,0 +1,91 @@
+"""The FastAPI application: ``create_app(ctx)``.
+
+Every module in :mod:`custodyd.api.routers` that defines ``router`` is included,
+so another team adds endpoints by adding a file there, never by editing this one.
+Errors are mapped once (:mod:`custodyd.api.problems`); bodies are capped
+(:mod:`custodyd.api.limits`); OpenAPI is served at ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from custodyd.api import problems
+from custodyd.api.deps import current_runtime
+from custodyd.api.limits import BodySizeLimit
+from custodyd.api.metrics import RequestMetrics
+from custodyd.daemon import __version__
+from custodyd.daemon.config import Settings
+from custodyd.daemon.context import AppContext, open_context
+
+DESCRIPTION = """Custody history, evidence, acquisitions, cases and ledger proofs.
+
+Authenticate with `Authorization: Bearer <token>` (`custodyd tokens create`).
+Errors are RFC 9457 problem documents (`application/problem+json`) with a stable
+`type` per kind of error. Lists are paginated with `limit` (at most 1000) and `offset`.
+Every read of custody history or evidence metadata is itself recorded in the ledger
+(`history.read`, `evidence.accessed`).
+"""
+
+
+def routers() -> list[APIRouter]:
+    """Every ``router`` in the modules of :mod:`custodyd.api.routers`, by module name."""
+    package = importlib.import_module("custodyd.api.routers")
+    found: list[APIRouter] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"custodyd.api.routers.{info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found
+
+
+def _default_context() -> tuple[AppContext, bool]:
+    """The runtime's context when a daemon runs in this process, else a new one (owned)."""
+    runtime = current_runtime()
+    ctx = getattr(runtime, "ctx", None) if runtime is not None else None
+    if isinstance(ctx, AppContext):
+        return ctx, False
+    return open_context(Settings()), True
+
+
+def create_app(ctx: AppContext | None = None, *, runtime: Any | None = None) -> FastAPI:
+    """The API over ``ctx`` (built from the environment when omitted).
+
+    ``runtime`` pins the daemon runtime the media/acquisition endpoints use; by
+    default it is looked up per request (``custodyd.daemon.runtime.current()``).
+    """
+    owned = False
+    if ctx is None:
+        ctx, owned = _default_context()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            ctx.close()
+
+    app = FastAPI(
+        title="custodyd",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,  # '/v1/evidence/' is not the list: a path id may not be empty
+        responses=problems.PROBLEM_RESPONSES,
+    )
+    app.state.ctx = ctx
+    app.state.runtime = runtime
+    app.state.metrics = RequestMetrics()
+    app.state.metrics.watch(ctx)
+    problems.install(app)
+    for router in routers():
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.api_max_body_bytes)
+    app.add_middleware(RequestMetrics.Middleware, metrics=app.state.metrics)
+    return app

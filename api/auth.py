@@ -1,0 +1,64 @@
+"""Bearer-token authentication and role checks for the API.
+
+``Authorization: Bearer <token>``: missing or invalid -> 401 with
+``WWW-Authenticate: Bearer``; a role that may not use the endpoint -> 403; an
+item of a case the caller is not a member of -> 404 (its existence is not
+revealed), in lists (filtered out) and direct reads alike — see
+:func:`ensure_case_visible`. Admins pass every role check and see every case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from custodyd.api.deps import get_ctx
+from custodyd.daemon.auth import ADMIN, Principal, authenticate, check_role
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import Forbidden, NotFound, Unauthenticated
+
+__all__ = [
+    "Principal",
+    "current_principal",
+    "ensure_case_visible",
+    "require_role",
+]
+
+_bearer = HTTPBearer(auto_error=False, description="API token from `custodyd tokens create`")
+
+
+def current_principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ctx: AppContext = Depends(get_ctx),
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
+    with ctx.session() as session:
+        principal = authenticate(session, credentials.credentials.strip())
+    request.state.principal = principal
+    return principal
+
+
+def require_role(*roles: str) -> Callable[..., Principal]:
+    """A dependency admitting callers whose role is one of ``roles`` (admin always passes)."""
+    allowed = frozenset(check_role(role) for role in roles) | {ADMIN}
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(
+                f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}",
+                role=principal.role,
+            )
+        return principal
+
+    dependency.__name__ = f"require_role_{'_'.join(sorted(allowed))}"
+    return dependency
+
+
+def ensure_case_visible(principal: Principal, case_ref: str | None, what: str) -> None:
+    """404 (never 403) when ``principal`` is not a member of ``case_ref``."""
+    if not principal.can_read_case(case_ref):
+        raise NotFound(f"no {what}")

@@ -1,0 +1,172 @@
+"""Cases: create, list, read, close; members and their roles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Response, status
+from pydantic import BaseModel, Field
+
+from custodyd.api.auth import current_principal, require_role
+from custodyd.api.deps import get_ctx
+from custodyd.api.pagination import Page, PageParams, page, page_params
+from custodyd.daemon import auth
+from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.casework import open_case, shut_case, visible_case, visible_cases
+from custodyd.daemon.clock import utc
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import NotFound
+from custodyd.daemon.models import Case
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+Role = Literal["examiner", "investigator", "compliance", "admin"]
+
+
+class CaseIn(BaseModel):
+    ref: str = Field(min_length=1, max_length=200, description="Case reference (the CLI's --case)")
+    title: str = Field("", max_length=1000)
+
+
+class CaseOut(BaseModel):
+    ref: str
+    title: str
+    status: str
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class MemberIn(BaseModel):
+    kind: Literal["user", "token"]
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+
+
+class MemberOut(BaseModel):
+    case: str
+    kind: str
+    name: str
+    role: str
+
+
+def case_out(case: Case) -> dict[str, Any]:
+    return {
+        "ref": case.ref,
+        "title": case.title,
+        "status": case.status,
+        "created_at": utc(case.created_at),
+        "closed_at": utc(case.closed_at) if case.closed_at else None,
+    }
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseOut,
+    summary="Create a case (admin, examiner); the creator becomes a member",
+)
+def create(
+    body: CaseIn,
+    response: Response,
+    principal: Principal = Depends(require_role("examiner")),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    case = open_case(ctx, principal, body.ref, body.title)
+    response.headers["Location"] = f"/v1/cases/{quote(case.ref, safe='')}"
+    return case_out(case)
+
+
+@router.get("", response_model=Page[CaseOut], summary="Cases the caller is a member of")
+def list_(
+    params: PageParams = Depends(page_params),
+    principal: Principal = Depends(current_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    offset, limit = params.window()
+    with ctx.session() as session:
+        rows = visible_cases(session, principal, offset=offset, limit=limit)
+        items, nxt = params.trim(rows)
+        return page([case_out(c) for c in items], params, nxt)
+
+
+@router.get("/{ref}", response_model=CaseOut, summary="One case (404 unless a member)")
+def read(
+    ref: str,
+    principal: Principal = Depends(current_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    with ctx.session() as session:
+        return case_out(visible_case(session, principal, ref))
+
+
+@router.post("/{ref}/close", response_model=CaseOut, summary="Close a case (admin, examiner)")
+def close(
+    ref: str,
+    principal: Principal = Depends(require_role("examiner")),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return case_out(shut_case(ctx, principal, ref))
+
+
+@router.get("/{ref}/members", response_model=list[MemberOut], summary="Members of a case")
+def members(
+    ref: str,
+    principal: Principal = Depends(current_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> list[dict[str, Any]]:
+    with ctx.session() as session:
+        visible_case(session, principal, ref)
+        return [m.__dict__ for m in auth.list_members(session, ref)]
+
+
+def _member_ids(session: Any, kind: str, name: str) -> dict[str, int | None]:
+    if kind == "user":
+        return {"user_id": auth.get_user(session, name).id}
+    token = auth.find_token(session, name)
+    if token is None:
+        raise NotFound(f"no token {name!r}", token=name)
+    return {"token_id": token.id}
+
+
+@router.put("/{ref}/members", response_model=MemberOut, summary="Add or change a member (admin)")
+def put_member(
+    ref: str,
+    body: MemberIn,
+    principal: Principal = Depends(require_role("admin")),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    with ctx.session() as session:
+        visible_case(session, principal, ref)
+        auth.add_member(
+            session, ctx.clock, ref, role=body.role, **_member_ids(session, body.kind, body.name)
+        )
+    ctx.ledger.append(
+        "case.member_set",
+        actor=principal.actor,
+        case=ref,
+        payload={"kind": body.kind, "name": body.name, "role": body.role},
+    )
+    return {"case": ref, "kind": body.kind, "name": body.name, "role": body.role}
+
+
+@router.delete(
+    "/{ref}/members/{kind}/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a member (admin)",
+)
+def delete_member(
+    ref: str,
+    kind: Literal["user", "token"],
+    name: str,
+    principal: Principal = Depends(require_role("admin")),
+    ctx: AppContext = Depends(get_ctx),
+) -> Response:
+    with ctx.session() as session:
+        visible_case(session, principal, ref)
+        auth.remove_member(session, ref, **_member_ids(session, kind, name))
+    ctx.ledger.append(
+        "case.member_removed", actor=principal.actor, case=ref, payload={"kind": kind, "name": name}
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

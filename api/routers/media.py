@@ -1,0 +1,108 @@
+"""Media attached now (live, from the daemon runtime) and starting an acquisition (examiner).
+
+Media are workstation hardware, not case material: examiners and admins see them.
+A medium is acquired only when the daemon holds it write-protected; the runtime
+refuses otherwise (422 ``write-block``) and refuses a second acquisition of a
+medium already queued or running (409).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response, status
+from pydantic import BaseModel, Field
+
+from custodyd.api.auth import require_role
+from custodyd.api.deps import get_ctx, require_runtime
+from custodyd.api.pagination import Page, PageParams, page, page_params
+from custodyd.api.routers.acquisitions import JobOut
+from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.casework import visible_case
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import Conflict, InvalidInput
+
+router = APIRouter(prefix="/v1/media", tags=["media"])
+
+HASHES = ("sha256", "sha1", "md5")
+
+
+class MediumOut(BaseModel):
+    """A live medium: identity, write-block verdict, state (more fields may follow)."""
+
+    model_config = {"extra": "allow"}
+
+    id: int
+    key: str
+    path: str
+    serial: str | None
+    model: str | None
+    size: int
+    read_only: bool
+    write_block: str
+    write_block_reason: str
+    state: str
+
+
+class AcquireIn(BaseModel):
+    case: str = Field(min_length=1, max_length=200, description="Case ref to acquire into")
+    hashes: list[str] = Field(
+        default_factory=list, max_length=3, description=f"Extra digests besides BLAKE3: {HASHES}"
+    )
+    notes: str | None = Field(None, max_length=5000)
+
+
+@router.get("", response_model=Page[MediumOut], summary="Media attached now (examiner)")
+def list_(
+    params: PageParams = Depends(page_params),
+    _principal: Principal = Depends(require_role("examiner")),
+    runtime: Any = Depends(require_runtime),
+) -> dict[str, Any]:
+    items, nxt = params.slice([m.to_dict() for m in runtime.media.list()])
+    return page(items, params, nxt)
+
+
+@router.get("/{medium}", response_model=MediumOut, summary="One attached medium (examiner)")
+def read(
+    medium: str,
+    _principal: Principal = Depends(require_role("examiner")),
+    runtime: Any = Depends(require_runtime),
+) -> dict[str, Any]:
+    found: dict[str, Any] = runtime.media.get(medium).to_dict()
+    return found
+
+
+@router.post(
+    "/{medium}/acquire",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    summary="Start acquiring a held, write-protected medium into a case (examiner)",
+)
+def acquire(
+    medium: str,
+    body: AcquireIn,
+    response: Response,
+    principal: Principal = Depends(require_role("examiner")),
+    runtime: Any = Depends(require_runtime),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    hashes = [h.strip().lower() for h in body.hashes]
+    unknown = sorted(set(hashes) - set(HASHES))
+    if unknown:
+        raise InvalidInput(f"unknown hash algorithm(s) {unknown}; choose from {list(HASHES)}")
+    with ctx.session() as session:
+        case = visible_case(session, principal, body.case)
+        if case.status == "closed":
+            raise Conflict(f"case {case.ref!r} is closed; nothing new can be added to it")
+    live = runtime.media.get(medium)
+    job = runtime.acquisitions.submit(
+        live.key,
+        body.case,
+        actor=principal.actor,
+        hashes=hashes,
+        examiner=principal.actor,
+        notes=body.notes,
+    )
+    response.headers["Location"] = f"/v1/acquisitions/{job.id}"
+    out: dict[str, Any] = job.to_dict()
+    return out

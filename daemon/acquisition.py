@@ -1,0 +1,613 @@
+"""Acquisition service: image a source into the evidence store, record it, seal it.
+
+``acquire`` is the one way evidence enters custodyd (CLI, API and the appliance's
+auto-acquisition all call it). Its order of work is the chain of custody:
+
+1. refuse unsafe sources/destinations before anything is recorded or written;
+2. ``Evidence`` (status ``acquiring``) + ``Acquisition`` (``running``) rows, ledger
+   ``acquisition.started``;
+3. one pass: read, hash (BLAKE3 + requested), piecewise, write ``image.raw``;
+   failure/cancel -> status ``incomplete``, ledger ``acquisition.incomplete``, the
+   error re-raised (``Cancelled``, ``DestinationFull``, ...);
+4. ledger ``evidence.acquired`` (digests, bytes, read errors); optional verify pass
+   (ledger ``evidence.verified``); inventory; manifest; seal (``evidence.sealed``).
+
+The manifest dict returned is exactly what ``manifest.json`` holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from custodyd.daemon.cases import get_or_create_case
+from custodyd.daemon.clock import utc
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import (
+    Cancelled,
+    Conflict,
+    CustodydError,
+    DestinationError,
+    FixityMismatch,
+    NotFound,
+)
+from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
+from custodyd.daemon.imaging.hashers import parse_hashes
+from custodyd.daemon.imaging.piecewise import piecewise_manifest
+from custodyd.daemon.imaging.progress import Progress
+from custodyd.daemon.imaging.safety import check_destination, check_source
+from custodyd.daemon.imaging.verify import verify_image
+from custodyd.daemon.inventory import inventory as run_inventory
+from custodyd.daemon.models import Acquisition, Case, Evidence
+from custodyd.daemon.store.layout import (
+    IMAGE_NAME,
+    INVENTORY_NAME,
+    MANIFEST_NAME,
+    AcquisitionLog,
+    evidence_directory,
+    new_evidence_id,
+    seal,
+    write_json,
+)
+
+__all__ = [
+    "Progress",
+    "acquire",
+    "get_manifest",
+    "list_evidence",
+    "recover_incomplete",
+    "verify_evidence",
+]
+
+SYSTEM_ACTOR = "system:custodyd"
+
+
+def tool_version() -> str:
+    try:
+        return version("custodyd")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def _iso(dt: Any) -> str | None:
+    return utc(dt).isoformat() if dt is not None else None
+
+
+def _manifest(
+    *,
+    evidence_id: str,
+    case_ref: str,
+    status: str,
+    result: ImagingResult,
+    image_path: Path | None,
+    started_at: str,
+    finished_at: str,
+    verified: bool | None,
+    examiner: str | None,
+    notes: str | None,
+    actor: str,
+    medium_id: int | None,
+    inventory: dict[str, Any] | None,
+    requested: Sequence[str],
+    verify_seconds: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "evidence_id": evidence_id,
+        "case": case_ref,
+        "status": status,
+        "source": result.source.to_dict(),
+        "medium_id": medium_id,
+        "bytes": result.bytes,
+        "hashes": dict(result.hashes),
+        "requested_hashes": list(requested),
+        "piecewise": piecewise_manifest(result.window, result.piecewise, result.bytes),
+        "read_errors": result.errors.to_list(),
+        "read_error_count": len(result.errors.ranges),
+        "read_error_bytes": result.errors.bad_bytes,
+        "source_ended_early": result.ended_early,
+        "verified": verified,
+        "image_path": str(image_path) if image_path else None,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "seconds": round(result.seconds, 3),
+        "rate_bps": round(result.bytes / result.seconds) if result.seconds > 0 else None,
+        "verify_seconds": round(verify_seconds, 3) if verify_seconds is not None else None,
+        "examiner": examiner,
+        "notes": notes,
+        "actor": actor,
+        "inventory": inventory,
+        "tool": {"name": "custodyd", "version": tool_version()},
+    }
+
+
+def acquire(
+    ctx: AppContext,
+    source: Path,
+    case_ref: str,
+    *,
+    actor: str,
+    hashes: Sequence[str] = (),
+    examiner: str | None = None,
+    notes: str | None = None,
+    verify: bool = True,
+    store: Path | None = None,
+    medium_id: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Image ``source`` into the store for case ``case_ref``; returns the sealed manifest."""
+    settings = ctx.settings
+    source = Path(source)
+    requested = parse_hashes(list(hashes) or settings.extra_hashes)
+    check_source(source)
+    store_root = Path(store) if store is not None else settings.evidence_dir
+    check_destination(source, store_root)
+    try:
+        store_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DestinationError(f"cannot create the store {store_root}: {exc.strerror}") from None
+
+    clock = ctx.clock
+    started = clock.now()
+    evidence_id = new_evidence_id(started)
+    with ctx.session() as session:
+        case, created = get_or_create_case(session, clock, case_ref)
+        case_ref = case.ref
+        directory = evidence_directory(store_root, case_ref, evidence_id)
+        image_path = directory / IMAGE_NAME
+        assert case.id is not None
+        session.add(
+            Evidence(
+                id=evidence_id,
+                case_id=case.id,
+                medium_id=medium_id,
+                status="acquiring",
+                source_path=str(source),
+                directory=str(directory),
+                image_path=str(image_path),
+                examiner=examiner,
+                created_at=started,
+            )
+        )
+        session.flush()
+        acquisition = Acquisition(evidence_id=evidence_id, state="running", started_at=started)
+        session.add(acquisition)
+        session.flush()
+        acquisition_id = acquisition.id
+    ledger = ctx.ledger
+    if created:
+        ledger.append("case.created", actor=actor, case=case_ref, payload={"ref": case_ref})
+    ledger.append(
+        "acquisition.started",
+        actor=actor,
+        case=case_ref,
+        evidence=evidence_id,
+        payload={
+            "source": str(source),
+            "medium_id": medium_id,
+            "hashes": ["blake3", *requested],
+            "examiner": examiner,
+            "notes": notes,
+            "directory": str(directory),
+        },
+    )
+    directory.mkdir(parents=True, mode=0o750)
+    log = AcquisitionLog(directory / "acquisition.log", clock)
+    log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
+    common: dict[str, Any] = {
+        "evidence_id": evidence_id,
+        "case_ref": case_ref,
+        "started_at": started.isoformat(),
+        "examiner": examiner,
+        "notes": notes,
+        "actor": actor,
+        "medium_id": medium_id,
+        "requested": requested,
+    }
+    try:
+        try:
+            result = image_source(
+                source,
+                image_path,
+                hashes=requested,
+                window=settings.piecewise_window,
+                block_size=settings.block_size,
+                buffers=settings.buffers,
+                progress=progress,
+                cancel=cancel,
+                log=log,
+            )
+        except Exception as exc:  # could not even start (source vanished, store unwritable)
+            result = failed_result(source, exc, settings.piecewise_window)
+        common["result"] = result
+        if not result.complete:
+            return _record_incomplete(ctx, acquisition_id, log, directory, common)
+        state = {"sealed": False}
+        try:
+            manifest = _complete(
+                ctx,
+                acquisition_id,
+                log,
+                directory,
+                image_path,
+                common,
+                verify,
+                progress,
+                cancel,
+                state,
+            )
+        except Exception as exc:
+            if state["sealed"]:
+                raise
+            error = exc if isinstance(exc, CustodydError) else CustodydError(str(exc))
+            result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
+            result.error = error
+            result.image_path = image_path if image_path.exists() else None
+            return _record_incomplete(ctx, acquisition_id, log, directory, common)
+        if manifest["verified"] is False:
+            raise FixityMismatch(
+                f"evidence {evidence_id}: the written image does not match what was read",
+                evidence_id=evidence_id,
+            )
+        return manifest
+    finally:
+        log.close()
+
+
+def _complete(
+    ctx: AppContext,
+    acquisition_id: int | None,
+    log: AcquisitionLog,
+    directory: Path,
+    image_path: Path,
+    common: dict[str, Any],
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+    state: dict[str, bool],
+) -> dict[str, Any]:
+    """Record, verify, inventory, write the manifest and seal (``state["sealed"]`` is set
+    the moment the directory is sealed: after that nothing is rolled back)."""
+    settings, ledger, clock = ctx.settings, ctx.ledger, ctx.clock
+    result: ImagingResult = common["result"]
+    evidence_id, case_ref, actor = common["evidence_id"], common["case_ref"], common["actor"]
+    log(
+        f"read {result.bytes} bytes in {result.seconds:.2f}s; blake3 {result.hashes['blake3']}"
+        + "".join(f"; {k} {v}" for k, v in result.hashes.items() if k != "blake3")
+    )
+    ledger.append(
+        "evidence.acquired",
+        actor=actor,
+        case=case_ref,
+        evidence=evidence_id,
+        payload={
+            "bytes": result.bytes,
+            "hashes": result.hashes,
+            "read_errors": result.errors.to_list(),
+            "read_error_count": len(result.errors.ranges),
+            "piecewise_window": result.window,
+            "source": result.source.to_dict(),
+        },
+    )
+    verified: bool | None = None
+    verify_seconds: float | None = None
+    if verify:
+        check = verify_image(
+            image_path,
+            expected_blake3=result.hashes["blake3"],
+            expected_piecewise=result.piecewise,
+            window=result.window,
+            block_size=settings.block_size,
+            buffers=settings.buffers,
+            progress=progress,
+            cancel=cancel,
+        )
+        verified, verify_seconds = check.match, check.seconds
+        log(f"verify pass: blake3 {check.blake3} match={check.match} ({check.seconds:.2f}s)")
+        ledger.append(
+            "evidence.verified",
+            actor=actor,
+            case=case_ref,
+            evidence=evidence_id,
+            payload={
+                "match": check.match,
+                "blake3": check.blake3,
+                "expected": check.expected,
+                "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+                "pass": "acquisition",
+            },
+        )
+    inv = _safe_inventory(image_path)
+    log(
+        f"inventory: {len(inv.get('partitions', []))} partitions, "
+        f"{len(inv.get('filesystems', []))} filesystems"
+    )
+    status = "sealed" if verified is not False else "mismatch"
+    manifest = _manifest(
+        **common,
+        status=status,
+        image_path=image_path,
+        finished_at=clock.now().isoformat(),
+        verified=verified,
+        inventory=inv,
+        verify_seconds=verify_seconds,
+    )
+    write_json(directory / INVENTORY_NAME, inv)
+    write_json(directory / MANIFEST_NAME, manifest)
+    manifest_digest = hashlib.sha256((directory / MANIFEST_NAME).read_bytes()).hexdigest()
+    log(f"manifest sha256 {manifest_digest}; sealing")
+    log.close()
+    seal(directory)
+    state["sealed"] = True
+    sealed_at = clock.now()
+    with ctx.session() as session:
+        evidence = session.get(Evidence, evidence_id)
+        acq = session.get(Acquisition, acquisition_id)
+        assert evidence is not None and acq is not None
+        evidence.status = status
+        evidence.bytes = result.bytes
+        evidence.blake3 = result.hashes["blake3"]
+        evidence.manifest = manifest
+        evidence.inventory = inv
+        evidence.sealed_at = sealed_at
+        acq.state = "done"
+        acq.bytes_done = result.bytes
+        acq.bytes_total = result.source.size
+        acq.read_errors = len(result.errors.ranges)
+        acq.finished_at = sealed_at
+        session.add(evidence)
+        session.add(acq)
+    ledger.append(
+        "evidence.sealed",
+        actor=actor,
+        case=case_ref,
+        evidence=evidence_id,
+        payload={
+            "blake3": result.hashes["blake3"],
+            "manifest_sha256": manifest_digest,
+            "directory": str(directory),
+            "status": status,
+        },
+    )
+    return manifest
+
+
+def _safe_inventory(image_path: Path) -> dict[str, Any]:
+    try:
+        return run_inventory(image_path)
+    except Exception as exc:  # inventory must never lose an acquisition
+        return {
+            "path": str(image_path),
+            "partitions": [],
+            "filesystems": [],
+            "notes": [f"inventory failed: {exc}"],
+        }
+
+
+def _record_incomplete(
+    ctx: AppContext,
+    acquisition_id: int | None,
+    log: AcquisitionLog,
+    directory: Path,
+    common: dict[str, Any],
+) -> dict[str, Any]:
+    """Mark the item incomplete everywhere, then re-raise the engine's error."""
+    result: ImagingResult = common["result"]
+    error = result.error or CustodydError("acquisition did not complete")
+    if result.image_path is not None and result.image_path.name == IMAGE_NAME:
+        # A finished image whose later steps failed: it must not look complete either.
+        target = result.image_path.with_name(IMAGE_NAME + ".incomplete")
+        result.image_path.rename(target)
+        result.image_path = target
+    finished = ctx.clock.now()
+    manifest = _manifest(
+        **common,
+        status="incomplete",
+        image_path=result.image_path,
+        finished_at=finished.isoformat(),
+        verified=None,
+        inventory=None,
+    )
+    manifest["hashes"] = {}  # digests of a partial read are not evidence digests
+    manifest["incomplete_reason"] = f"{result.outcome}: {error.detail}"
+    try:
+        write_json(directory / MANIFEST_NAME, manifest)
+    except OSError as exc:  # e.g. the destination is full: the DB and ledger still say it
+        manifest["manifest_write_error"] = exc.strerror
+    log(f"marked incomplete: {error.detail}")
+    log.close()
+    with ctx.session() as session:
+        evidence = session.get(Evidence, common["evidence_id"])
+        acq = session.get(Acquisition, acquisition_id)
+        assert evidence is not None and acq is not None
+        evidence.status = "incomplete"
+        evidence.bytes = result.bytes
+        evidence.manifest = manifest
+        if result.image_path is not None:
+            evidence.image_path = str(result.image_path)
+        acq.state = "cancelled" if result.outcome == "cancelled" else "failed"
+        acq.bytes_done = result.bytes
+        acq.bytes_total = result.source.size
+        acq.read_errors = len(result.errors.ranges)
+        acq.error = error.detail
+        acq.finished_at = finished
+        session.add(evidence)
+        session.add(acq)
+    ctx.ledger.append(
+        "acquisition.incomplete",
+        actor=common["actor"],
+        case=common["case_ref"],
+        evidence=common["evidence_id"],
+        payload={
+            "reason": result.outcome,
+            "error": error.slug,
+            "detail": error.detail,
+            "bytes": result.bytes,
+            "partial_output": str(result.image_path) if result.image_path else None,
+        },
+    )
+    raise error
+
+
+def _evidence(session: Session, evidence_id: str) -> Evidence:
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(f"no evidence {evidence_id!r}", evidence_id=evidence_id)
+    return evidence
+
+
+def list_evidence(
+    ctx: AppContext, case_ref: str | None = None, status: str | None = "sealed"
+) -> list[dict[str, Any]]:
+    """Manifests of evidence items (``status=None``: every status), oldest first."""
+    with ctx.session() as session:
+        query = select(Evidence, Case).where(Evidence.case_id == Case.id)
+        if case_ref is not None:
+            query = query.where(Case.ref == case_ref)
+        if status is not None:
+            query = query.where(Evidence.status == status)
+        rows = session.exec(query.order_by(Evidence.created_at, Evidence.id)).all()
+        return [_manifest_of(ev, case) for ev, case in rows]
+
+
+def _manifest_of(evidence: Evidence, case: Case) -> dict[str, Any]:
+    if evidence.manifest:
+        manifest = dict(evidence.manifest)
+        manifest["status"] = evidence.status
+        return manifest
+    return {  # still acquiring (or crashed before a manifest was written)
+        "evidence_id": evidence.id,
+        "case": case.ref,
+        "status": evidence.status,
+        "source": {"path": evidence.source_path},
+        "bytes": evidence.bytes,
+        "hashes": {},
+        "image_path": evidence.image_path,
+        "started_at": _iso(evidence.created_at),
+    }
+
+
+def get_manifest(ctx: AppContext, evidence_id: str) -> dict[str, Any]:
+    with ctx.session() as session:
+        evidence = _evidence(session, evidence_id)
+        case = session.get(Case, evidence.case_id)
+        assert case is not None
+        return _manifest_of(evidence, case)
+
+
+def verify_evidence(
+    ctx: AppContext,
+    evidence_id: str,
+    *,
+    actor: str,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Re-hash a sealed image; record ``evidence.verified``; a mismatch sets status ``mismatch``."""
+    with ctx.session() as session:
+        evidence = _evidence(session, evidence_id)
+        case = session.get(Case, evidence.case_id)
+        assert case is not None
+        case_ref = case.ref
+        manifest = evidence.manifest or {}
+        if evidence.status not in ("sealed", "mismatch") or not manifest.get("hashes"):
+            raise Conflict(
+                f"evidence {evidence_id} is {evidence.status}; "
+                "only sealed evidence can be verified",
+                evidence_id=evidence_id,
+                status=evidence.status,
+            )
+        image_path = Path(evidence.image_path)
+    piecewise = manifest.get("piecewise") or {}
+    window = int(piecewise.get("window") or ctx.settings.piecewise_window)
+    started = time.monotonic()
+    check = verify_image(
+        image_path,
+        expected_blake3=manifest["hashes"]["blake3"],
+        expected_piecewise=list(piecewise.get("digests") or []),
+        window=window,
+        block_size=ctx.settings.block_size,
+        buffers=ctx.settings.buffers,
+        progress=progress,
+        cancel=cancel,
+    )
+    report = {
+        "evidence_id": evidence_id,
+        "case": case_ref,
+        "match": check.match,
+        "blake3": check.blake3,
+        "expected": check.expected,
+        "mismatched_windows": check.mismatched_windows,
+        "read_errors": check.read_errors,
+        "bytes": check.bytes,
+        "expected_bytes": manifest.get("bytes"),
+        "seconds": round(time.monotonic() - started, 3),
+        "verified_at": ctx.clock.now().isoformat(),
+    }
+    if check.bytes != manifest.get("bytes"):
+        report["match"] = False
+    if not report["match"]:
+        with ctx.session() as session:
+            evidence = _evidence(session, evidence_id)
+            if evidence.status == "sealed":
+                evidence.status = "mismatch"
+                session.add(evidence)
+    ctx.ledger.append(
+        "evidence.verified",
+        actor=actor,
+        case=case_ref,
+        evidence=evidence_id,
+        payload={
+            "match": report["match"],
+            "blake3": check.blake3,
+            "expected": check.expected,
+            "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+            "bytes": check.bytes,
+        },
+    )
+    return report
+
+
+def recover_incomplete(ctx: AppContext) -> list[str]:
+    """Mark acquisitions a crash left ``running`` as ``incomplete`` (run at start-up).
+
+    Their partial ``image.raw.part`` is renamed ``.incomplete``; each gets an
+    ``acquisition.incomplete`` ledger entry. Returns the evidence ids touched.
+    """
+    now = ctx.clock.now()
+    touched: list[tuple[str, str, int]] = []
+    with ctx.session() as session:
+        running = session.exec(select(Acquisition).where(Acquisition.state == "running")).all()
+        for acq in running:
+            evidence = session.get(Evidence, acq.evidence_id)
+            if evidence is None:
+                continue
+            case = session.get(Case, evidence.case_id)
+            part = Path(evidence.image_path + ".part")
+            if part.exists():
+                target = Path(evidence.image_path + ".incomplete")
+                part.rename(target)
+                evidence.image_path = str(target)
+            acq.state = "incomplete"
+            acq.error = "interrupted: custodyd stopped during the acquisition"
+            acq.finished_at = now
+            evidence.status = "incomplete"
+            session.add(acq)
+            session.add(evidence)
+            touched.append((evidence.id, case.ref if case else "", acq.bytes_done))
+    for evidence_id, case_ref, done in touched:
+        ctx.ledger.append(
+            "acquisition.incomplete",
+            actor=SYSTEM_ACTOR,
+            case=case_ref or None,
+            evidence=evidence_id,
+            payload={"reason": "interrupted", "bytes": done},
+        )
+    return [t[0] for t in touched]

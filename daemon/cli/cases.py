@@ -1,0 +1,106 @@
+"""``custodyd cases create|list|close|add-member``."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from custodyd.daemon.auth import ADMIN, Principal, add_member, find_token, get_user
+from custodyd.daemon.auth.casework import open_case, shut_case
+from custodyd.daemon.cases import list_cases
+from custodyd.daemon.cli.app import app
+from custodyd.daemon.cli.common import context, print_json
+from custodyd.daemon.errors import InvalidInput, NotFound
+from custodyd.daemon.models import Case
+
+cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+
+
+def _cli_principal() -> Principal:
+    """The operator at the workstation: full rights, recorded as ``cli:<os user>``."""
+    return Principal(actor=f"cli:{getpass.getuser()}", role=ADMIN)
+
+
+def case_json(case: Case) -> dict[str, object]:
+    return {
+        "ref": case.ref,
+        "title": case.title,
+        "status": case.status,
+        "created_at": case.created_at.isoformat(),
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+    }
+
+
+@cases_app.command("create")
+def create(
+    ref: str,
+    title: Annotated[str, typer.Option("--title", help="Human title.")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a case."""
+    ctx = context()
+    data = case_json(open_case(ctx, _cli_principal(), ref, title))
+    if json_out:
+        print_json(data)
+    else:
+        Console().print(f"case [bold]{data['ref']}[/] created")
+
+
+@cases_app.command("list")
+def list_(json_out: JsonOpt = False) -> None:
+    """List cases."""
+    ctx = context()
+    with ctx.session() as session:
+        rows = [case_json(c) for c in list_cases(session, limit=100_000)]
+    if json_out:
+        print_json({"items": rows})
+        return
+    table = Table("ref", "title", "status", "created")
+    for row in rows:
+        table.add_row(*(str(row[k]) for k in ("ref", "title", "status", "created_at")))
+    Console().print(table)
+
+
+@cases_app.command("close")
+def close(ref: str, json_out: JsonOpt = False) -> None:
+    """Close a case: nothing new enters it."""
+    ctx = context()
+    data = case_json(shut_case(ctx, _cli_principal(), ref))
+    if json_out:
+        print_json(data)
+    else:
+        Console().print(f"case [bold]{ref}[/] closed")
+
+
+@cases_app.command("add-member")
+def add_member_cmd(
+    ref: str,
+    role: Annotated[str, typer.Option("--role", help="Role in the case.")],
+    user: Annotated[str | None, typer.Option("--user", help="User name.")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Token name.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a user or a token a member of a case."""
+    if (user is None) == (token is None):
+        raise InvalidInput("give exactly one of --user or --token")
+    ctx = context()
+    with ctx.session() as session:
+        if user is not None:
+            add_member(session, ctx.clock, ref, role=role, user_id=get_user(session, user).id)
+        else:
+            found = find_token(session, token or "")
+            if found is None:
+                raise NotFound(f"no token {token!r}")
+            add_member(session, ctx.clock, ref, role=role, token_id=found.id)
+    data = {"case": ref, "user": user, "token": token, "role": role}
+    if json_out:
+        print_json(data)
+    else:
+        Console().print(f"{user or token} is now a member of case [bold]{ref}[/] as {role}")

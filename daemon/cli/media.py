@@ -1,0 +1,105 @@
+"""``custodyd media list``: block devices that are (or could be) media, and their state.
+
+Works with or without a running daemon: devices come from discovery (udev/sysfs),
+the state from the ``media`` table the daemon keeps (``unmanaged`` when no
+daemon has seen the device), read-only and write-block verdict are read live.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import select
+
+from custodyd.daemon.cli.app import app
+from custodyd.daemon.cli.common import context, print_json
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.models import Medium
+from custodyd.hardware import readonly
+from custodyd.hardware.discovery import enumerate_devices
+from custodyd.hardware.system_disks import SystemDisks
+from custodyd.hardware.writeblock import verdict
+
+media_app = typer.Typer(help="Attached media (block devices) and their protection.")
+app.add_typer(media_app, name="media")
+
+
+def list_media(ctx: AppContext, *, include_system: bool = False) -> list[dict[str, Any]]:
+    settings = ctx.settings
+    disks = SystemDisks.scan([settings.home, settings.evidence_dir])
+    with ctx.session() as session:
+        rows = {m.key: m for m in session.exec(select(Medium)).all()}
+    out = []
+    for dev in enumerate_devices():
+        if not dev.is_disk:
+            continue
+        excluded = disks.reason_excluded(
+            dev, settings.media_allow, settings.media_deny, allow_only=settings.media_allow_only
+        )
+        if excluded and not include_system:
+            continue
+        ro = readonly.is_read_only(dev.devnode, dev.kernel_name)
+        extra = settings.blockers_file or settings.home / "blockers.json"
+        wb, reason = verdict(dev, read_only=ro, extra_file=extra)
+        row = rows.get(dev.key)
+        state = row.state if row is not None and row.state != "detached" else "unmanaged"
+        if excluded:
+            state = "system"
+        out.append(
+            {
+                "id": row.id if row else None,
+                "key": dev.key,
+                "path": dev.devnode,
+                "serial": dev.serial,
+                "wwn": dev.wwn,
+                "vendor": dev.vendor,
+                "model": dev.model,
+                "bus": dev.bus,
+                "usb_id": dev.usb_id,
+                "size": dev.size,
+                "logical_sector_size": dev.logical_sector_size,
+                "physical_sector_size": dev.physical_sector_size,
+                "removable": dev.removable,
+                "partition_table": dev.partition_table,
+                "loop_backing_file": dev.loop_backing_file,
+                "read_only": ro,
+                "write_block": wb,
+                "write_block_reason": reason,
+                "state": state,
+                "excluded": excluded,
+            }
+        )
+    return out
+
+
+@media_app.command("list")
+def list_command(
+    json_out: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
+    all_devices: bool = typer.Option(
+        False, "--all", help="Also show the machine's own disks (state 'system')."
+    ),
+) -> None:
+    """Attached media: path, serial, size, read-only, write-block verdict, state."""
+    ctx = context()
+    try:
+        items = list_media(ctx, include_system=all_devices)
+    finally:
+        ctx.close()
+    if json_out:
+        print_json(items)
+        return
+    table = Table("path", "serial", "size", "read-only", "write-block", "state", "model")
+    for item in items:
+        table.add_row(
+            item["path"],
+            item["serial"] or "-",
+            f"{item['size']:,}",
+            "yes" if item["read_only"] else "NO",
+            item["write_block"],
+            item["state"],
+            item["model"] or item["loop_backing_file"] or "-",
+        )
+    Console().print(table)

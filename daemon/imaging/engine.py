@@ -1,0 +1,157 @@
+"""One acquisition pass: source -> raw image, BLAKE3 (+ requested digests), piecewise.
+
+:func:`image_source` never leaves a file under the final image name unless the
+whole pass succeeded: on cancel (``cancel`` event or Ctrl-C), a full destination
+or any other failure, the partial output is kept as ``<image>.incomplete`` and the
+returned :class:`ImagingResult` says so (``outcome`` and ``error``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from custodyd.daemon.errors import Cancelled, CustodydError, SourceError
+from custodyd.daemon.imaging.hashers import Hasher, new_blake3, new_hasher
+from custodyd.daemon.imaging.piecewise import PiecewiseHasher
+from custodyd.daemon.imaging.pipeline import Consumer, Pipeline
+from custodyd.daemon.imaging.progress import ProgressCallback
+from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
+from custodyd.daemon.imaging.writer import ImageWriter
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class ImagingResult:
+    source: SourceInfo
+    outcome: str  # complete | cancelled | failed
+    bytes: int
+    hashes: dict[str, str]
+    piecewise: list[str]
+    window: int
+    errors: ErrorMap
+    seconds: float
+    image_path: Path | None
+    ended_early: bool = False
+    error: CustodydError | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.outcome == "complete"
+
+
+def _as_custodyd_error(exc: BaseException) -> CustodydError:
+    if isinstance(exc, CustodydError):
+        return exc
+    if isinstance(exc, OSError):
+        return SourceError(f"I/O error: {exc.strerror or exc}")
+    return CustodydError(f"{type(exc).__name__}: {exc}")
+
+
+def failed_result(source: Path, exc: BaseException, window: int) -> ImagingResult:
+    """The result of a pass that could not start (nothing was written)."""
+    return ImagingResult(
+        source=SourceInfo(str(source), 0),
+        outcome="failed",
+        bytes=0,
+        hashes={},
+        piecewise=[],
+        window=window,
+        errors=ErrorMap(512),
+        seconds=0.0,
+        image_path=None,
+        error=_as_custodyd_error(exc),
+    )
+
+
+def hash_consumers(
+    hashes: Sequence[str], window: int
+) -> tuple[list[tuple[str, Consumer]], dict[str, Hasher], PiecewiseHasher]:
+    """BLAKE3, the piecewise windows and each extra digest, one consumer each."""
+    digests: dict[str, Hasher] = {"blake3": new_blake3()}
+    for name in hashes:
+        digests[name] = new_hasher(name)
+    piecewise = PiecewiseHasher(window)
+    consumers: list[tuple[str, Consumer]] = [(n, h.update) for n, h in digests.items()]
+    consumers.append(("piecewise", piecewise.update))
+    return consumers, digests, piecewise
+
+
+def image_source(
+    source: Path,
+    image_path: Path,
+    *,
+    hashes: Sequence[str] = (),
+    window: int,
+    block_size: int,
+    buffers: int,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    log: Log | None = None,
+) -> ImagingResult:
+    say = log or (lambda _msg: None)
+    fd, info = open_source(source)
+    started = time.monotonic()
+    reader = SourceReader(fd, info)
+    errors = reader.errors
+    try:
+        writer = ImageWriter(image_path)
+        consumers, digests, piecewise = hash_consumers(hashes, window)
+        consumers.append(("writer", writer.write))
+        say(
+            f"reading {info.path}: {info.size} bytes, sector {info.logical_sector_size}, "
+            f"block {block_size}, buffers {buffers}, hashes {','.join(['blake3', *hashes])}"
+        )
+        pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
+        result = pipeline.run(
+            reader.read,
+            info.size,
+            progress=progress,
+            cancel=cancel,
+        )
+    finally:
+        reader.close()
+        os.close(fd)
+    for bad in errors.ranges:
+        say(
+            f"unreadable: bytes {bad.offset}-{bad.offset + bad.length - 1} "
+            f"(sectors {bad.start_sector}+{bad.sectors}) zero-filled"
+        )
+    outcome = "complete"
+    error: CustodydError | None = None
+    final: Path | None = None
+    if result.cancelled:
+        outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
+    elif result.error is not None:
+        outcome, error = "failed", _as_custodyd_error(result.error)
+    else:
+        try:
+            final = writer.finish()
+        except CustodydError as exc:
+            outcome, error = "failed", exc
+    if outcome != "complete":
+        final = writer.abandon()
+        say(f"{outcome}: {error.detail if error else ''}; partial output kept as {final}")
+    elif result.ended_early:
+        say(f"source ended after {result.bytes_read} of {info.size} bytes")
+    seconds = time.monotonic() - started
+    return ImagingResult(
+        source=info,
+        outcome=outcome,
+        bytes=result.bytes_read,
+        hashes={name: h.hexdigest() for name, h in digests.items()},
+        piecewise=piecewise.finish(),
+        window=window,
+        errors=errors,
+        seconds=seconds,
+        image_path=final,
+        ended_early=result.ended_early,
+        error=error,
+    )

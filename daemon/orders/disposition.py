@@ -1,0 +1,183 @@
+"""Disposition: return or destroy an evidence item at the end of its retention.
+
+Refused (:class:`DispositionRefused`, HTTP 409 / exit 4) while any order covering
+the item is in force or any hold stands; the check happens before a single byte
+is touched. Otherwise the image and every copy in the item's directory are
+securely deleted — overwritten with zeros, flushed to disk, then unlinked — and
+the record files are kept (``manifest.json``, ``acquisition.log``,
+``inventory.json``), as is the ledger. The directory was sealed read-only by
+imaging; it is made writable for the deletion and sealed again afterwards. A
+destruction record (who, when, how, why, which files with their sizes) is
+stored, the item becomes ``disposed`` and the ledger gets ``evidence.disposed``.
+
+Overwriting is a best effort on copy-on-write filesystems and SSDs (the old
+blocks may survive in the device); full-disk encryption of the store is the
+real protection there, and the record says which method was used.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from custodyd.daemon.clock import utc
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import Conflict, InvalidInput, NotFound
+from custodyd.daemon.models import Acquisition, Case, Disposition, Evidence
+from custodyd.daemon.orders.lifecycle import expire_due
+from custodyd.daemon.orders.retention import assert_disposable
+
+METHODS = ("destroy", "return")
+KEEP = frozenset({"manifest.json", "acquisition.log", "inventory.json"})
+CHUNK = 4 * 1024 * 1024
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def secure_delete(path: Path) -> dict[str, Any]:
+    """Overwrite ``path`` with zeros, fsync, unlink. Returns what was done."""
+    size = path.stat().st_size
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    zeros = bytes(CHUNK)
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        left = size
+        while left > 0:
+            n = os.write(fd, zeros[: min(CHUNK, left)])
+            left -= n
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    path.unlink()
+    return {"path": str(path), "bytes": size, "overwritten": "zeros, 1 pass", "unlinked": True}
+
+
+def _targets(item: Evidence) -> tuple[Path, list[Path]]:
+    directory = Path(item.directory)
+    files = []
+    if directory.is_dir():
+        files = [p for p in sorted(directory.iterdir()) if p.is_file() and p.name not in KEEP]
+    image = Path(item.image_path)
+    if image.is_file() and image not in files and image.name not in KEEP:
+        files.append(image)
+    for copy in (item.manifest or {}).get("copies") or []:
+        path = Path(str(copy.get("path") if isinstance(copy, dict) else copy))
+        if path.is_file() and path not in files:
+            files.append(path)
+    return directory, files
+
+
+def dispose(
+    ctx: AppContext,
+    evidence_id: str,
+    *,
+    method: str,
+    reason: str,
+    actor: str,
+    returned_to: str | None = None,
+) -> dict[str, Any]:
+    if method not in METHODS:
+        raise InvalidInput(f"method must be destroy or return, not {method!r}")
+    if not reason.strip():
+        raise InvalidInput("a disposition needs a reason")
+    expire_due(ctx)  # lapsed orders are recorded as expired before they are judged
+    with ctx.session() as session:
+        item = session.get(Evidence, evidence_id)
+        if item is None:
+            raise NotFound(f"no evidence item {evidence_id!r}", evidence=evidence_id)
+        if item.status == "disposed":
+            raise Conflict(f"evidence {evidence_id} was already disposed of", evidence=evidence_id)
+        running = session.exec(
+            select(Acquisition.id).where(
+                Acquisition.evidence_id == evidence_id,
+                col(Acquisition.state).in_(("queued", "running")),
+            )
+        ).first()
+        if running is not None or item.status == "acquiring":
+            raise Conflict(f"evidence {evidence_id} is still being acquired", evidence=evidence_id)
+        assert_disposable(session, evidence_id, clock=ctx.clock)
+        case = session.get(Case, item.case_id)
+        case_ref = case.ref if case else None
+        directory, files = _targets(item)
+    done: list[dict[str, Any]] = []
+    if directory.is_dir():
+        os.chmod(directory, 0o755)
+    try:
+        for path in files:
+            if path.parent != directory and path.parent.is_dir():
+                os.chmod(path.parent, os.stat(path.parent).st_mode | stat.S_IWUSR)
+            done.append(secure_delete(path))
+    finally:
+        if directory.is_dir():
+            for kept in directory.iterdir():
+                if kept.is_file():
+                    os.chmod(kept, 0o444)
+            os.chmod(directory, 0o555)
+            _fsync_dir(directory)
+    with ctx.session() as session:
+        item = session.get(Evidence, evidence_id)
+        assert item is not None
+        previous = item.status
+        item.status = "disposed"
+        session.add(item)
+        row = Disposition(
+            evidence_id=evidence_id,
+            method=method,
+            reason=reason,
+            returned_to=returned_to,
+            actor=actor,
+            performed_at=ctx.clock.now(),
+            files=done,
+        )
+        session.add(row)
+        session.flush()
+        result = {
+            "id": row.id,
+            "evidence_id": evidence_id,
+            "case": case_ref,
+            "method": method,
+            "reason": reason,
+            "returned_to": returned_to,
+            "actor": actor,
+            "performed_at": utc(row.performed_at).isoformat(),
+            "previous_status": previous,
+            "files": done,
+            "kept": sorted(p.name for p in directory.iterdir()) if directory.is_dir() else [],
+        }
+    ctx.ledger.append(
+        "evidence.disposed",
+        actor=actor,
+        case=case_ref,
+        evidence=evidence_id,
+        payload={
+            "disposition_id": result["id"],
+            "method": method,
+            "reason": reason,
+            "returned_to": returned_to,
+            "files": done,
+            "blake3": (item.blake3 if item else None),
+        },
+    )
+    return result
+
+
+def get_disposition(ctx: AppContext, evidence_id: str) -> dict[str, Any] | None:
+    with ctx.session() as session:
+        row = session.exec(
+            select(Disposition).where(Disposition.evidence_id == evidence_id)
+        ).first()
+        if row is None:
+            return None
+        data = row.model_dump()
+        data["performed_at"] = utc(row.performed_at).isoformat()
+        return data

@@ -1,0 +1,51 @@
+"""Small shared helpers: calendar days from the clock, and custody-ledger records.
+
+A lifecycle step of an order or a transfer is one ledger entry **per evidence item
+it covers** (so ``ledger.history(evidence_id)`` tells an item's whole story), or one
+case-level entry when it covers no item yet (a whole-case order on an empty case).
+Ledger entries are appended after the database transaction committed: the ledger
+is its own durable writer and must not wait on our open transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from custodyd.daemon.clock import Clock
+from custodyd.daemon.context import AppContext
+
+SYSTEM_ACTOR = "system:custodyd"
+
+
+def today(clock: Clock) -> date:
+    return clock.now().astimezone(UTC).date()
+
+
+def start_of(day: date) -> datetime:
+    """00:00 UTC of ``day``."""
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+def end_of(day: date) -> datetime:
+    """The instant ``day`` is over (00:00 UTC of the next day): deadlines run to here."""
+    return start_of(day + timedelta(days=1))
+
+
+def record(
+    ctx: AppContext,
+    action: str,
+    *,
+    actor: str,
+    case_ref: str | None,
+    evidence_ids: Iterable[str],
+    payload: Mapping[str, Any],
+) -> int:
+    """Append ``action`` once per evidence item (or once for the case), atomically."""
+    from custodyd.daemon.ledger.service import Event
+
+    ids: list[str | None] = [*sorted(set(evidence_ids))] or [None]
+    events = [Event(action, actor, case_ref, evidence_id, dict(payload)) for evidence_id in ids]
+    ctx.ledger.append_many(events)  # one transaction: all entries of a step, or none
+    return len(events)

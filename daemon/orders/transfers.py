@@ -1,0 +1,326 @@
+"""Transfers of personal data to (or from) another authority (REQUIREMENTS §4, §2).
+
+A transfer records the recipient, the purpose, the consented period, the deadline
+by which the data are returned or destroyed, and whether onward sharing with a
+third party has prior written consent. Items may be transferred whole or in part
+(``part`` describes which: e.g. the traffic data identifying another provider,
+§2); each included item gets ``transfer.created`` and, when outgoing,
+``evidence.released`` in the ledger. Later steps: the recipient's report of use
+(``transfer.reported``), a consented extension (``transfer.extended``), consent
+to onward sharing (``transfer.consent_recorded``), a release to a third party
+(``transfer.third_party_release``; refused with :class:`ReleaseRefused` without
+prior written consent) and the closing return or destruction
+(``transfer.returned`` / ``transfer.destroyed``). The deadline gets the same
+alerts as an order's expiry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from custodyd.daemon.cases import get_case
+from custodyd.daemon.clock import Clock, utc
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import Conflict, InvalidInput, NotFound, ReleaseRefused
+from custodyd.daemon.models import Evidence, ThirdPartyRelease, Transfer, TransferItem
+from custodyd.daemon.orders.lifecycle import case_ref_of
+from custodyd.daemon.orders.records import record, today
+
+DIRECTIONS = ("outgoing", "incoming")
+CLOSINGS = ("returned", "destroyed")
+
+
+@dataclass
+class TransferRequest:
+    recipient: str
+    purpose: str
+    consented_days: int
+    items: Sequence[tuple[str, str | None]]  # (evidence id, part or None for the whole item)
+    transferred_on: date | None = None
+    deadline: date | None = None
+    case_ref: str | None = None
+    ref: str | None = None
+    direction: str = "outgoing"
+    third_party_consent: bool = False
+    consent_ref: str | None = None
+    lead_days: list[int] | None = None
+    alert_to: list[str] = field(default_factory=list)
+
+
+def get_transfer(session: Session, transfer_id: int) -> Transfer:
+    transfer = session.get(Transfer, transfer_id)
+    if transfer is None:
+        raise NotFound(f"no transfer {transfer_id}", transfer=transfer_id)
+    return transfer
+
+
+def transfer_dict(session: Session, transfer: Transfer, clock: Clock) -> dict[str, Any]:
+    data = transfer.model_dump()
+    for key in ("reported_at", "closed_at", "entered_at"):
+        if data.get(key) is not None:
+            data[key] = utc(data[key]).isoformat()
+    data["transferred_on"] = transfer.transferred_on.isoformat()
+    data["deadline"] = transfer.deadline.isoformat()
+    data["days_left"] = (transfer.deadline - today(clock)).days
+    data["case"] = case_ref_of(session, transfer.case_id)
+    items = session.exec(select(TransferItem).where(TransferItem.transfer_id == transfer.id))
+    data["items"] = [{"evidence_id": i.evidence_id, "part": i.part} for i in items]
+    data["evidence"] = sorted({i["evidence_id"] for i in data["items"]})
+    releases = session.exec(
+        select(ThirdPartyRelease).where(ThirdPartyRelease.transfer_id == transfer.id)
+    )
+    data["third_party_releases"] = [
+        {
+            "third_party": r.third_party,
+            "part": r.part,
+            "consent_ref": r.consent_ref,
+            "released_by": r.released_by,
+            "released_at": utc(r.released_at).isoformat(),
+        }
+        for r in releases
+    ]
+    return data
+
+
+def _payload(transfer: Transfer, **extra: Any) -> dict[str, Any]:
+    return {
+        "transfer_id": transfer.id,
+        "transfer_ref": transfer.ref,
+        "direction": transfer.direction,
+        "recipient": transfer.recipient,
+        "deadline": transfer.deadline.isoformat(),
+        **extra,
+    }
+
+
+def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) -> dict[str, Any]:
+    if request.direction not in DIRECTIONS:
+        raise InvalidInput(f"direction must be outgoing or incoming, not {request.direction!r}")
+    if not request.recipient.strip() or not request.purpose.strip():
+        raise InvalidInput("a transfer needs a recipient and a purpose")
+    if request.consented_days <= 0:
+        raise InvalidInput("the consented period must be at least one day")
+    if not request.items:
+        raise InvalidInput("a transfer includes at least one evidence item (--evidence)")
+    now_day = today(ctx.clock)
+    sent_on = request.transferred_on or now_day
+    if sent_on > now_day:
+        raise InvalidInput(f"transfer date {sent_on} is in the future")
+    deadline = request.deadline or sent_on + timedelta(days=request.consented_days)
+    if deadline > sent_on + timedelta(days=request.consented_days):
+        raise InvalidInput("the deadline lies beyond the consented period")
+    if request.third_party_consent and not request.consent_ref:
+        raise InvalidInput("third-party consent must name the written consent (--consent-ref)")
+    with ctx.session() as session:
+        case_ids = set()
+        for evidence_id, _part in request.items:
+            item = session.get(Evidence, evidence_id)
+            if item is None:
+                raise NotFound(f"no evidence item {evidence_id!r}", evidence=evidence_id)
+            if item.status == "disposed":
+                raise Conflict(f"evidence {evidence_id} was already disposed of")
+            case_ids.add(item.case_id)
+        if request.case_ref is not None:
+            case_id = get_case(session, request.case_ref).id
+            if case_ids - {case_id}:
+                raise InvalidInput(f"not every item belongs to case {request.case_ref!r}")
+        elif len(case_ids) == 1:
+            case_id = case_ids.pop()
+        else:
+            raise InvalidInput("the items belong to different cases; one transfer each")
+        assert case_id is not None
+        transfer = Transfer(
+            ref=request.ref,
+            direction=request.direction,
+            case_id=case_id,
+            recipient=request.recipient.strip(),
+            purpose=request.purpose.strip(),
+            transferred_on=sent_on,
+            consented_days=request.consented_days,
+            deadline=deadline,
+            third_party_consent=request.third_party_consent,
+            consent_ref=request.consent_ref,
+            status="open",
+            lead_days=sorted(set(request.lead_days), reverse=True)
+            if request.lead_days is not None
+            else None,
+            alert_to=list(request.alert_to) or None,
+            entered_by=actor,
+            entered_at=ctx.clock.now(),
+        )
+        session.add(transfer)
+        session.flush()
+        assert transfer.id is not None
+        for evidence_id, part in request.items:
+            session.add(TransferItem(transfer_id=transfer.id, evidence_id=evidence_id, part=part))
+        session.flush()
+        result = transfer_dict(session, transfer, ctx.clock)
+    from custodyd.daemon.ledger.service import Event
+
+    events = []
+    for entry in result["items"]:
+        payload = _payload(transfer, part=entry["part"], purpose=transfer.purpose)
+        events.append(
+            Event("transfer.created", actor, result["case"], entry["evidence_id"], payload)
+        )
+        if transfer.direction == "outgoing":
+            events.append(
+                Event("evidence.released", actor, result["case"], entry["evidence_id"], payload)
+            )
+    ctx.ledger.append_many(events)
+    return result
+
+
+def _open(session: Session, transfer_id: int, doing: str) -> Transfer:
+    transfer = get_transfer(session, transfer_id)
+    if transfer.status != "open":
+        raise Conflict(
+            f"transfer {transfer_id} is closed ({transfer.status}); cannot {doing}",
+            transfer=transfer_id,
+        )
+    return transfer
+
+
+def _step(
+    ctx: AppContext, transfer_id: int, action: str, actor: str, change: Any, doing: str
+) -> dict[str, Any]:
+    with ctx.session() as session:
+        if doing:
+            transfer = _open(session, transfer_id, doing)
+        else:
+            transfer = get_transfer(session, transfer_id)
+        extra = change(session, transfer) or {}
+        session.add(transfer)
+        session.flush()
+        result = transfer_dict(session, transfer, ctx.clock)
+    record(
+        ctx,
+        action,
+        actor=actor,
+        case_ref=result["case"],
+        evidence_ids=result["evidence"],
+        payload=_payload(transfer, **extra),
+    )
+    return result
+
+
+def report_use(ctx: AppContext, transfer_id: int, report: str, *, actor: str) -> dict[str, Any]:
+    """The recipient's report of how the data were used (the sender may ask, §4)."""
+    if not report.strip():
+        raise InvalidInput("the report of use is empty")
+
+    def change(_s: Session, t: Transfer) -> dict[str, Any]:
+        t.use_report = report
+        t.reported_at = ctx.clock.now()
+        return {"report": report}
+
+    return _step(ctx, transfer_id, "transfer.reported", actor, change, "")
+
+
+def extend(
+    ctx: AppContext, transfer_id: int, days: int, *, consent_ref: str, actor: str
+) -> dict[str, Any]:
+    """More time, consented in advance by the sender: the deadline moves by ``days``."""
+    if days <= 0:
+        raise InvalidInput("an extension is at least one day")
+    if not consent_ref.strip():
+        raise InvalidInput("an extension needs the sender's consent reference")
+
+    def change(_s: Session, t: Transfer) -> dict[str, Any]:
+        previous = t.deadline
+        t.deadline = previous + timedelta(days=days)
+        t.consented_days += days
+        return {"previous_deadline": previous.isoformat(), "consent_ref": consent_ref}
+
+    return _step(ctx, transfer_id, "transfer.extended", actor, change, "extend it")
+
+
+def record_consent(
+    ctx: AppContext, transfer_id: int, consent_ref: str, *, actor: str
+) -> dict[str, Any]:
+    """Prior written consent to onward sharing with a third party was received."""
+    if not consent_ref.strip():
+        raise InvalidInput("name the written consent (its reference)")
+
+    def change(_s: Session, t: Transfer) -> dict[str, Any]:
+        t.third_party_consent = True
+        t.consent_ref = consent_ref
+        return {"consent_ref": consent_ref}
+
+    return _step(ctx, transfer_id, "transfer.consent_recorded", actor, change, "record consent")
+
+
+def release_to_third_party(
+    ctx: AppContext,
+    transfer_id: int,
+    third_party: str,
+    *,
+    actor: str,
+    part: str | None = None,
+) -> dict[str, Any]:
+    """Share the transferred data onward; refused without prior written consent."""
+    if not third_party.strip():
+        raise InvalidInput("name the third party")
+    with ctx.session() as session:
+        transfer = _open(session, transfer_id, "release its data")
+        if not transfer.third_party_consent:
+            raise ReleaseRefused(
+                f"transfer {transfer_id} has no prior written consent to share with a third "
+                f"party; record it first (custodyd transfers consent {transfer_id} --ref DOC)",
+                transfer=transfer_id,
+            )
+
+    def change(session: Session, t: Transfer) -> dict[str, Any]:
+        session.add(
+            ThirdPartyRelease(
+                transfer_id=t.id,  # type: ignore[arg-type]
+                third_party=third_party,
+                consent_ref=t.consent_ref,
+                part=part,
+                released_by=actor,
+                released_at=ctx.clock.now(),
+            )
+        )
+        return {"third_party": third_party, "part": part, "consent_ref": t.consent_ref}
+
+    return _step(
+        ctx, transfer_id, "transfer.third_party_release", actor, change, "release its data"
+    )
+
+
+def close_transfer(
+    ctx: AppContext, transfer_id: int, outcome: str, *, actor: str, note: str | None = None
+) -> dict[str, Any]:
+    """The data came back or were destroyed: the record of their destruction (§4)."""
+    if outcome not in CLOSINGS:
+        raise InvalidInput(f"outcome must be returned or destroyed, not {outcome!r}")
+
+    def change(_s: Session, t: Transfer) -> dict[str, Any]:
+        t.status = outcome
+        t.closed_at = ctx.clock.now()
+        return {"note": note}
+
+    return _step(ctx, transfer_id, f"transfer.{outcome}", actor, change, "close it")
+
+
+def list_transfers(
+    session: Session,
+    clock: Clock,
+    *,
+    case_ref: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    query = select(Transfer).order_by(col(Transfer.id))
+    if case_ref is not None:
+        query = query.where(Transfer.case_id == get_case(session, case_ref).id)
+    if status is not None:
+        query = query.where(Transfer.status == status)
+    rows = session.exec(query.offset(offset).limit(limit))
+    return [transfer_dict(session, t, clock) for t in rows]
