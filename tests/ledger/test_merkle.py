@@ -203,7 +203,7 @@ def _flip(proof: list[bytes], element: int, bit: int) -> list[bytes]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.integers(1, 300), st.data())
 def test_every_inclusion_proof_verifies_and_any_flipped_bit_fails(
     size: int, data: st.DataObject
@@ -229,7 +229,7 @@ def test_every_inclusion_proof_verifies_and_any_flipped_bit_fails(
             merkle.verify_inclusion(index, size, lh, proof, _flip([root], 0, bit)[0])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.integers(1, 300), st.data())
 def test_every_consistency_proof_verifies_and_any_flipped_bit_fails(
     second: int, data: st.DataObject
