@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.errors import CustodydError
+from custodyd.daemon.errors import Conflict, CustodydError
 from custodyd.daemon.models import Acquisition, Case, Evidence, FixityState
 from custodyd.daemon.orders.alerts.compose import fixity_alert
 from custodyd.daemon.orders.alerts.outbox import deliver_pending, enqueue_now
@@ -106,7 +106,10 @@ def run_fixity(
             break
         try:
             result = dict(verify(ctx, evidence_id, actor=actor))
-        except (CustodydError, OSError) as exc:
+        except Conflict as exc:  # no longer sealed (disposed meanwhile): not a fixity result
+            log.info("fixity skipped %s: %s", evidence_id, exc)
+            continue
+        except (CustodydError, OSError) as exc:  # image missing or unreadable: a failure
             result = {"evidence_id": evidence_id, "match": False, "error": str(exc)}
         match = bool(result.get("match"))
         _store_state(ctx, evidence_id, match, result)

@@ -70,7 +70,10 @@ def test_lead_times_each_sent_once_with_catch_up(
     assert len(mailbox.messages) == 1
     msg = mailbox.messages[0]
     assert "MLA-2026-17" in msg["Subject"] and made["expires_on"] in msg["Subject"]
-    assert "EV1" in msg.get_payload() and "7-day alert" in msg.get_payload()
+    assert (
+        "EV1" in msg.get_payload(decode=True).decode()
+        and "7-day alert" in msg.get_payload(decode=True).decode()
+    )
     assert mailbox.envelopes[0][1] == ["compliance@lab.example"]
     headers, body = receiver.requests[0]
     assert verify_signature("s3cret", body, headers[SIGNATURE_HEADER])

@@ -97,7 +97,7 @@ def test_story_through_cli_processes(
     assert len(mailbox.messages) == 1
     mail = mailbox.messages[0]
     assert "MLA-55" in mail["Subject"] and expires in mail["Subject"]
-    assert "EV-STORY" in mail.get_payload()
+    assert "EV-STORY" in mail.get_payload(decode=True).decode()
     assert sorted(mailbox.envelopes[0][1]) == ["compliance@lab.example", "duty@lab.example"]
     assert json.loads(cli("alerts", "check", "--json").stdout)["sent"] == 0
 

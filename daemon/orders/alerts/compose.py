@@ -134,7 +134,10 @@ def transfer_alert(
 
 def fixity_alert(evidence_id: str, case_ref: str | None, result: dict[str, Any]) -> dict[str, Any]:
     subject = f"[custodyd] FIXITY MISMATCH: evidence {evidence_id} no longer matches its hash"
-    windows = result.get("mismatched_windows") or []
+    windows = [
+        w.get("index", w) if isinstance(w, dict) else w
+        for w in result.get("mismatched_windows") or []
+    ]
     body = (
         f"Scheduled re-verification found that the image of evidence {evidence_id} "
         f"(case {case_ref}) does not match its recorded BLAKE3 hash.\n\n"

@@ -1,0 +1,39 @@
+"""Who may see preservation orders and transfers (shared by the orders-team routers).
+
+Compliance officers and admins see every order and transfer; anyone else sees
+those of the cases they are members of (investigators read the orders of their
+cases). Confidential orders follow the same rule — never wider — and a caller
+who may not see one gets 404, not 403, so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.roles import ADMIN, COMPLIANCE
+from custodyd.daemon.errors import NotFound
+
+WRITERS = (COMPLIANCE,)  # admin always passes require_role
+
+
+def sees_all(principal: Principal) -> bool:
+    return principal.role in (COMPLIANCE, ADMIN)
+
+
+def can_see(principal: Principal, case_ref: str | None) -> bool:
+    return sees_all(principal) or principal.can_read_case(case_ref)
+
+
+def visible(principal: Principal, data: dict[str, Any], what: str) -> dict[str, Any]:
+    if not can_see(principal, data.get("case")):
+        raise NotFound(f"no {what}")
+    return data
+
+
+class Loose(BaseModel):
+    """A response object documented by its main fields; more may follow."""
+
+    model_config = ConfigDict(extra="allow")

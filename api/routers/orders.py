@@ -1,0 +1,192 @@
+"""Preservation orders: enter, list, read, renew, follow-up (hold), decide, release.
+
+Writes need the ``compliance`` role (or admin); reads follow
+:mod:`custodyd.api.orders_access` (investigators read the orders of their cases).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field
+
+from custodyd.api.auth import current_principal, require_role
+from custodyd.api.deps import get_ctx
+from custodyd.api.orders_access import WRITERS, Loose, can_see, visible
+from custodyd.api.pagination import Page, PageParams, page, page_params
+from custodyd.daemon.auth import Principal
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.orders import lifecycle
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+Text = Field(None, max_length=10_000)
+
+
+class OrderIn(BaseModel):
+    regime: str = Field(min_length=1, max_length=64)
+    ref: str = Field(min_length=1, max_length=200)
+    issued_on: date
+    evidence: list[str] = Field(default_factory=list, max_length=1000)
+    case: str | None = Field(None, max_length=200, description="Alone: a whole-case order")
+    authority: str | None = Text
+    offence: str | None = Text
+    summary: str | None = Text
+    data_concerned: str | None = Text
+    relation: str | None = Text
+    custodian: str | None = Text
+    necessity: str | None = Text
+    followup_announced: bool = False
+    confidential: bool = False
+    days: int | None = Field(None, ge=1, le=36500)
+    lead_days: list[int] | None = Field(None, max_length=20)
+    alert_to: list[str] = Field(default_factory=list, max_length=50)
+
+
+class OrderOut(Loose):
+    id: int
+    ref: str
+    regime: str
+    case: str
+    evidence: list[str]
+    status: str
+    issued_on: str
+    expires_on: str
+    hold: bool
+    in_force: bool
+
+
+class RenewIn(BaseModel):
+    days: int | None = Field(None, ge=1, le=36500)
+    ref: str | None = Field(None, max_length=200)
+
+
+class FollowupIn(BaseModel):
+    ref: str | None = Field(None, max_length=200)
+
+
+class DecisionIn(BaseModel):
+    outcome: Literal["granted", "refused"]
+    ref: str | None = Field(None, max_length=200)
+
+
+class ReleaseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=10_000)
+
+
+def _visible_order(ctx: AppContext, principal: Principal, order_id: int) -> dict[str, Any]:
+    with ctx.session() as session:
+        order = lifecycle.get_order(session, order_id)
+        data = lifecycle.order_dict(session, order, ctx.clock)
+    return visible(principal, data, f"preservation order {order_id}")
+
+
+@router.get("", response_model=Page[OrderOut], summary="Orders the caller may see")
+def list_(
+    case: str | None = Query(None, max_length=200),
+    evidence: str | None = Query(None, max_length=64),
+    status_: str | None = Query(None, alias="status", max_length=20),
+    params: PageParams = Depends(page_params),
+    principal: Principal = Depends(current_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    with ctx.session() as session:
+        rows = (
+            lifecycle.list_orders(
+                session,
+                ctx.clock,
+                case_ref=case,
+                evidence_id=evidence,
+                status=status_,
+                limit=10**9,
+            )
+            if case is None or can_see(principal, case)
+            else []
+        )
+    rows = [r for r in rows if can_see(principal, r["case"])]
+    items, nxt = params.slice(rows)
+    return page(items, params, nxt)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=OrderOut, summary="Enter an order"
+)
+def create(
+    body: OrderIn,
+    response: Response,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    request = lifecycle.OrderRequest(
+        regime=body.regime,
+        ref=body.ref,
+        issued_on=body.issued_on,
+        evidence_ids=body.evidence,
+        case_ref=body.case,
+        authority=body.authority,
+        offence=body.offence,
+        summary=body.summary,
+        data_concerned=body.data_concerned,
+        relation=body.relation,
+        custodian=body.custodian,
+        necessity=body.necessity,
+        followup_announced=body.followup_announced,
+        confidential=body.confidential,
+        days=body.days,
+        lead_days=body.lead_days,
+        alert_to=body.alert_to,
+    )
+    data = lifecycle.create_order(ctx, request, actor=principal.actor)
+    response.headers["Location"] = f"/v1/orders/{data['id']}"
+    return data
+
+
+@router.get("/{order_id}", response_model=OrderOut, summary="One order")
+def get(
+    order_id: int,
+    principal: Principal = Depends(current_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return _visible_order(ctx, principal, order_id)
+
+
+@router.post("/{order_id}/renew", response_model=OrderOut, summary="Renew (new expiry)")
+def renew(
+    order_id: int,
+    body: RenewIn,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return lifecycle.renew_order(ctx, order_id, actor=principal.actor, days=body.days, ref=body.ref)
+
+
+@router.post("/{order_id}/followup", response_model=OrderOut, summary="Follow-up request: hold")
+def followup(
+    order_id: int,
+    body: FollowupIn,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return lifecycle.followup_order(ctx, order_id, actor=principal.actor, ref=body.ref)
+
+
+@router.post("/{order_id}/decision", response_model=OrderOut, summary="Record the decision")
+def decide(
+    order_id: int,
+    body: DecisionIn,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return lifecycle.decide_order(ctx, order_id, body.outcome, actor=principal.actor, ref=body.ref)
+
+
+@router.post("/{order_id}/release", response_model=OrderOut, summary="End the order early")
+def release(
+    order_id: int,
+    body: ReleaseIn,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return lifecycle.release_order(ctx, order_id, actor=principal.actor, reason=body.reason)

@@ -1,0 +1,125 @@
+"""Retention: the "due soon" view, an item's retention status, and disposition
+(return/destroy; 409 problem while any order or hold stands)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, Field
+
+from custodyd.api.auth import current_principal, require_role
+from custodyd.api.deps import get_ctx
+from custodyd.api.orders_access import WRITERS, Loose, can_see
+from custodyd.api.pagination import Page, PageParams, page, page_params
+from custodyd.daemon.auth import Principal
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import NotFound
+from custodyd.daemon.models import Case, Evidence
+from custodyd.daemon.orders.disposition import dispose, get_disposition
+from custodyd.daemon.orders.retention import due_within, retention_status
+
+router = APIRouter(prefix="/v1/retention", tags=["orders"])
+
+
+class DueOut(Loose):
+    evidence_id: str | None
+    case: str
+    kind: str
+    id: int
+    deadline: str
+    days_left: int
+
+
+class RetentionOut(BaseModel):
+    evidence_id: str
+    disposable: bool
+    hold: bool
+    retain_until: str | None
+    blocking: list[dict[str, Any]]
+
+
+class DispositionIn(BaseModel):
+    method: Literal["destroy", "return"]
+    reason: str = Field(min_length=1, max_length=10_000)
+    returned_to: str | None = Field(None, max_length=500)
+
+
+class DispositionOut(Loose):
+    evidence_id: str
+    method: str
+    reason: str
+    actor: str
+    performed_at: str
+    files: list[dict[str, Any]]
+
+
+def _case_of(ctx: AppContext, principal: Principal, evidence_id: str) -> str:
+    with ctx.session() as session:
+        item = session.get(Evidence, evidence_id)
+        case = session.get(Case, item.case_id) if item is not None else None
+    if case is None or not can_see(principal, case.ref):
+        raise NotFound(f"no evidence item {evidence_id!r}")
+    return case.ref
+
+
+@router.get("/due", response_model=Page[DueOut], summary="Deadlines within N days")
+def due(
+    days: int = Query(30, ge=0, le=36500),
+    params: PageParams = Depends(page_params),
+    principal: Principal = Depends(current_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    with ctx.session() as session:
+        rows = [r for r in due_within(session, ctx.clock, days) if can_see(principal, r["case"])]
+    items, nxt = params.slice(rows)
+    return page(items, params, nxt)
+
+
+@router.get("/{evidence_id}", response_model=RetentionOut, summary="Retention of one item")
+def show(
+    evidence_id: str,
+    principal: Principal = Depends(current_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    _case_of(ctx, principal, evidence_id)
+    with ctx.session() as session:
+        return retention_status(session, evidence_id, clock=ctx.clock).as_dict()
+
+
+@router.post(
+    "/{evidence_id}/disposition",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DispositionOut,
+    summary="Return or destroy (409 while an order or hold stands)",
+)
+def create_disposition(
+    evidence_id: str,
+    body: DispositionIn,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    _case_of(ctx, principal, evidence_id)
+    return dispose(
+        ctx,
+        evidence_id,
+        method=body.method,
+        reason=body.reason,
+        actor=principal.actor,
+        returned_to=body.returned_to,
+    )
+
+
+@router.get(
+    "/{evidence_id}/disposition", response_model=DispositionOut, summary="The destruction record"
+)
+def read_disposition(
+    evidence_id: str,
+    principal: Principal = Depends(current_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    _case_of(ctx, principal, evidence_id)
+    record = get_disposition(ctx, evidence_id)
+    if record is None:
+        raise NotFound(f"evidence {evidence_id} has not been disposed of")
+    return record
