@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -11,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from custodyd.daemon.cli import main
 
 TABLES = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")
 
@@ -45,7 +49,28 @@ def custodyd(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def cli_verify(*extra: str) -> tuple[int, dict[str, Any], str]:
-    done = custodyd("ledger", "verify", "--json", *extra)
+def custodyd_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """The same CLI entry point (``main()``: parsing, exit codes) run in this process.
+
+    Starting the real program costs seconds on a busy 2-core CI machine; the
+    subprocess form is kept for the cases that matter most.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    argv = sys.argv
+    sys.argv = ["custodyd", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(["custodyd", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_verify(*extra: str, subprocess: bool = False) -> tuple[int, dict[str, Any], str]:
+    run = custodyd if subprocess else custodyd_here
+    done = run("ledger", "verify", "--json", *extra)
     report = json.loads(done.stdout) if done.stdout.strip() else {}
     return done.returncode, report, done.stderr

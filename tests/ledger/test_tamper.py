@@ -17,7 +17,7 @@ from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import LedgerIntegrityError
 from custodyd.daemon.ledger import Event, merkle
 from custodyd.daemon.ledger.keys import key_path
-from tests.ledger.tampering import cli_verify, custodyd, drop_triggers, execute
+from tests.ledger.tampering import cli_verify, custodyd_here, drop_triggers, execute
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def filled(lctx: AppContext) -> AppContext:
 
 
 def test_untampered_cli_verify_exits_zero(filled: AppContext) -> None:
-    rc, report, _ = cli_verify()
+    rc, report, _ = cli_verify(subprocess=True)
     assert rc == 0
     assert report["ok"] and report["size"] == 33 and report["checkpoints"] == 6
 
@@ -55,7 +55,7 @@ def test_edited_payload(filled: AppContext) -> None:
     )
     report = filled.ledger.verify()
     assert not report.ok and report.first_bad_index == 17, report.problems
-    rc, doc, err = cli_verify()
+    rc, doc, err = cli_verify(subprocess=True)
     assert rc == 20
     assert doc["first_bad_index"] == 17
     assert "first bad entry: 17" in err
@@ -160,10 +160,10 @@ def test_swapped_signing_key(filled: AppContext, lsettings: object) -> None:
 def test_offline_bundle(filled: AppContext, tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     key_file = tmp_path / "key.pub"
-    done = custodyd("ledger", "export", "--out", str(bundle), "--json")
+    done = custodyd_here("ledger", "export", "--out", str(bundle), "--json")
     assert done.returncode == 0, done.stderr
-    key_file.write_text(custodyd("ledger", "public-key").stdout)
-    rc, doc, _ = cli_verify("--bundle", str(bundle), "--key", str(key_file))
+    key_file.write_text(custodyd_here("ledger", "public-key").stdout)
+    rc, doc, _ = cli_verify("--bundle", str(bundle), "--key", str(key_file), subprocess=True)
     assert rc == 0 and doc["ok"] and doc["size"] == 33
 
     data = json.loads(bundle.read_text())
