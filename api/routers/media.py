@@ -62,7 +62,7 @@ def list_(
     return page(items, params, nxt)
 
 
-@router.get("/{medium}", response_model=MediumOut, summary="One attached medium (examiner)")
+@router.get("/{medium:path}", response_model=MediumOut, summary="One attached medium (examiner)")
 def read(
     medium: str,
     _principal: Principal = Depends(require_role("examiner")),
@@ -73,7 +73,7 @@ def read(
 
 
 @router.post(
-    "/{medium}/acquire",
+    "/{medium:path}/acquire",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     summary="Start acquiring a held, write-protected medium into a case (examiner)",

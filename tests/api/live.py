@@ -24,9 +24,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def clean_env(home: Path) -> dict[str, str]:
+def clean_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODYD_")}
     env["CUSTODYD_HOME"] = str(home)
+    env.update(extra or {})
     return env
 
 
@@ -69,15 +70,20 @@ class LiveServer:
                 self.process.wait(timeout=10)
 
 
-def start_server(home: Path, extra: Sequence[str] = (), timeout: float = 60.0) -> LiveServer:
-    """Start ``custodyd serve --no-udev`` (plus ``extra``) and wait until it answers."""
+def start_server(
+    home: Path,
+    extra: Sequence[str] = (),
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> LiveServer:
+    """Start ``custodyd serve`` with ``extra`` arguments and wait until it answers."""
     port = free_port()
     log = home.parent / f"serve-{port}.log"
     home.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [str(BIN / "custodyd"), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
-            env=clean_env(home),
+            env=clean_env(home, env),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
