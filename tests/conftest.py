@@ -14,7 +14,11 @@ from custodyd.daemon.context import AppContext, open_context
 from tests.pg import fresh_postgres_url, postgres_server, postgres_url  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
-FORENSIC_IMAGES = REPO.parent / "shared" / "testdata" / "forensic-images"
+# The shared test images sit beside the checkout (``../shared``); CUSTODYD_TESTDATA
+# points elsewhere when the checkout lives somewhere else.
+FORENSIC_IMAGES = Path(
+    os.environ.get("CUSTODYD_TESTDATA") or REPO.parent / "shared" / "testdata" / "forensic-images"
+)
 
 
 def is_root() -> bool:
