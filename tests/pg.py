@@ -96,8 +96,16 @@ class PostgresServer:
         raise RuntimeError(f"PostgreSQL did not start: {last}")
 
     def stop(self) -> None:
+        # immediate: no shutdown checkpoint (the data directory is deleted right after)
         self._run(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+            check=False,
         )
 
     def url(self, database: str) -> str:

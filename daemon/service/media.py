@@ -166,13 +166,18 @@ class MediaRegistry:
         """A whole disk got a medium. Returns the live medium, or None when ignored."""
         reason = self._excluded(device)
         if reason is not None:
-            log.info("ignoring %s: %s", device.devnode, reason)
+            log.info(
+                "ignoring %s: %s",
+                device.devnode,
+                reason,
+                extra={"event": "medium.ignored", "key": device.key},
+            )
             return None
         with self._lock:
             if device.kernel_name in self._live:
                 self.detached(device.kernel_name)
             live = self._protect_and_register(device, at_startup=at_startup)
-        if live.state == "queued" or (live.policy == "auto" and live.state == "held"):
+        if live.state == "queued":
             self._auto_submit(live)
         return live
 
@@ -209,8 +214,8 @@ class MediaRegistry:
             state, policy = "refused", "hold"
         elif self.auto_acquire and not (at_startup and previous):
             state, policy = "queued", "auto"
-        else:
-            state, policy = "held", "auto" if self.auto_acquire else "hold"
+        else:  # no auto policy, or back after a crash: an examiner decides
+            state, policy = "held", "hold"
         now = self.ctx.clock.now()
         row_id = self._save(device, now_ro, wb, state, now)
         live = LiveMedium(

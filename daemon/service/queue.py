@@ -95,6 +95,14 @@ class AcquisitionJob:
 AcquireFn = Callable[..., dict[str, Any]]
 
 
+def _size_now(kernel_name: str) -> int | None:
+    """The device's current size in bytes from sysfs (None when it is gone)."""
+    try:
+        return int(Path(f"/sys/class/block/{kernel_name}/size").read_text()) * 512
+    except (OSError, ValueError):
+        return None
+
+
 def _default_acquire() -> AcquireFn:
     from custodyd.daemon.acquisition import acquire
 
@@ -278,6 +286,17 @@ class AcquisitionQueue:
             job.error = job.cancel_reason or "medium no longer attached"
             job.finished_at = self.ctx.clock.now()
             return
+        present = _size_now(medium.device.kernel_name)
+        if present != medium.device.size:
+            # detached (or swapped) between queueing and now: never image an empty node
+            job.state = "failed"
+            job.error = (
+                f"{job.source} no longer holds the medium that was queued "
+                f"(size {present}, expected {medium.device.size})"
+            )
+            job.finished_at = self.ctx.clock.now()
+            log.error("acquisition not started: %s", job.error)
+            return
         job.state = "running"
         job.started_at = self.ctx.clock.now()
         self.media.set_state(medium, "acquiring")
@@ -343,9 +362,27 @@ class AcquisitionQueue:
             if medium.job_id == job.id and job.state != "running":
                 medium.job_id = None
 
+    def _find_evidence(self, job: AcquisitionJob) -> str | None:
+        """The evidence item the acquisition service created for this job (if it got that far)."""
+        from sqlmodel import col, select
+
+        from custodyd.daemon.models import Evidence
+
+        if job.started_at is None:
+            return None
+        with self.ctx.session() as session:
+            row = session.exec(
+                select(Evidence.id)
+                .where(Evidence.medium_id == job.medium_id)
+                .where(Evidence.created_at >= job.started_at)
+                .order_by(col(Evidence.created_at).desc())
+            ).first()
+            return row
+
     def _record_incomplete(self, job: AcquisitionJob) -> None:
         """``acquisition.incomplete`` with our reason, unless the service already wrote one."""
         ledger = self.ctx.ledger
+        job.evidence_id = job.evidence_id or self._find_evidence(job)
         if job.evidence_id:
             try:
                 history = ledger.history(job.evidence_id)

@@ -1,0 +1,199 @@
+"""``custodyd ledger ...``: checkpoints, proofs, export, verification, the public key.
+
+Appending is not a command: entries come from the services that do the work.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from custodyd.daemon.cli.app import app
+from custodyd.daemon.cli.common import context, print_json
+from custodyd.daemon.errors import InvalidInput, LedgerIntegrityError
+from custodyd.daemon.ledger import merkle, offline
+from custodyd.daemon.ledger.note import Checkpoint
+from custodyd.daemon.ledger.verify import VerifyReport
+
+ledger_app = typer.Typer(name="ledger", help="The custody ledger.", no_args_is_help=True)
+proof_app = typer.Typer(name="proof", help="RFC 9162 Merkle proofs.", no_args_is_help=True)
+ledger_app.add_typer(proof_app, name="proof")
+app.add_typer(ledger_app, name="ledger")
+
+console = Console()
+JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
+
+
+def _b64(values: list[bytes]) -> list[str]:
+    return [base64.b64encode(v).decode() for v in values]
+
+
+@ledger_app.command("checkpoint")
+def checkpoint_cmd(json_out: bool = JSON) -> None:
+    """Print the latest signed checkpoint (signing a new one if the ledger grew)."""
+    ctx = context()
+    note = ctx.ledger.checkpoint()
+    if json_out:
+        cp = Checkpoint.parse(note.split("\n\n")[0] + "\n")
+        print_json(
+            {
+                "checkpoint": note,
+                "origin": cp.origin,
+                "size": cp.size,
+                "root": base64.b64encode(cp.root).decode(),
+                "public_key": ctx.ledger.public_key(),
+            }
+        )
+    else:
+        typer.echo(note, nl=False)
+
+
+@ledger_app.command("public-key")
+def public_key_cmd(json_out: bool = JSON) -> None:
+    """Print the C2SP verifier key (name+hash+base64) that checks the checkpoints."""
+    key = context().ledger.public_key()
+    if json_out:
+        print_json({"public_key": key})
+    else:
+        typer.echo(key)
+
+
+@proof_app.command("inclusion")
+def inclusion_cmd(
+    index: int = typer.Argument(..., help="Entry index."),
+    size: int | None = typer.Option(None, "--size", help="Tree size (default: current)."),
+    json_out: bool = JSON,
+) -> None:
+    """Prove that entry INDEX is in the tree of --size entries."""
+    ledger = context().ledger
+    tree_size = ledger.size() if size is None else size
+    proof = ledger.inclusion_proof(index, tree_size)
+    root = ledger.root(tree_size)
+    leaf_hash = merkle.leaf_hash(ledger.leaf(index))
+    merkle.verify_inclusion(index, tree_size, leaf_hash, proof, root)  # never hand out a bad one
+    doc: dict[str, Any] = {
+        "index": index,
+        "tree_size": tree_size,
+        "leaf_hash": base64.b64encode(leaf_hash).decode(),
+        "root": base64.b64encode(root).decode(),
+        "proof": _b64(proof),
+    }
+    if json_out:
+        print_json(doc)
+        return
+    console.print(f"inclusion of entry {index} in tree size {tree_size}")
+    console.print(f"leaf hash  {doc['leaf_hash']}")
+    console.print(f"root       {doc['root']}")
+    for i, p in enumerate(doc["proof"]):
+        console.print(f"  [{i}] {p}")
+
+
+@proof_app.command("consistency")
+def consistency_cmd(
+    old: int = typer.Argument(..., help="Older tree size."),
+    new: int = typer.Argument(..., help="Newer tree size."),
+    json_out: bool = JSON,
+) -> None:
+    """Prove that the tree of OLD entries is a prefix of the tree of NEW entries."""
+    ledger = context().ledger
+    proof = ledger.consistency_proof(old, new)
+    old_root, new_root = ledger.root(old), ledger.root(new)
+    merkle.verify_consistency(old, new, old_root, new_root, proof)
+    doc: dict[str, Any] = {
+        "first": old,
+        "second": new,
+        "first_root": base64.b64encode(old_root).decode(),
+        "second_root": base64.b64encode(new_root).decode(),
+        "proof": _b64(proof),
+    }
+    if json_out:
+        print_json(doc)
+        return
+    console.print(f"consistency of tree size {old} with {new}")
+    console.print(f"root {old}: {doc['first_root']}")
+    console.print(f"root {new}: {doc['second_root']}")
+    for i, p in enumerate(doc["proof"]):
+        console.print(f"  [{i}] {p}")
+
+
+@ledger_app.command("export")
+def export_cmd(
+    out: Path = typer.Option(..., "--out", help="Where to write BUNDLE.json."),
+    json_out: bool = JSON,
+) -> None:
+    """Write every entry, every signed checkpoint and the public key for offline checks."""
+    bundle = context().ledger.export_bundle()
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(bundle, indent=1) + "\n")
+    tmp.replace(out)
+    summary = {
+        "bundle": str(out),
+        "entries": len(bundle["entries"]),
+        "checkpoints": len(bundle["checkpoints"]),
+        "public_key": bundle["public_key"],
+    }
+    if json_out:
+        print_json(summary)
+    else:
+        console.print(f"wrote {summary['entries']} entries to {out}")
+        console.print(f"public key: {summary['public_key']}")
+
+
+@ledger_app.command("verify")
+def verify_cmd(
+    bundle: Path | None = typer.Option(None, "--bundle", help="Verify this export offline."),
+    key: str | None = typer.Option(
+        None, "--key", help="Verifier key (text or file) for --bundle; get it independently."
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Re-check every entry, the tree and every checkpoint; exit 20 naming the first bad entry."""
+    if bundle is not None:
+        data = offline.load_bundle(bundle)
+        if key is None:
+            if not isinstance(data.get("public_key"), str):
+                raise InvalidInput("the bundle has no public key; pass --key")
+            console.print(
+                "[yellow]warning:[/] no --key given: trusting the key inside the bundle",
+                highlight=False,
+            ) if not json_out else None
+            key = data["public_key"]
+        assert key is not None
+        report = offline.verify_bundle(data, offline.read_key(key))
+    elif key is not None:
+        raise InvalidInput("--key goes with --bundle")
+    else:
+        report = context().ledger.verify()
+    _show(report, json_out)
+    if not report.ok:
+        where = (
+            f"first bad entry: {report.first_bad_index}"
+            if report.first_bad_index is not None
+            else f"bad checkpoint: size {report.bad_checkpoint}"
+        )
+        raise LedgerIntegrityError(
+            f"ledger verification failed ({where}): {report.message}",
+            first_bad_index=report.first_bad_index,
+            bad_checkpoint=report.bad_checkpoint,
+        )
+
+
+def _show(report: VerifyReport, json_out: bool) -> None:
+    if json_out:
+        print_json(report.to_dict())
+        return
+    if report.ok:
+        console.print(
+            f"[green]ok[/] {report.size} entries, {report.checkpoints} checkpoint(s), "
+            f"root {report.root} ({report.seconds:.2f} s)",
+            highlight=False,
+        )
+        return
+    console.print(f"[bold red]FAILED[/] {report.size} entries checked", highlight=False)
+    for problem in report.problems[:10]:
+        console.print(f"  - {problem.message}", highlight=False)
