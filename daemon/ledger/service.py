@@ -41,7 +41,12 @@ from sqlalchemy.engine import Connection, Engine
 from custodyd.daemon.db import make_engine
 from custodyd.daemon.errors import InvalidInput, LedgerIntegrityError, NotFound
 from custodyd.daemon.ledger import keys, merkle, verify
-from custodyd.daemon.ledger.entry import LedgerEntry, encode_leaf, format_time
+from custodyd.daemon.ledger.entry import (
+    LedgerEntry,
+    canonical_json,
+    entry_document,
+    format_time,
+)
 from custodyd.daemon.ledger.note import (
     Checkpoint,
     NoteError,
@@ -171,10 +176,11 @@ class Ledger:
             now = format_time(self.ctx.clock.now())
             for offset, ev in enumerate(events):
                 index = size + offset
-                leaf = encode_leaf(
+                doc = entry_document(
                     index, now, ev.actor, ev.action, ev.case, ev.evidence, ev.payload
                 )
-                entry = LedgerEntry.from_leaf(leaf)
+                leaf = canonical_json(doc)
+                entry = LedgerEntry.from_document(doc, leaf)
                 entries.append(entry)
                 entry_rows.append(
                     {
