@@ -123,6 +123,18 @@ async def _unencodable(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, body)
 
 
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    """An integer from the request too large for the database (e.g. an id beyond int64)."""
+    body = problem(
+        422,
+        "invalid-input",
+        "Invalid input",
+        "a number in the request is outside the supported range",
+        instance=request.url.path,
+    )
+    return problem_response(422, body)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     body = problem(
@@ -148,6 +160,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(UnicodeEncodeError, _unencodable)
+    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -20,8 +20,9 @@ def notify(state: str) -> bool:
         address = "\0" + address[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.setblocking(False)  # never hang the daemon on a slow reader
             sock.connect(address)
-            sock.sendall(state.encode())
+            sock.send(state.encode())
         return True
     except OSError:
         return False

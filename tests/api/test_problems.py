@@ -90,3 +90,17 @@ def test_unicode_ref_location_header(client: TestClient, make_token: MakeToken) 
     assert r.status_code == 201
     assert r.headers["location"] == "/v1/cases/Fall-%C3%A4%F2%A0%85%BD"
     assert client.get("/v1/evidence/", headers=make_token("admin")).status_code == 404
+
+
+def test_overflowing_integer_is_422(app: FastAPI) -> None:
+    ids = APIRouter()
+
+    @ids.get("/thing/{n}")
+    def _thing(n: int) -> None:
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    app.include_router(ids)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get(f"/thing/{2**70}")
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:custodyd:problem:invalid-input"

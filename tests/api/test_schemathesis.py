@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,5 +71,6 @@ def test_schemathesis_no_5xx_and_schema_conformance(
     assert result.returncode == 0, (
         output[-20000:] + "\n--- server log ---\n" + live.log.read_text()[-5000:]
     )
-    assert "0 passed" not in output
+    generated = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert generated is not None and int(generated.group(1)) > 100, output[-3000:]
     assert live.process.poll() is None, "the server died under schemathesis"

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -209,7 +211,28 @@ def test_plugged_media_become_sealed_evidence(
     writable = random_file(tmp_path / "seized-rw.raw", 8 * MiB)
     expected = {protected: b3sum(protected), writable: b3sum(writable)}
     sha_before = sha256_file(writable)
-    daemon = spawn([protected, writable], "--auto-acquire", "CASE-APPLIANCE")
+    notify_dir = Path(tempfile.mkdtemp(prefix="custodyd-notify-", dir="/tmp"))
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(notify_dir / "notify"))
+    daemon = spawn(
+        [protected, writable],
+        "--auto-acquire",
+        "CASE-APPLIANCE",
+        NOTIFY_SOCKET=str(notify_dir / "notify"),
+        WATCHDOG_USEC="1000000",
+    )
+    messages: list[str] = []
+
+    def drain() -> None:  # systemd's side of the socket
+        while True:
+            try:
+                messages.append(notify.recv(4096).decode())
+            except OSError:
+                return
+
+    threading.Thread(target=drain, daemon=True).start()
+    wait_for(lambda: "WATCHDOG=1" in messages, 10, "a watchdog ping", daemon)
+    assert messages[0].startswith("READY=1"), messages
     assert f"http://127.0.0.1:{daemon.port}" in "\n".join(daemon.stdout)
     assert any("admin token" in line for line in daemon.stdout)
 
@@ -260,6 +283,9 @@ def test_plugged_media_become_sealed_evidence(
             assert mine.count(action) == 1, (action, mine)
     assert "medium.refused" not in actions
     assert daemon.terminate() == 0
+    wait_for(lambda: "STOPPING=1" in messages, 10, "STOPPING=1", daemon)
+    notify.close()
+    shutil.rmtree(notify_dir)
     assert sha256_file(writable) == sha_before, "the writable medium's bytes are unchanged"
     assert b3sum(protected) == expected[protected]
     print(f"attach -> sealed evidence, 64 MiB loop device: {seconds:.2f} s")
