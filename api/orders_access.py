@@ -8,8 +8,9 @@ who may not see one gets 404, not 403, so its existence does not leak.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict
 
 from custodyd.daemon.auth import Principal
@@ -17,6 +18,10 @@ from custodyd.daemon.auth.roles import ADMIN, COMPLIANCE
 from custodyd.daemon.errors import NotFound
 
 WRITERS = (COMPLIANCE,)  # admin always passes require_role
+MAX_ID = 2**63 - 1
+
+# A numeric id in a path: bounded, so absurd values are a 422, never a database error.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def sees_all(principal: Principal) -> bool:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, Loose, can_see, visible
+from custodyd.api.orders_access import WRITERS, IdPath, Loose, can_see, visible
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.context import AppContext
@@ -145,7 +145,7 @@ def create(
 
 @router.get("/{order_id}", response_model=OrderOut, summary="One order")
 def get(
-    order_id: int,
+    order_id: IdPath,
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def get(
 
 @router.post("/{order_id}/renew", response_model=OrderOut, summary="Renew (new expiry)")
 def renew(
-    order_id: int,
+    order_id: IdPath,
     body: RenewIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
@@ -164,7 +164,7 @@ def renew(
 
 @router.post("/{order_id}/followup", response_model=OrderOut, summary="Follow-up request: hold")
 def followup(
-    order_id: int,
+    order_id: IdPath,
     body: FollowupIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
@@ -174,7 +174,7 @@ def followup(
 
 @router.post("/{order_id}/decision", response_model=OrderOut, summary="Record the decision")
 def decide(
-    order_id: int,
+    order_id: IdPath,
     body: DecisionIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
@@ -184,7 +184,7 @@ def decide(
 
 @router.post("/{order_id}/release", response_model=OrderOut, summary="End the order early")
 def release(
-    order_id: int,
+    order_id: IdPath,
     body: ReleaseIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, Loose, can_see, visible
+from custodyd.api.orders_access import WRITERS, IdPath, Loose, can_see, visible
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.context import AppContext
@@ -130,7 +130,7 @@ def create(
 
 @router.get("/{transfer_id}", response_model=TransferOut)
 def get(
-    transfer_id: int,
+    transfer_id: IdPath,
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def get(
 
 @router.post("/{transfer_id}/report", response_model=TransferOut, summary="Report of use")
 def report(
-    transfer_id: int,
+    transfer_id: IdPath,
     body: ReportIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
@@ -149,7 +149,7 @@ def report(
 
 @router.post("/{transfer_id}/extend", response_model=TransferOut, summary="Consented extension")
 def extend(
-    transfer_id: int,
+    transfer_id: IdPath,
     body: ExtendIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
@@ -161,7 +161,7 @@ def extend(
 
 @router.post("/{transfer_id}/consent", response_model=TransferOut, summary="Written consent")
 def consent(
-    transfer_id: int,
+    transfer_id: IdPath,
     body: ConsentIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
@@ -175,7 +175,7 @@ def consent(
     summary="Release to a third party (409 without prior written consent)",
 )
 def release(
-    transfer_id: int,
+    transfer_id: IdPath,
     body: ReleaseIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
@@ -187,7 +187,7 @@ def release(
 
 @router.post("/{transfer_id}/close", response_model=TransferOut, summary="Returned/destroyed")
 def close(
-    transfer_id: int,
+    transfer_id: IdPath,
     body: CloseIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),

@@ -62,6 +62,8 @@ def in_force(order: PreservationOrder, on: date) -> bool:
 
 
 def get_order(session: Session, order_id: int) -> PreservationOrder:
+    if not 1 <= order_id < 2**63:
+        raise NotFound(f"no preservation order {order_id}")
     order = session.get(PreservationOrder, order_id)
     if order is None:
         raise NotFound(f"no preservation order {order_id}", order=order_id)

@@ -53,6 +53,8 @@ class TransferRequest:
 
 
 def get_transfer(session: Session, transfer_id: int) -> Transfer:
+    if not 1 <= transfer_id < 2**63:
+        raise NotFound(f"no transfer {transfer_id}")
     transfer = session.get(Transfer, transfer_id)
     if transfer is None:
         raise NotFound(f"no transfer {transfer_id}", transfer=transfer_id)
