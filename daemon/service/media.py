@@ -13,9 +13,11 @@ On attach (a whole disk that is not one of the machine's own disks):
 
 A medium that comes back after an acquisition was cut short (re-attach) is
 acquired again *from the start* into new evidence; the ledger's
-``medium.attached`` says so (``reattach``, ``restart``, the incomplete ids).
-At daemon start, media already present that had an incomplete acquisition are
-held, not re-acquired automatically (a crash loop must not image forever).
+``medium.attached`` says so (``reattach``, ``resume: restart...``, the
+incomplete ids). A medium already acquired (sealed evidence) is held, not
+imaged twice. At daemon start, media already present that had an incomplete
+acquisition are held, not re-acquired automatically (a crash loop must not
+image forever).
 
 On detach: a running acquisition of it is cancelled (the acquisition service
 marks it ``incomplete`` and keeps the partial image and error map) and the
@@ -208,13 +210,15 @@ class MediaRegistry:
         hidden, hidden_reason = hidden_areas(device)
 
         # 2. what to do with it
-        previous = self._incomplete_evidence(device.key)
+        previous = self._previous_evidence(device.key)
+        incomplete = previous.get("incomplete", [])
+        done = sorted(i for status, ids in previous.items() if status != "incomplete" for i in ids)
         refused = wb == "none" or (ro_error is not None and wb != "hardware")
         if refused:
             state, policy = "refused", "hold"
-        elif self.auto_acquire and not (at_startup and previous):
+        elif self.auto_acquire and not done and not (at_startup and incomplete):
             state, policy = "queued", "auto"
-        else:  # no auto policy, or back after a crash: an examiner decides
+        else:  # no auto policy, back after a crash, or already acquired: an examiner decides
             state, policy = "held", "hold"
         now = self.ctx.clock.now()
         row_id = self._save(device, now_ro, wb, state, now)
@@ -249,13 +253,17 @@ class MediaRegistry:
         }
         if previous:
             payload["reattach"] = True
-            payload["previous_incomplete"] = previous
-            payload["resume"] = (
-                "held: the daemon restarted; an examiner decides"
-                if at_startup
-                else "restart: a new acquisition from the first sector; "
-                "the incomplete evidence stays incomplete"
-            )
+            payload["previous_incomplete"] = incomplete
+            payload["previous_evidence"] = done
+            if done:
+                payload["resume"] = "held: this medium was already acquired; an examiner decides"
+            elif at_startup:
+                payload["resume"] = "held: the daemon restarted; an examiner decides"
+            else:
+                payload["resume"] = (
+                    "restart: a new acquisition from the first sector; "
+                    "the incomplete evidence stays incomplete"
+                )
         self.ctx.ledger.append("medium.attached", actor=ACTOR, payload=payload)
         if set_nodes:
             self.ctx.ledger.append(
@@ -409,14 +417,15 @@ class MediaRegistry:
                 row.last_seen = self.ctx.clock.now()
                 session.add(row)
 
-    def _incomplete_evidence(self, key: str) -> builtins.list[str]:
+    def _previous_evidence(self, key: str) -> dict[str, builtins.list[str]]:
+        """Evidence ids already taken from this medium, by status."""
         with self.ctx.session() as session:
             row = session.exec(select(Medium).where(Medium.key == key)).first()
             if row is None:
-                return []
-            ids = session.exec(
-                select(Evidence.id).where(
-                    Evidence.medium_id == row.id, Evidence.status == "incomplete"
-                )
-            ).all()
-            return sorted(ids)
+                return {}
+            found: dict[str, builtins.list[str]] = {}
+            for evidence_id, status in session.exec(
+                select(Evidence.id, Evidence.status).where(Evidence.medium_id == row.id)
+            ).all():
+                found.setdefault(status, []).append(evidence_id)
+            return {status: sorted(ids) for status, ids in found.items()}

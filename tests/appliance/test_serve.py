@@ -282,6 +282,27 @@ def test_plugged_media_become_sealed_evidence(
         for action in ("acquisition.started", "evidence.acquired", "evidence.sealed"):
             assert mine.count(action) == 1, (action, mine)
     assert "medium.refused" not in actions
+
+    # unplugged and plugged in again: already acquired, so held (never imaged twice)
+    loops.detach(node)
+    wait_for(
+        lambda: [e for e in ledger_entries(daemon.home) if e.action == "medium.detached"],
+        30,
+        "medium.detached",
+        daemon,
+    )
+    node = loops.attach(protected, read_only=True)
+    again = wait_for(
+        lambda: [e for e in ledger_entries(daemon.home) if e.action == "medium.attached"][2:],
+        30,
+        "the medium attached again",
+        daemon,
+    )[0]
+    assert again.payload["previous_evidence"] == [manifest["evidence_id"]]
+    assert again.payload["policy"] == "hold"
+    listed = {m["path"]: m for m in daemon.cli("media", "list", "--json")}
+    assert listed[node]["state"] == "held"
+    assert len(evidence_rows(daemon.home)) == 2
     assert daemon.terminate() == 0
     wait_for(lambda: "STOPPING=1" in messages, 10, "STOPPING=1", daemon)
     notify.close()
