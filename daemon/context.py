@@ -56,6 +56,8 @@ class AppContext:
         return Ledger.open(self)
 
     def close(self) -> None:
+        if "ledger" in self.__dict__:
+            self.ledger.close()  # its own SQLite writer engine
         if "engine" in self.__dict__:
             self.engine.dispose()
 

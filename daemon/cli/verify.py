@@ -38,11 +38,10 @@ def verify(
         where = ", ".join(
             f"window {w['index']} (bytes {w['offset']}+{w['length']})" for w in windows
         )
-        mismatch = FixityMismatch(
+        # Raised, not typer.Exit: app.main() maps it to exit 20 and prints it on stderr.
+        raise FixityMismatch(
             f"evidence {evidence_id} does not match its recorded hash"
             + (f"; differing: {where}" if where else ""),
             evidence_id=evidence_id,
             mismatched_windows=[w["index"] for w in windows],
         )
-        Console(stderr=True).print(f"[bold red]error:[/] {mismatch.detail}", highlight=False)
-        raise typer.Exit(mismatch.exit_code)

@@ -74,13 +74,20 @@ def failed_result(source: Path, exc: BaseException, window: int) -> ImagingResul
 def hash_consumers(
     hashes: Sequence[str], window: int
 ) -> tuple[list[tuple[str, Consumer]], dict[str, Hasher], PiecewiseHasher]:
-    """BLAKE3, the piecewise windows and each extra digest, one consumer each."""
-    digests: dict[str, Hasher] = {"blake3": new_blake3()}
-    for name in hashes:
-        digests[name] = new_hasher(name)
+    """Pipeline consumers: BLAKE3 and its piecewise windows together on one thread (each
+    update already spreads over every core), each extra digest on its own thread."""
+    blake3_full = new_blake3()
     piecewise = PiecewiseHasher(window)
-    consumers: list[tuple[str, Consumer]] = [(n, h.update) for n, h in digests.items()]
-    consumers.append(("piecewise", piecewise.update))
+
+    def blake3_both(view: memoryview) -> None:
+        blake3_full.update(view)
+        piecewise.update(view)
+
+    digests: dict[str, Hasher] = {"blake3": blake3_full}
+    consumers: list[tuple[str, Consumer]] = [("blake3", blake3_both)]
+    for name in hashes:
+        digests[name] = hasher = new_hasher(name)
+        consumers.append((name, hasher.update))
     return consumers, digests, piecewise
 
 

@@ -65,6 +65,66 @@ def jsonable(value: Any) -> Any:
     raise InvalidInput(f"ledger payload value {value!r} ({type(value).__name__}) is not JSON")
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    """True when Python's compact sorted JSON is byte-identical to RFC 8785 for ``value``.
+
+    That holds without floats (ES6 number formatting differs from Python's),
+    without integers beyond 2**53 - 1 (RFC 8785 refuses them) and with ASCII keys
+    (RFC 8785 sorts by UTF-16 code units, Python by code points). Strings escape
+    identically (``"``, ``\\``, \\b \\f \\n \\r \\t, other controls as lowercase
+    ``\\u00xx``; everything else literal UTF-8).
+    """
+    if value is None or isinstance(value, str | bool):
+        return True
+    if isinstance(value, int):
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if isinstance(value, dict):
+        return all(k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def canonical_json(doc: dict[str, Any]) -> bytes:
+    """RFC 8785 bytes of ``doc`` (JSON values only); the ``rfc8785`` package decides
+    every case the fast path is not provably identical for."""
+    if _plain(doc):
+        try:
+            text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # lone surrogates: let rfc8785 refuse them
+    try:
+        return rfc8785.dumps(doc)
+    except rfc8785.CanonicalizationError as exc:
+        raise InvalidInput(f"ledger payload cannot be canonicalized: {exc}") from exc
+
+
+def entry_document(
+    index: int,
+    time: str,
+    actor: str,
+    action: str,
+    case: str | None,
+    evidence: str | None,
+    payload: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    if not action or not actor:
+        raise InvalidInput("a ledger entry needs an action and an actor")
+    return {
+        "action": action,
+        "actor": actor,
+        "case": case,
+        "evidence": evidence,
+        "index": index,
+        "payload": jsonable(dict(payload or {})),
+        "time": time,
+    }
+
+
 def encode_leaf(
     index: int,
     time: str,
@@ -74,21 +134,7 @@ def encode_leaf(
     evidence: str | None,
     payload: Mapping[str, Any] | None,
 ) -> bytes:
-    if not action or not actor:
-        raise InvalidInput("a ledger entry needs an action and an actor")
-    doc = {
-        "action": action,
-        "actor": actor,
-        "case": case,
-        "evidence": evidence,
-        "index": index,
-        "payload": jsonable(dict(payload or {})),
-        "time": time,
-    }
-    try:
-        return rfc8785.dumps(doc)
-    except rfc8785.CanonicalizationError as exc:
-        raise InvalidInput(f"ledger payload cannot be canonicalized: {exc}") from exc
+    return canonical_json(entry_document(index, time, actor, action, case, evidence, payload))
 
 
 @dataclass(frozen=True)
@@ -103,6 +149,19 @@ class LedgerEntry:
     evidence: str | None
     payload: dict[str, Any] = field(default_factory=dict)
     leaf: bytes = b""
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any], leaf: bytes) -> LedgerEntry:
+        return cls(
+            index=doc["index"],
+            time=doc["time"],
+            actor=doc["actor"],
+            action=doc["action"],
+            case=doc["case"],
+            evidence=doc["evidence"],
+            payload=doc["payload"],
+            leaf=bytes(leaf),
+        )
 
     @classmethod
     def from_leaf(cls, leaf: bytes) -> LedgerEntry:

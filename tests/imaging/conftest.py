@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import AppContext, open_context
+from tests.conftest import REPO
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -79,3 +83,45 @@ def loop_device(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def chmod_writable(path: Path) -> None:
     os.chmod(path.parent, 0o755)
     os.chmod(path, 0o644)
+
+
+@contextmanager
+def fuse_mount(
+    backing: Path, mnt: Path, bad: list[tuple[int, int]], delay: float = 0.0
+) -> Iterator[Path]:
+    """Mount :mod:`tests.imaging.faulty_fuse` over ``backing``; yields the faulty file."""
+    if not Path("/dev/fuse").exists():
+        pytest.skip("no /dev/fuse")
+    mnt.mkdir()
+    spec = ",".join(f"{o}:{n}" for o, n in bad) or ","
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.imaging.faulty_fuse",
+            str(backing),
+            str(mnt),
+            spec,
+            str(delay),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not os.path.ismount(mnt):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"FUSE mount failed: {err}")
+            time.sleep(0.05)
+        yield mnt / "disk.img"
+    finally:
+        done = subprocess.run(["fusermount3", "-u", str(mnt)], check=False, capture_output=True)
+        if done.returncode != 0:  # still busy: detach lazily rather than hang
+            subprocess.run(["fusermount3", "-uz", str(mnt)], check=False, capture_output=True)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,7 +1,10 @@
 """A FUSE filesystem exposing one file, ``disk.img``, whose reads fail with EIO in chosen
 byte ranges: a real failing source for the bad-sector tests (run as a separate process).
 
-Usage: python -m tests.imaging.faulty_fuse BACKING MOUNTPOINT START:LENGTH[,START:LENGTH...]
+Usage: python -m tests.imaging.faulty_fuse BACKING MOUNTPOINT START:LENGTH[,...] [DELAY]
+
+DELAY (seconds, optional) slows every read down: a source that takes long enough
+for a test to interrupt the acquisition.
 
 Mounted with ``direct_io`` so every read reaches this process with the caller's
 offset and size (no page-cache rounding): a 512-byte read of a good sector next to
@@ -14,6 +17,7 @@ import errno
 import os
 import stat
 import sys
+import time
 from typing import Any
 
 from mfusepy import FUSE, FuseOSError, Operations
@@ -24,7 +28,8 @@ NAME = "/disk.img"
 class FaultyFile(Operations):  # type: ignore[misc]
     use_ns = True
 
-    def __init__(self, backing: str, bad: list[tuple[int, int]]) -> None:
+    def __init__(self, backing: str, bad: list[tuple[int, int]], delay: float = 0.0) -> None:
+        self.delay = delay
         self.fd = os.open(backing, os.O_RDONLY)
         self.size = os.fstat(self.fd).st_size
         self.bad = bad
@@ -47,6 +52,8 @@ class FaultyFile(Operations):  # type: ignore[misc]
         return 0
 
     def read(self, path: str, size: int, offset: int, fh: Any) -> bytes:
+        if self.delay:
+            time.sleep(self.delay)
         end = min(offset + size, self.size)
         for start, length in self.bad:
             if offset < start + length and start < end:

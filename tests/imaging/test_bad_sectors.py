@@ -5,9 +5,6 @@ every other byte must equal the backing data, and ``read_errors`` must say so.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +12,15 @@ import pytest
 
 from custodyd.daemon.acquisition import acquire
 from custodyd.daemon.context import AppContext
-from tests.conftest import REPO, needs_root
-from tests.imaging.conftest import MiB, loop_attach, loop_detach, random_file, tool_digest
+from tests.conftest import needs_root
+from tests.imaging.conftest import (
+    MiB,
+    fuse_mount,
+    loop_attach,
+    loop_detach,
+    random_file,
+    tool_digest,
+)
 
 pytestmark = [needs_root, pytest.mark.root]
 
@@ -47,36 +51,10 @@ def expected_map(bad: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 @pytest.fixture
 def faulty(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    """(FUSE file with bad ranges, its backing file)."""
-    if not Path("/dev/fuse").exists():
-        pytest.skip("no /dev/fuse")
+    """(FUSE file with the BAD ranges, its backing file)."""
     backing = random_file(tmp_path / "backing.img", 4 * MiB, seed=11)
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    spec = ",".join(f"{o}:{n}" for o, n in BAD)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.imaging.faulty_fuse", str(backing), str(mnt), spec],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while not os.path.ismount(mnt):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                pytest.fail(f"FUSE mount failed: {err}")
-            time.sleep(0.05)
-        yield mnt / "disk.img", backing
-    finally:
-        done = subprocess.run(["fusermount3", "-u", str(mnt)], check=False, capture_output=True)
-        if done.returncode != 0:  # still busy: detach lazily rather than hang
-            subprocess.run(["fusermount3", "-uz", str(mnt)], check=False, capture_output=True)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with fuse_mount(backing, tmp_path / "mnt", BAD) as source:
+        yield source, backing
 
 
 def check_image(manifest: dict, backing: Path) -> None:  # type: ignore[type-arg]
