@@ -113,7 +113,7 @@ def _manifest(
         "bytes": result.bytes,
         "hashes": dict(result.hashes),
         "requested_hashes": list(requested),
-        "piecewise": piecewise_manifest(result.window, result.piecewise, result.bytes),
+        "piecewise": piecewise_manifest(result.window, result.piecewise),
         "read_errors": result.errors.to_list(),
         "read_error_count": len(result.errors.ranges),
         "read_error_bytes": result.errors.bad_bytes,

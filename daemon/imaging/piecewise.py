@@ -44,7 +44,7 @@ class PiecewiseHasher:
         return self.digests
 
 
-def piecewise_manifest(window: int, digests: list[str], size: int) -> dict[str, Any]:
+def piecewise_manifest(window: int, digests: list[str]) -> dict[str, Any]:
     return {"algorithm": "blake3", "window": window, "count": len(digests), "digests": digests}
 
 
