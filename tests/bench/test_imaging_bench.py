@@ -43,7 +43,7 @@ GiB = 1024**3
 SIZE = int(float(os.environ.get("CUSTODYD_BENCH_GIB", "0.5")) * GiB)
 ROUNDS = int(os.environ.get("CUSTODYD_BENCH_ROUNDS", "5"))
 # dc3dd/dcfldd are several times slower than custodyd: three rounds settle that comparison.
-SLOW_ROUNDS = min(ROUNDS, 3)
+SLOW_ROUNDS = min(ROUNDS, int(os.environ.get("CUSTODYD_BENCH_SLOW_ROUNDS", "3")))
 SLOW = {"dc3dd_sha256", "dcfldd_sha256", "custodyd_blake3_sha256"}
 RESULTS = REPO / "tests" / "bench" / "results" / "imaging.json"
 TOOLS = ("dd", "dc3dd", "dcfldd", "b3sum", "sync")
