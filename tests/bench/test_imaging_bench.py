@@ -3,7 +3,7 @@
 Size: ``CUSTODYD_BENCH_GIB`` (default 1 GiB, what CI runs). Every measurement starts
 from a cold page cache (``sync; echo 3 > /proc/sys/vm/drop_caches``, root only) and
 the tools alternate round by round, so each one meets the same disk and the same
-neighbours; the median of ``CUSTODYD_BENCH_ROUNDS`` runs counts (default 3; for the
+neighbours; the median of ``CUSTODYD_BENCH_ROUNDS`` runs counts (default 5; for the
 several times slower dc3dd/dcfldd comparison ``CUSTODYD_BENCH_SLOW_ROUNDS``, default
 2), which one lucky or unlucky run does not move. Writers are timed until their data
 is on disk: ``dd conv=fsync``; dc3dd and dcfldd followed by ``sync FILE`` (they do
@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.bench, pytest.mark.slow]
 
 GiB = 1024**3
 SIZE = int(float(os.environ.get("CUSTODYD_BENCH_GIB", "1")) * GiB)
-ROUNDS = int(os.environ.get("CUSTODYD_BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("CUSTODYD_BENCH_ROUNDS", "5"))
 # dc3dd/dcfldd are several times slower than custodyd: three rounds settle that comparison.
 SLOW_ROUNDS = min(ROUNDS, int(os.environ.get("CUSTODYD_BENCH_SLOW_ROUNDS", "2")))
 SLOW = {"dc3dd_sha256", "dcfldd_sha256", "custodyd_blake3_sha256"}
