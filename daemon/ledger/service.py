@@ -492,15 +492,8 @@ def _entry_rows(conn: Connection) -> Iterator[verify.EntryRow]:
         "SELECT idx, leaf, time, actor, action, case_ref, evidence_id "
         "FROM ledger_entries ORDER BY idx"
     )
-    for idx, leaf, time, actor, action, case, evidence in _stream(conn, sql):
-        fields = {
-            "time": time,
-            "actor": actor,
-            "action": action,
-            "case": case,
-            "evidence": evidence,
-        }
-        yield idx, bytes(leaf), fields
+    for idx, leaf, *fields in _stream(conn, sql):  # fields in verify.COLUMN_FIELDS order
+        yield idx, bytes(leaf), tuple(fields)
 
 
 @contextmanager
