@@ -10,6 +10,7 @@
   ``$MBR``/``$FAT1``/``$FAT2``), one row per NTFS data stream / index root, never
   ``.`` or ``..``. The recursion follows ``tsk_fs_dir_walk``'s rules.
 
+E01 (EWF) containers are decoded with libewf (``pyewf``) and inventoried like raw media.
 Anything unreadable yields a clear ``volume_system: null`` / ``type: "unknown"`` with a
 ``note``, never an exception.
 """
@@ -132,8 +133,44 @@ def filesystem_at(img: Any, offset_bytes: int, sector_size: int) -> dict[str, An
     return out
 
 
+EWF_SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
+
+
+class EwfImage(pytsk3.Img_Info):  # type: ignore[misc]
+    """An Expert Witness (E01) image for The Sleuth Kit, decoded by libewf (``pyewf``)."""
+
+    def __init__(self, path: str) -> None:
+        import pyewf
+
+        self._handle = pyewf.handle()
+        self._handle.open(pyewf.glob(path))
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def read(self, offset: int, size: int) -> bytes:
+        self._handle.seek(offset)
+        return bytes(self._handle.read(size))
+
+    def get_size(self) -> int:
+        return int(self._handle.get_media_size())
+
+
+def open_image(path: str) -> Any:
+    """pytsk3 image of a raw file/device, or of an E01 container's media data."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(EWF_SIGNATURE))
+    except OSError:
+        magic = b""
+    if magic == EWF_SIGNATURE:
+        return EwfImage(path)
+    return pytsk3.Img_Info(path)
+
+
 def inventory(path: Path | str) -> dict[str, Any]:
-    """Volume system, allocated partitions and filesystems of a raw image or device."""
+    """Volume system, allocated partitions and filesystems of a raw/E01 image or device."""
     path = str(path)
     result: dict[str, Any] = {
         "path": path,
@@ -144,10 +181,11 @@ def inventory(path: Path | str) -> dict[str, Any]:
         "notes": [],
     }
     try:
-        img = pytsk3.Img_Info(path)
-    except (OSError, RuntimeError) as exc:
+        img = open_image(path)
+    except (OSError, RuntimeError, ImportError) as exc:
         result["notes"].append(f"cannot open image: {exc}")
         return result
+    result["format"] = "ewf" if isinstance(img, EwfImage) else "raw"
     result["size"] = img.get_size()
     try:
         vs = pytsk3.Volume_Info(img)

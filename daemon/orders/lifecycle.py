@@ -13,7 +13,7 @@ active/decided and today is on or before ``expires_on``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -218,12 +218,37 @@ def _require_live(order: PreservationOrder, clock: Clock, doing: str) -> None:
         )
 
 
+def _step(
+    ctx: AppContext,
+    order_id: int,
+    action: str,
+    actor: str,
+    change: Callable[[Session, PreservationOrder], dict[str, Any]],
+) -> dict[str, Any]:
+    """Validate and apply ``change`` in one transaction, then record ``action``."""
+    with ctx.session() as session:
+        order = get_order(session, order_id)
+        extra = change(session, order)
+        session.add(order)
+        session.flush()
+        result = order_dict(session, order, ctx.clock)
+    record(
+        ctx,
+        action,
+        actor=actor,
+        case_ref=result["case"],
+        evidence_ids=result["evidence"],
+        payload=_ledger_payload(order, **extra),
+    )
+    return result
+
+
 def renew_order(
     ctx: AppContext, order_id: int, *, actor: str, days: int | None = None, ref: str | None = None
 ) -> dict[str, Any]:
     """Extend the expiry by one renewal (the regime's length unless ``days`` is given)."""
-    with ctx.session() as session:
-        order = get_order(session, order_id)
+
+    def change(session: Session, order: PreservationOrder) -> dict[str, Any]:
         _require_live(order, ctx.clock, "renew it")
         if order.status == "hold":
             raise Conflict(
@@ -252,28 +277,21 @@ def renew_order(
         previous = order.expires_on
         order.expires_on = previous + timedelta(days=length)
         order.renewals += 1
-        session.add(order)
-        session.flush()
-        result = order_dict(session, order, ctx.clock)
-    record(
-        ctx,
-        "order.renewed",
-        actor=actor,
-        case_ref=result["case"],
-        evidence_ids=result["evidence"],
-        payload=_ledger_payload(
-            order, previous_expiry=previous.isoformat(), renewal_days=length, renewal_ref=ref
-        ),
-    )
-    return result
+        return {
+            "previous_expiry": previous.isoformat(),
+            "renewal_days": length,
+            "renewal_ref": ref,
+        }
+
+    return _step(ctx, order_id, "order.renewed", actor, change)
 
 
 def followup_order(
     ctx: AppContext, order_id: int, *, actor: str, ref: str | None = None
 ) -> dict[str, Any]:
     """A follow-up request (search, seizure, disclosure) arrived: hold until a decision."""
-    with ctx.session() as session:
-        order = get_order(session, order_id)
+
+    def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
         if order.status == "hold":
             raise Conflict(f"order {order.id} is already on hold", order=order.id)
         _require_live(order, ctx.clock, "record a follow-up request")
@@ -282,18 +300,9 @@ def followup_order(
         order.followup_ref = ref
         order.decision = None
         order.decided_at = None
-        session.add(order)
-        session.flush()
-        result = order_dict(session, order, ctx.clock)
-    record(
-        ctx,
-        "order.followup",
-        actor=actor,
-        case_ref=result["case"],
-        evidence_ids=result["evidence"],
-        payload=_ledger_payload(order, followup_ref=ref, hold=True),
-    )
-    return result
+        return {"followup_ref": ref, "hold": True}
+
+    return _step(ctx, order_id, "order.followup", actor, change)
 
 
 def decide_order(
@@ -302,8 +311,8 @@ def decide_order(
     """Record the decision on the follow-up request: the hold ends, the expiry applies."""
     if outcome not in OUTCOMES:
         raise InvalidInput(f"outcome must be granted or refused, not {outcome!r}")
-    with ctx.session() as session:
-        order = get_order(session, order_id)
+
+    def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
         if order.status != "hold":
             raise Conflict(
                 f"order {order.id} has no follow-up request awaiting a decision "
@@ -314,26 +323,17 @@ def decide_order(
         order.decision = outcome
         order.decision_ref = ref
         order.decided_at = ctx.clock.now()
-        session.add(order)
-        session.flush()
-        result = order_dict(session, order, ctx.clock)
-    record(
-        ctx,
-        "order.decided",
-        actor=actor,
-        case_ref=result["case"],
-        evidence_ids=result["evidence"],
-        payload=_ledger_payload(order, outcome=outcome, decision_ref=ref, hold=False),
-    )
-    return result
+        return {"outcome": outcome, "decision_ref": ref, "hold": False}
+
+    return _step(ctx, order_id, "order.decided", actor, change)
 
 
 def release_order(ctx: AppContext, order_id: int, *, actor: str, reason: str) -> dict[str, Any]:
     """End an order early (withdrawn by the authority). Refused while a hold stands."""
     if not reason.strip():
         raise InvalidInput("releasing an order needs a reason")
-    with ctx.session() as session:
-        order = get_order(session, order_id)
+
+    def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
         if order.status == "hold":
             raise Conflict(
                 f"order {order.id} is on hold until a decision on the follow-up request; "
@@ -345,18 +345,9 @@ def release_order(ctx: AppContext, order_id: int, *, actor: str, reason: str) ->
         order.status = "released"
         order.ended_at = ctx.clock.now()
         order.end_reason = reason
-        session.add(order)
-        session.flush()
-        result = order_dict(session, order, ctx.clock)
-    record(
-        ctx,
-        "order.released",
-        actor=actor,
-        case_ref=result["case"],
-        evidence_ids=result["evidence"],
-        payload=_ledger_payload(order, reason=reason),
-    )
-    return result
+        return {"reason": reason}
+
+    return _step(ctx, order_id, "order.released", actor, change)
 
 
 def expire_due(ctx: AppContext, *, actor: str = SYSTEM_ACTOR) -> list[int]:
