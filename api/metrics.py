@@ -2,8 +2,9 @@
 
 Each app has its own registry (several apps may live in one test process). The
 service gauges (acquisitions by state, bytes acquired, throughput of finished
-acquisitions, ledger size) are computed from the database when ``/metrics`` is
-scraped, so they are true for work done by any process sharing the database.
+acquisitions, evidence by status, alerts sent/failed by channel, ledger size)
+are computed from the database when ``/metrics`` is scraped, so they are true
+for work done by any process sharing the database.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.models import Acquisition, Evidence
+from custodyd.daemon.models import Acquisition, AlertOutbox, Evidence
 
 
 class RequestMetrics:
@@ -98,6 +99,11 @@ class ServiceCollector(Collector):
             "custodyd_acquisition_throughput_bytes_per_second",
             "Mean throughput of the last 20 finished acquisitions",
         )
+        alerts = GaugeMetricFamily(
+            "custodyd_alerts",
+            "Alerts in the outbox by channel and state (sent, failed, ...)",
+            labels=["channel", "state"],
+        )
         evidence = GaugeMetricFamily(
             "custodyd_evidence_items", "Evidence items by status", labels=["status"]
         )
@@ -110,6 +116,12 @@ class ServiceCollector(Collector):
                 select(Evidence.status, func.count()).group_by(Evidence.status)
             ):
                 evidence.add_metric([status], count)
+            for channel, state, count in session.exec(
+                select(AlertOutbox.channel, AlertOutbox.state, func.count()).group_by(
+                    AlertOutbox.channel, AlertOutbox.state
+                )
+            ):
+                alerts.add_metric([channel, state], count)
             total = session.exec(
                 select(func.coalesce(func.sum(Acquisition.bytes_done), 0)).where(
                     Acquisition.state == "done"
@@ -132,6 +144,7 @@ class ServiceCollector(Collector):
         throughput.add_metric([], done / seconds if seconds > 0 else 0.0)
         yield acquisitions
         yield evidence
+        yield alerts
         yield acquired
         yield throughput
         yield from self._ledger()

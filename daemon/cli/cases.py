@@ -23,9 +23,14 @@ app.add_typer(cases_app, name="cases")
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 
 
+def cli_actor() -> str:
+    """The operator at the workstation, as the ledger names them: ``cli:<os user>``."""
+    return f"cli:{getpass.getuser()}"
+
+
 def _cli_principal() -> Principal:
-    """The operator at the workstation: full rights, recorded as ``cli:<os user>``."""
-    return Principal(actor=f"cli:{getpass.getuser()}", role=ADMIN)
+    """The operator at the workstation has full rights (they own the data directory)."""
+    return Principal(actor=cli_actor(), role=ADMIN)
 
 
 def case_json(case: Case) -> dict[str, object]:

@@ -8,8 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth import create_token, list_tokens, revoke_token
+from custodyd.daemon.auth import list_tokens
+from custodyd.daemon.auth.admin import issue_token, withdraw_token
 from custodyd.daemon.cli.app import app
+from custodyd.daemon.cli.cases import cli_actor
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.models import ApiToken
 
@@ -41,9 +43,8 @@ def create(
 ) -> None:
     """Create a token. The secret is printed once and stored only as a hash."""
     ctx = context()
-    with ctx.session() as session:
-        new = create_token(session, ctx.clock, role=role, cases=case or [], name=name, user=user)
-        data = token_json(new.token) | {"cases": list(dict.fromkeys(case or []))}
+    new = issue_token(ctx, cli_actor(), role=role, cases=case or [], name=name, user=user)
+    data = token_json(new.token) | {"cases": list(dict.fromkeys(case or []))}
     if json_out:
         print_json({"token": new.secret} | data)
     else:
@@ -76,8 +77,7 @@ def list_(
 def revoke(name: str, json_out: JsonOpt = False) -> None:
     """Revoke a token by name; it stops working at once."""
     ctx = context()
-    with ctx.session() as session:
-        data = token_json(revoke_token(session, ctx.clock, name))
+    data = token_json(withdraw_token(ctx, cli_actor(), name))
     if json_out:
         print_json(data)
     else:

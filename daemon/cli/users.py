@@ -8,8 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth import add_user, disable_user, list_users
+from custodyd.daemon.auth import disable_user, list_users
+from custodyd.daemon.auth.admin import enrol_user
 from custodyd.daemon.cli.app import app
+from custodyd.daemon.cli.cases import cli_actor
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.models import User
 
@@ -36,9 +38,7 @@ def add(
 ) -> None:
     """Add a user with a role."""
     ctx = context()
-    with ctx.session() as session:
-        user = add_user(session, ctx.clock, name, role)
-        data = user_json(user)
+    data = user_json(enrol_user(ctx, cli_actor(), name, role))
     if json_out:
         print_json(data)
     else:

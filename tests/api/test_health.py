@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,6 +25,7 @@ def test_metrics_are_prometheus_text(client: TestClient) -> None:
     text = r.text
     assert 'custodyd_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     assert "custodyd_acquired_bytes_total 0.0" in text
+    assert "custodyd_ledger_entries 0.0" in text and "# TYPE custodyd_alerts gauge" in text
 
 
 def test_readyz_without_runtime(client: TestClient) -> None:
@@ -53,3 +57,12 @@ def test_runtime_endpoints_need_a_runtime(client: TestClient, make_token: MakeTo
         assert r.status_code == 503, path
         assert r.json()["type"] == "urn:custodyd:problem:unavailable"
     assert client.get("/v1/media", headers=make_token("investigator")).status_code == 403
+
+
+def test_metrics_count_real_acquisitions(client: TestClient, acquired: Callable[..., Any]) -> None:
+    manifest = acquired("M-1", size=128 * 1024)
+    text = client.get("/metrics").text
+    assert 'custodyd_evidence_items{status="sealed"} 1.0' in text
+    states = [line for line in text.splitlines() if line.startswith("custodyd_acquisitions{")]
+    assert states and all(line.endswith(" 1.0") for line in states), states
+    assert manifest["bytes"] == 128 * 1024
