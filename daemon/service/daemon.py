@@ -29,6 +29,7 @@ from typing import Any
 
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import AppContext, open_context
+from custodyd.daemon.errors import ConfigError
 from custodyd.daemon.runtime import MonitorStatus, Runtime, set_current
 from custodyd.daemon.service import sdnotify
 from custodyd.daemon.service.media import MediaRegistry
@@ -179,7 +180,12 @@ class Daemon:
                 break
             threading.Event().wait(0.1)
         if not server.started:
-            raise RuntimeError(f"the API server did not start on {host}:{port}")
+            raise ConfigError(
+                f"the API server could not listen on {host}:{port} (address in use or not "
+                "permitted); choose another with --port/--host or settings port/host",
+                host=host,
+                port=port,
+            )
         shown = f"[{host}]" if ":" in host else host
         runtime.api_url = f"http://{shown}:{port}"
         announce(f"custodyd: API listening on {runtime.api_url}")

@@ -368,6 +368,28 @@ class MediaRegistry:
         except (OSError, ValueError):
             pass
 
+    def ensure_read_only(self, live: LiveMedium) -> bool:
+        """Just before an acquisition: the kernel flag must still be set (re-set it if not)."""
+        dev = live.device
+        if readonly.is_read_only(dev.devnode, dev.kernel_name):
+            return True
+        try:
+            nodes = readonly.set_ro_with_partitions(dev.kernel_name, dev.devnode)
+        except OSError as exc:
+            log.error("%s lost its read-only flag and cannot get it back: %s", dev.devnode, exc)
+            return live.write_block == "hardware"
+        self.ctx.ledger.append(
+            "medium.read_only_set",
+            actor=ACTOR,
+            payload={
+                "medium_id": live.id,
+                "key": live.key,
+                "nodes": nodes,
+                "reason": "the read-only flag had been cleared while the medium was held",
+            },
+        )
+        return True
+
     # -- state ------------------------------------------------------------
     def set_state(self, live: LiveMedium, state: str, *, evidence_id: str | None = None) -> None:
         with self._lock:

@@ -297,6 +297,13 @@ class AcquisitionQueue:
             job.finished_at = self.ctx.clock.now()
             log.error("acquisition not started: %s", job.error)
             return
+        if not self.media.ensure_read_only(medium):
+            job.state = "failed"
+            job.error = f"{job.source} is no longer read-only and could not be made read-only"
+            job.finished_at = self.ctx.clock.now()
+            self.media.set_state(medium, "refused")
+            log.error("acquisition not started: %s", job.error)
+            return
         job.state = "running"
         job.started_at = self.ctx.clock.now()
         self.media.set_state(medium, "acquiring")
@@ -319,17 +326,18 @@ class AcquisitionQueue:
                 cancel=job.cancel,
             )
         except Cancelled as exc:
-            job.state = "incomplete"
+            # the job's final state is set last: whoever waits on it sees the ledger done
             job.evidence_id = exc.extra.get("evidence_id") or job.evidence_id
             job.error = job.cancel_reason or exc.detail
             self._record_incomplete(job)
             self.media.set_state(medium, "incomplete")
+            job.state = "incomplete"
             log.warning(
                 "acquisition incomplete",
                 extra={"event": "acquisition.incomplete", "job": job.id, "reason": job.error},
             )
         except Exception as exc:
-            job.state = "incomplete" if job.cancel.is_set() else "failed"
+            final = "incomplete" if job.cancel.is_set() else "failed"
             job.error = (
                 job.cancel_reason
                 if job.cancel.is_set()
@@ -338,15 +346,16 @@ class AcquisitionQueue:
             if isinstance(exc, CustodydError):
                 job.evidence_id = exc.extra.get("evidence_id") or job.evidence_id
             self._record_incomplete(job)
-            self.media.set_state(medium, job.state)
+            self.media.set_state(medium, final)
+            job.state = final
             log.error(
                 "acquisition failed",
                 extra={"event": "acquisition.failed", "job": job.id, "error": job.error},
             )
         else:
-            job.state = "done"
             job.evidence_id = str(manifest.get("evidence_id"))
             self.media.set_state(medium, "acquired", evidence_id=job.evidence_id)
+            job.state = "done"
             log.info(
                 "acquisition done",
                 extra={

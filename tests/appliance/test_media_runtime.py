@@ -151,3 +151,31 @@ def test_allow_only_ignores_other_devices(ctx: AppContext, tmp_path: Path, loops
     assert MediaRegistry(ctx).attached(device) is None
     ctx.settings.media_allow = [str(device.loop_backing_file)]
     assert MediaRegistry(ctx).attached(device) is not None
+
+
+def test_read_only_flag_cleared_while_held_is_set_again_before_acquiring(
+    ctx: AppContext, tmp_path: Path, loops: Loops
+) -> None:
+    import subprocess
+
+    node = loops.attach(_image(tmp_path), read_only=False)
+    device = find_device(node)
+    assert device is not None
+    registry = MediaRegistry(ctx)
+    fake = SlowAcquire()
+    fake.release.set()
+    queue = AcquisitionQueue(ctx, registry, acquire=fake)
+    queue.start()
+    try:
+        live = registry.attached(device)
+        assert live is not None and live.state == "held"
+        subprocess.run(["blockdev", "--setrw", node], check=True)  # someone undoes it
+        assert not readonly.get_ro(node)
+        queue.submit(live.key, "CASE-2", actor="user:examiner")
+        assert queue.wait_idle(10)
+        assert queue.list()[0].state == "done"
+        assert readonly.get_ro(node), "read-only again before the acquisition ran"
+        last_ro = [e for e in _all_entries(ctx) if e.action == "medium.read_only_set"][-1]
+        assert "cleared" in last_ro.payload["reason"]
+    finally:
+        queue.shutdown(10)

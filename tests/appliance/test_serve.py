@@ -190,6 +190,19 @@ def evidence_rows(home: Path) -> list[Any]:
         ctx.close()
 
 
+def ledger_until(daemon: Daemon, done: Callable[[list[Any]], bool]) -> list[Any]:
+    """The ledger's entries once ``done(entries)`` holds (fails after 30 s)."""
+    found: list[list[Any]] = []
+
+    def check() -> bool:
+        entries = ledger_entries(daemon.home)
+        found[:] = [entries]
+        return done(entries)
+
+    wait_for(check, 30, "ledger entries", daemon)
+    return found[0]
+
+
 def source_of(manifest: dict[str, Any]) -> str:
     source = manifest["source"]
     return str(source["path"] if isinstance(source, dict) else source)
@@ -271,7 +284,8 @@ def test_plugged_media_become_sealed_evidence(
         [manifest["evidence_id"], sealed_rw[0]["evidence_id"]]
     )
 
-    entries = ledger_entries(daemon.home)
+    # the sealed status is committed just before its ledger entry: wait for both
+    entries = ledger_until(daemon, lambda es: [e.action for e in es].count("evidence.sealed") == 2)
     actions = [e.action for e in entries]
     attached = [e for e in entries if e.action == "medium.attached"]
     assert len(attached) == 2
@@ -364,7 +378,10 @@ def test_detach_mid_acquisition_then_reattach_then_sigterm(
     loops.attached.remove(node)
     subprocess.run(["udevadm", "trigger", "--action=add", f"/sys/class/block/{name}"])
     settle()
-    entries = ledger_entries(daemon.home)
+    entries = ledger_until(
+        daemon,
+        lambda es: any(e.evidence == first and e.action == "acquisition.incomplete" for e in es),
+    )
     assert [e.action for e in entries if e.evidence == first].count("acquisition.incomplete") == 1
     detached = [e for e in entries if e.action == "medium.detached"]
     assert len(detached) == 1 and detached[0].payload["cancelled"] is True
