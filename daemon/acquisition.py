@@ -45,7 +45,7 @@ from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
 from custodyd.daemon.inventory import inventory as run_inventory
-from custodyd.daemon.models import Acquisition, Case, Evidence
+from custodyd.daemon.models import Acquisition, Case, Evidence, Medium
 from custodyd.daemon.store.layout import (
     IMAGE_NAME,
     INVENTORY_NAME,
@@ -96,14 +96,20 @@ def _manifest(
     medium_id: int | None,
     inventory: dict[str, Any] | None,
     requested: Sequence[str],
+    medium: dict[str, Any] | None = None,
     verify_seconds: float | None = None,
 ) -> dict[str, Any]:
+    source = result.source.to_dict()
+    if medium:  # what the hardware layer identified fills what sysfs did not say
+        source["serial"] = source["serial"] or medium["serial"]
+        source["model"] = source["model"] or medium["model"]
     return {
         "evidence_id": evidence_id,
         "case": case_ref,
         "status": status,
-        "source": result.source.to_dict(),
+        "source": source,
         "medium_id": medium_id,
+        "medium": medium,
         "bytes": result.bytes,
         "hashes": dict(result.hashes),
         "requested_hashes": list(requested),
@@ -160,6 +166,7 @@ def acquire(
     with ctx.session() as session:
         case, created = get_or_create_case(session, clock, case_ref)
         case_ref = case.ref
+        medium = _medium_identity(session, medium_id)
         directory = evidence_directory(store_root, case_ref, evidence_id)
         image_path = directory / IMAGE_NAME
         assert case.id is not None
@@ -210,6 +217,7 @@ def acquire(
         "actor": actor,
         "medium_id": medium_id,
         "requested": requested,
+        "medium": medium,
     }
     try:
         try:
@@ -377,6 +385,27 @@ def _complete(
         },
     )
     return manifest
+
+
+def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] | None:
+    """The hardware layer's identity of the medium (serial, model, WWN...) for the manifest."""
+    if medium_id is None:
+        return None
+    medium = session.get(Medium, medium_id)
+    if medium is None:
+        raise NotFound(f"no medium {medium_id}", medium_id=medium_id)
+    return {
+        "id": medium.id,
+        "key": medium.key,
+        "path": medium.path,
+        "serial": medium.serial,
+        "model": medium.model,
+        "vendor": medium.vendor,
+        "wwn": medium.wwn,
+        "bus": medium.bus,
+        "size": medium.size,
+        "write_block": medium.write_block,
+    }
 
 
 def _safe_inventory(image_path: Path) -> dict[str, Any]:

@@ -105,6 +105,16 @@ def _sysfs_text(path: Path) -> str | None:
     return text or None
 
 
+def _vpd_serial(path: Path) -> str | None:
+    """The serial in a SCSI VPD page 0x80 (4-byte header, then ASCII)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    text = data[4:].decode("ascii", "replace").strip(" \x00")
+    return text or None
+
+
 def _device_identity(rdev: int) -> tuple[str | None, str | None, str | None]:
     """(kernel name, model, serial) of a block device from /sys."""
     sys_dev = Path(f"/sys/dev/block/{os.major(rdev)}:{os.minor(rdev)}")
@@ -115,10 +125,12 @@ def _device_identity(rdev: int) -> tuple[str | None, str | None, str | None]:
     name = real.name
     disk = real if (real / "device").exists() else real.parent  # a partition -> its disk
     model = _sysfs_text(disk / "device" / "model")
-    serial = _sysfs_text(disk / "device" / "serial") or _sysfs_text(disk / "serial")
-    if serial is None:
-        wwid = _sysfs_text(disk / "device" / "wwid")
-        serial = wwid
+    serial = (
+        _sysfs_text(disk / "device" / "serial")  # NVMe, virtio, MMC
+        or _sysfs_text(disk / "serial")
+        or _vpd_serial(disk / "device" / "vpd_pg80")  # SCSI/SATA unit serial number page
+        or _sysfs_text(disk / "device" / "wwid")
+    )
     if name.startswith("loop"):
         backing = _sysfs_text(real / "loop" / "backing_file")
         model = model or "loop device"

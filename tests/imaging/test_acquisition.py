@@ -205,3 +205,33 @@ def test_unknown_evidence(ictx: AppContext) -> None:
         get_manifest(ictx, "EVNOPE")
     with pytest.raises(NotFound):
         verify_evidence(ictx, "EVNOPE", actor=ACTOR)
+
+
+def test_medium_identity_in_manifest(ictx: AppContext, source_file: Path) -> None:
+    from custodyd.daemon.models import Medium
+
+    with ictx.session() as session:
+        medium = Medium(
+            key="serial:S3Z9NB0K123456",
+            path=str(source_file),
+            serial="S3Z9NB0K123456",
+            model="Samsung SSD 860",
+            size=source_file.stat().st_size,
+            write_block="hardware",
+            first_seen=ictx.clock.now(),
+            last_seen=ictx.clock.now(),
+        )
+        session.add(medium)
+        session.flush()
+        medium_id = medium.id
+    manifest = acquire(ictx, source_file, "CASE-M", actor=ACTOR, medium_id=medium_id)
+    assert manifest["medium_id"] == medium_id
+    assert manifest["medium"]["serial"] == "S3Z9NB0K123456"
+    assert manifest["medium"]["write_block"] == "hardware"
+    assert manifest["source"]["serial"] == "S3Z9NB0K123456"
+    assert manifest["source"]["model"] == "Samsung SSD 860"
+    with ictx.session() as session:
+        evidence = session.get(Evidence, manifest["evidence_id"])
+        assert evidence is not None and evidence.medium_id == medium_id
+    with pytest.raises(NotFound):
+        acquire(ictx, source_file, "CASE-M", actor=ACTOR, medium_id=99999)

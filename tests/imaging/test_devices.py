@@ -175,3 +175,21 @@ def test_full_destination(ictx: AppContext, tmp_path: Path) -> None:
         assert [e.action for e in entries] == ["acquisition.started", "acquisition.incomplete"]
         assert entries[-1].payload["error"] == "destination-full"
     assert os.path.exists(source)
+
+
+def test_inventory_of_a_block_device() -> None:
+    from custodyd.daemon.inventory import inventory
+    from tests.conftest import FORENSIC_IMAGES
+
+    image = FORENSIC_IMAGES / "dfvfs_mbr.raw"
+    if not image.exists():
+        pytest.skip("shared forensic images missing")
+    device = loop_attach(image, read_only=True)
+    try:
+        got = inventory(device)
+    finally:
+        loop_detach(device)
+    assert [(f["offset_sectors"], f["type"], f["file_count"]) for f in got["filesystems"]] == [
+        (1, "Ext2", 7),
+        (131, "Ext4", 7),
+    ]
