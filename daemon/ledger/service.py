@@ -10,7 +10,7 @@ durably (SQLite WAL with ``synchronous=FULL``; PostgreSQL synchronous commit)
 before the call returns.
 
 After each commit the newest signed checkpoint is also written to a *witness*
-file beside the database (``$CUSTODYD_HOME/ledger-witness.note``); ``verify``
+file in the data directory (``$CUSTODYD_HOME/ledger-witness-<db tag>.note``); ``verify``
 insists the ledger still contains it, so removing the newest entries together
 with their nodes and checkpoints from the database does not go unnoticed. (An
 outside witness is stronger still: publish ``custodyd ledger checkpoint``.)
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import itertools
 import os
 import threading
@@ -261,7 +262,10 @@ class Ledger:
 
     @property
     def witness_path(self) -> Path:
-        return self.ctx.settings.home / "ledger-witness.note"
+        """One witness per database (a data dir may be pointed at another database)."""
+        url = self.engine.url.render_as_string(hide_password=True)
+        tag = hashlib.sha256(url.encode()).hexdigest()[:12]
+        return self.ctx.settings.home / f"ledger-witness-{tag}.note"
 
     def witness(self) -> str | None:
         try:
@@ -492,15 +496,8 @@ def _entry_rows(conn: Connection) -> Iterator[verify.EntryRow]:
         "SELECT idx, leaf, time, actor, action, case_ref, evidence_id "
         "FROM ledger_entries ORDER BY idx"
     )
-    for idx, leaf, time, actor, action, case, evidence in _stream(conn, sql):
-        fields = {
-            "time": time,
-            "actor": actor,
-            "action": action,
-            "case": case,
-            "evidence": evidence,
-        }
-        yield idx, bytes(leaf), fields
+    for idx, leaf, *fields in _stream(conn, sql):  # fields in verify.COLUMN_FIELDS order
+        yield idx, bytes(leaf), tuple(fields)
 
 
 @contextmanager
