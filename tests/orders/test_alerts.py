@@ -163,3 +163,44 @@ def test_no_alerts_during_hold_and_unreachable_smtp_retried(
     followup_order(ctx, made["id"], actor=ACTOR)
     clock.advance(timedelta(days=30))
     assert check(ctx).sent == 0 and len(mailbox.messages) == 1
+
+
+def test_case_recipients_and_stale_claim_recovered(
+    ctx: AppContext, settings: Settings, clock: ManualClock, smtp_server: tuple[str, Mailbox]
+) -> None:
+    from custodyd.daemon.models import AlertRecipient
+
+    smtp_url, mailbox = smtp_server
+    ctx.settings = configured(settings, smtp_url)
+    make_evidence(ctx, "EV1", case_ref="C-9")
+    with ctx.session() as s:
+        s.add(AlertRecipient(scope="case", key="C-9", address="case-lead@lab.example"))
+        s.add(AlertRecipient(scope="regime", key="domestic-180", address="dom@lab.example"))
+    create_order(
+        ctx,
+        OrderRequest(
+            regime="domestic-180",
+            ref="D",
+            issued_on=clock.now().date() - timedelta(days=179),
+            evidence_ids=["EV1"],
+            alert_to=["own@lab.example"],
+        ),
+        actor=ACTOR,
+    )
+    # a checker crashed after claiming the row and before sending it
+    from custodyd.daemon.orders.alerts.outbox import CheckReport, enqueue_due
+
+    enqueue_due(ctx, CheckReport())
+    with ctx.session() as s:
+        row = s.exec(select(AlertOutbox).where(AlertOutbox.state == "pending")).one()
+        row.state, row.claimed_at = "sending", clock.now()
+        s.add(row)
+    assert check(ctx).sent == 0  # a fresh claim may still be in flight elsewhere
+    clock.advance(timedelta(minutes=16))
+    assert check(ctx).sent == 1
+    assert sorted(mailbox.envelopes[0][1]) == [
+        "case-lead@lab.example",
+        "compliance@lab.example",
+        "dom@lab.example",
+        "own@lab.example",
+    ]
