@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import InvalidInput
 from custodyd.daemon.ledger import merkle
 from custodyd.daemon.ledger.service import Event
 
@@ -65,6 +66,9 @@ def run(
     append_s = time.perf_counter() - started
     append_cpu_s = time.process_time() - started_cpu
     size = ledger.size()
+    if size == 0:
+        raise InvalidInput("nothing to measure: the ledger is empty (use --entries N)")
+    items = max(1, size // ENTRIES_PER_ITEM)  # --entries 0 measures an existing ledger
     rng = random.Random(seed)
     root = ledger.root()
 
@@ -84,7 +88,7 @@ def run(
     history: list[float] = []
     lengths: list[int] = []
     for _ in range(samples):
-        item = f"EV{rng.randrange(min(items, size)):08d}"
+        item = f"EV{rng.randrange(items):08d}"
         t = time.perf_counter()
         found = ledger.history(item)
         history.append((time.perf_counter() - t) * 1000)
