@@ -139,17 +139,28 @@ def _enqueue_leads(
     if not chans:
         return
     newest = due[0]
+    existing = set(
+        session.exec(
+            select(AlertOutbox.key, AlertOutbox.channel).where(
+                AlertOutbox.subject_kind == kind, AlertOutbox.subject_id == subject_id
+            )
+        )
+    )
     for lead in due:
+        key = f"{deadline.isoformat()}/{lead}"
+        missing = [c for c in chans if (key, c) not in existing]
+        if not missing:  # the common case on every wake-up: nothing to compose
+            continue
         message = build(lead_days=lead)
         message["recipients"] = recipients
-        for channel in chans:
+        for channel in missing:
             state = "pending" if lead == newest else "superseded"
             inserted = _insert_ignore(
                 session,
                 {
                     "subject_kind": kind,
                     "subject_id": subject_id,
-                    "key": f"{deadline.isoformat()}/{lead}",
+                    "key": key,
                     "channel": channel,
                     "lead_days": lead,
                     "state": state,
