@@ -94,7 +94,7 @@ def access_event(
     actor: str,
     what: str,
     case: str | None = None,
-    evidence: str | Any = None,
+    evidence: str | list[str] | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> Event:
     payload: dict[str, Any] = {"what": what, "case": case, "evidence": evidence}
@@ -115,7 +115,7 @@ def record_read(
     actor: str,
     what: str,
     case: str | None = None,
-    evidence: str | Any = None,
+    evidence: str | list[str] | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> LedgerEntry:
     """Append one access entry (``what`` names the resource read, e.g. ``manifest``).

@@ -204,3 +204,30 @@ def test_case_recipients_and_stale_claim_recovered(
         "dom@lab.example",
         "own@lab.example",
     ]
+
+
+def test_a_channel_that_fails_is_not_hammered_in_the_same_run(
+    ctx: AppContext, settings: Settings, clock: ManualClock, smtp_server: tuple[str, Mailbox]
+) -> None:
+    smtp_url, mailbox = smtp_server
+    ctx.settings = configured(settings, "smtp://127.0.0.1:1")
+    for n in range(3):
+        make_evidence(ctx, f"EV{n}")
+        create_order(
+            ctx,
+            OrderRequest(
+                regime="intl-expedited-60",
+                ref=f"R{n}",
+                issued_on=clock.now().date() - timedelta(days=58),
+                evidence_ids=[f"EV{n}"],
+            ),
+            actor=ACTOR,
+        )
+    report = check(ctx)
+    assert (report.enqueued, report.retrying, report.sent) == (3, 1, 0)
+    with ctx.session() as s:
+        pending = s.exec(select(AlertOutbox).where(AlertOutbox.state == "pending")).all()
+    assert sorted(r.attempts for r in pending) == [0, 0, 1]
+    ctx.settings = configured(settings, smtp_url)
+    clock.advance(timedelta(minutes=3))
+    assert check(ctx).sent == 3 and len(mailbox.messages) == 3
