@@ -37,8 +37,9 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shared_buffers: str = "128MB") -> None:
         self.root = root
+        self.shared_buffers = shared_buffers
         self.data = root / "data"
         self.sockets = root / "sockets"
         self.port = 0
@@ -74,7 +75,7 @@ class PostgresServer:
             self.port = _free_port()
             opts = (
                 f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 "
-                "-c max_connections=100 -c shared_buffers=128MB"
+                f"-c max_connections=100 -c shared_buffers={self.shared_buffers}"
             )
             done = self._run(
                 str(PG_BIN / "pg_ctl"),

@@ -6,21 +6,25 @@ timeline is returned.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import PageParams, page, page_params
 from custodyd.api.schemas import EntryOut, entry_out
-from custodyd.daemon.auth import HISTORY_READ, Principal, record_read
+from custodyd.daemon.auth import HISTORY_READ, Principal
+from custodyd.daemon.auth.audit import WAIT_SECONDS, access_event, submit_read
 from custodyd.daemon.auth.casework import visible_case
 from custodyd.daemon.auth.visibility import visible_evidence_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.custody import record_transfer
+from custodyd.daemon.errors import ServiceUnavailable
 
 router = APIRouter(prefix="/v1", tags=["custody"])
 
@@ -45,23 +49,40 @@ class TransferIn(BaseModel):
     time: datetime | None = Field(None, description="When it happened (default: now)")
 
 
+async def _audited(ctx: AppContext, principal: Principal, **what: Any) -> None:
+    """Wait (without holding a worker thread) until the read is durably in the ledger."""
+    event = access_event(HISTORY_READ, actor=principal.actor, **what)
+    future = submit_read(ctx, event)
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(future), timeout=WAIT_SECONDS)
+    except TimeoutError as exc:
+        raise ServiceUnavailable("the read could not be recorded in the ledger in time") from exc
+
+
+def _evidence_case(ctx: AppContext, principal: Principal, evidence_id: str) -> str:
+    with ctx.session() as session:
+        return visible_evidence_case(session, principal, evidence_id)
+
+
+def _case(ctx: AppContext, principal: Principal, ref: str) -> None:
+    with ctx.session() as session:
+        visible_case(session, principal, ref)
+
+
 @router.get(
     "/evidence/{evidence_id}/custody",
     response_model=Timeline,
     summary="Custody timeline of an evidence item, oldest first (the read is audited)",
 )
-def evidence_custody(
+async def evidence_custody(
     evidence_id: str,
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    with ctx.session() as session:
-        ref = visible_evidence_case(session, principal, evidence_id)
-    record_read(
-        ctx, HISTORY_READ, actor=principal.actor, what="custody", case=ref, evidence=evidence_id
-    )
-    entries = ctx.ledger.history(evidence_id)
+    ref = await run_in_threadpool(_evidence_case, ctx, principal, evidence_id)
+    await _audited(ctx, principal, what="custody", case=ref, evidence=evidence_id)
+    entries = await run_in_threadpool(ctx.ledger.history, evidence_id)
     items, nxt = params.slice(entries)
     body = page([entry_out(e) for e in items], params, nxt)
     return {"subject": evidence_id, "case": ref, "total": len(entries)} | body
@@ -72,16 +93,15 @@ def evidence_custody(
     response_model=Timeline,
     summary="Custody timeline of a case, oldest first (the read is audited)",
 )
-def case_custody(
+async def case_custody(
     ref: str,
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    with ctx.session() as session:
-        visible_case(session, principal, ref)
-    record_read(ctx, HISTORY_READ, actor=principal.actor, what="case custody", case=ref)
-    entries = ctx.ledger.case_history(ref)
+    await run_in_threadpool(_case, ctx, principal, ref)
+    await _audited(ctx, principal, what="case custody", case=ref)
+    entries = await run_in_threadpool(ctx.ledger.case_history, ref)
     items, nxt = params.slice(entries)
     body = page([entry_out(e) for e in items], params, nxt)
     return {"subject": ref, "case": ref, "total": len(entries)} | body

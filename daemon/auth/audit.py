@@ -88,6 +88,26 @@ def _submit(ctx: AppContext, event: Event) -> Future[LedgerEntry]:
     return future
 
 
+def access_event(
+    action: str,
+    *,
+    actor: str,
+    what: str,
+    case: str | None = None,
+    evidence: str | list[str] | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> Event:
+    payload: dict[str, Any] = {"what": what, "case": case, "evidence": evidence}
+    if detail:
+        payload.update(detail)
+    return Event(action, actor, None, None, payload)
+
+
+def submit_read(ctx: AppContext, event: Event) -> Future[LedgerEntry]:
+    """Queue an access entry; the future resolves once it is durable (async callers)."""
+    return _submit(ctx, event)
+
+
 def record_read(
     ctx: AppContext,
     action: str,
@@ -95,7 +115,7 @@ def record_read(
     actor: str,
     what: str,
     case: str | None = None,
-    evidence: str | Any = None,
+    evidence: str | list[str] | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> LedgerEntry:
     """Append one access entry (``what`` names the resource read, e.g. ``manifest``).
@@ -103,10 +123,10 @@ def record_read(
     Returns once the entry is durable; raises :class:`ServiceUnavailable` when it
     could not be recorded in time (the read must then be refused).
     """
-    payload: dict[str, Any] = {"what": what, "case": case, "evidence": evidence}
-    if detail:
-        payload.update(detail)
-    future = _submit(ctx, Event(action, actor, None, None, payload))
+    event = access_event(
+        action, actor=actor, what=what, case=case, evidence=evidence, detail=detail
+    )
+    future = _submit(ctx, event)
     try:
         return future.result(timeout=WAIT_SECONDS)
     except TimeoutError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -21,7 +22,7 @@ class Member:
     role: str
 
 
-def _member_filter(user_id: int | None, token_id: int | None):  # type: ignore[no-untyped-def]
+def _member_filter(user_id: int | None, token_id: int | None) -> Any:
     if (user_id is None) == (token_id is None):
         raise InvalidInput("a case member is exactly one user or one token")
     if user_id is not None:

@@ -20,7 +20,9 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("ledger")
 def ledger_cmd(
-    entries: int = typer.Option(100_000, "--entries", help="Entries to append."),
+    entries: int = typer.Option(
+        100_000, "--entries", help="Entries to append (0: measure the ledger in --home as is)."
+    ),
     batch: int = typer.Option(1000, "--batch", help="Entries per durable append batch."),
     database_url: str | None = typer.Option(
         None, "--database-url", help="Benchmark this database (default: a fresh SQLite)."

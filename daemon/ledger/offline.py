@@ -57,7 +57,7 @@ def _rows(entries: list[Any]) -> Iterator[verify.EntryRow]:
         except (binascii.Error, ValueError, TypeError):
             leaf = b""
         index = item.get("index")
-        fields = {name: item.get(name) for name in verify.COLUMN_FIELDS}
+        fields = tuple(item.get(name) for name in verify.COLUMN_FIELDS)
         yield (index if isinstance(index, int) else -1), leaf, fields
 
 

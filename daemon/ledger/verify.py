@@ -11,10 +11,11 @@ serves the database (:meth:`Ledger.verify`) and an export bundle
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,8 @@ from custodyd.daemon.ledger import merkle
 from custodyd.daemon.ledger.entry import LedgerEntry
 from custodyd.daemon.ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint
 
-# (index as stored, leaf bytes, fields stored beside the leaf (COLUMN_FIELDS) or None)
-EntryRow = tuple[int, bytes, Mapping[str, Any] | None]
+# (index as stored, leaf bytes, the fields stored beside the leaf in COLUMN_FIELDS order or None)
+EntryRow = tuple[int, bytes, tuple[Any, ...] | None]
 # level -> stored (idx, hash) rows of that level, ascending idx
 StoredLevel = Callable[[int], Iterable[tuple[int, bytes]]]
 
@@ -69,6 +70,7 @@ class VerifyReport:
 COLUMN_FIELDS = ("time", "actor", "action", "case", "evidence")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _quote(value: Any) -> str:
     """RFC 8785 form of a string or null, fast for the plain text ids and names hold."""
     if value is None:
@@ -78,18 +80,17 @@ def _quote(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _expected_frame(idx: int, fields: Mapping[str, Any]) -> tuple[bytes, bytes]:
+def _expected_frame(idx: int, fields: tuple[Any, ...]) -> tuple[bytes, bytes]:
     """The canonical leaf's head (up to the payload) and tail (the time) for these fields."""
+    time, actor, action, case, evidence = fields
     head = (
-        f'{{"action":{_quote(fields.get("action"))},"actor":{_quote(fields.get("actor"))},'
-        f'"case":{_quote(fields.get("case"))},"evidence":{_quote(fields.get("evidence"))},'
-        f'"index":{idx},"payload":{{'
+        f'{{"action":{_quote(action)},"actor":{_quote(actor)},"case":{_quote(case)},'
+        f'"evidence":{_quote(evidence)},"index":{idx},"payload":{{'
     )
-    tail = f',"time":{_quote(fields.get("time"))}}}'
-    return head.encode(), tail.encode()
+    return head.encode(), f',"time":{_quote(time)}}}'.encode()
 
 
-def _slow_check(idx: int, leaf: bytes, fields: Mapping[str, Any] | None) -> str | None:
+def _slow_check(idx: int, leaf: bytes, fields: tuple[Any, ...] | None) -> str | None:
     """Decode the leaf and say what is wrong with it, or None when it is fine."""
     try:
         entry = LedgerEntry.from_leaf(leaf)
@@ -98,8 +99,8 @@ def _slow_check(idx: int, leaf: bytes, fields: Mapping[str, Any] | None) -> str 
     if entry.index != idx:
         return f"entry {idx}: leaf is entry {entry.index} (entries reordered?)"
     if fields is not None:
-        for name in COLUMN_FIELDS:
-            if fields.get(name) != getattr(entry, name):
+        for name, value in zip(COLUMN_FIELDS, fields, strict=True):
+            if value != getattr(entry, name):
                 return f"entry {idx}: stored {name} disagrees with the signed leaf"
     return None
 

@@ -12,12 +12,12 @@ On attach (a whole disk that is not one of the machine's own disks):
    an acquisition; otherwise the medium is ``held`` until an examiner starts one.
 
 A medium that comes back after an acquisition was cut short (re-attach) is
-acquired again *from the start* into new evidence; the ledger's
-``medium.attached`` says so (``reattach``, ``resume: restart...``, the
-incomplete ids). A medium already acquired (sealed evidence) is held, not
-imaged twice. At daemon start, media already present that had an incomplete
-acquisition are held, not re-acquired automatically (a crash loop must not
-image forever).
+acquired again *from the start* into new evidence (``auto``); the ledger's
+``medium.attached`` says so (``reattach``, ``resume: restart...``, the earlier
+evidence ids). At daemon start, media already present that this daemon had
+seen before (an incomplete or sealed acquisition) are held, not re-acquired
+automatically: a restart or crash loop must never image the same medium again
+and again, and nothing is double-counted.
 
 On detach: a running acquisition of it is cancelled (the acquisition service
 marks it ``incomplete`` and keeps the partial image and error map) and the
@@ -216,9 +216,9 @@ class MediaRegistry:
         refused = wb == "none" or (ro_error is not None and wb != "hardware")
         if refused:
             state, policy = "refused", "hold"
-        elif self.auto_acquire and not done and not (at_startup and incomplete):
+        elif self.auto_acquire and not (at_startup and previous):
             state, policy = "queued", "auto"
-        else:  # no auto policy, back after a crash, or already acquired: an examiner decides
+        else:  # no auto policy, or already seen before a restart: an examiner decides
             state, policy = "held", "hold"
         now = self.ctx.clock.now()
         row_id = self._save(device, now_ro, wb, state, now)
@@ -255,15 +255,15 @@ class MediaRegistry:
             payload["reattach"] = True
             payload["previous_incomplete"] = incomplete
             payload["previous_evidence"] = done
-            if done:
-                payload["resume"] = "held: this medium was already acquired; an examiner decides"
-            elif at_startup:
-                payload["resume"] = "held: the daemon restarted; an examiner decides"
-            else:
+            if at_startup:
+                payload["resume"] = "held: present when the daemon started; an examiner decides"
+            elif policy == "auto":
                 payload["resume"] = (
-                    "restart: a new acquisition from the first sector; "
-                    "the incomplete evidence stays incomplete"
+                    "restart: a new acquisition from the first sector into new evidence; "
+                    "earlier evidence (sealed or incomplete) stays as it is"
                 )
+            else:
+                payload["resume"] = "held: an examiner decides"
         self.ctx.ledger.append("medium.attached", actor=ACTOR, payload=payload)
         if set_nodes:
             self.ctx.ledger.append(

@@ -179,3 +179,35 @@ def test_read_only_flag_cleared_while_held_is_set_again_before_acquiring(
         assert "cleared" in last_ro.payload["reason"]
     finally:
         queue.shutdown(10)
+
+
+def test_registry_and_queue_on_postgres(
+    settings: Any, clock: Any, fresh_postgres_url: str, tmp_path: Path, loops: Loops
+) -> None:
+    from custodyd.daemon.context import open_context
+
+    pg = open_context(settings.model_copy(update={"database_url": fresh_postgres_url}), clock)
+    try:
+        node = loops.attach(_image(tmp_path), read_only=False)
+        device = find_device(node)
+        assert device is not None
+        registry = MediaRegistry(pg, auto_acquire="CASE-PG")
+        fake = SlowAcquire()
+        queue = AcquisitionQueue(pg, registry, acquire=fake)
+        queue.start()
+        try:
+            live = registry.attached(device)
+            assert live is not None and live.write_block == "software"
+            assert fake.started.wait(10)
+            registry.detached(device.kernel_name)
+            assert queue.wait_idle(10)
+        finally:
+            queue.shutdown(10)
+        actions = [e.action for e in _all_entries(pg)]
+        assert actions[:2] == ["medium.attached", "medium.read_only_set"]
+        assert sorted(actions[2:]) == ["acquisition.incomplete", "medium.detached"]
+        with pg.session() as session:
+            row = session.get(Medium, live.id)
+            assert row is not None and row.state == "detached" and row.read_only
+    finally:
+        pg.close()

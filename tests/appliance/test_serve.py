@@ -297,7 +297,7 @@ def test_plugged_media_become_sealed_evidence(
             assert mine.count(action) == 1, (action, mine)
     assert "medium.refused" not in actions
 
-    # unplugged and plugged in again: already acquired, so held (never imaged twice)
+    # unplugged and plugged in again: a new acquisition, and the ledger says why
     loops.detach(node)
     wait_for(
         lambda: [e for e in ledger_entries(daemon.home) if e.action == "medium.detached"],
@@ -313,10 +313,14 @@ def test_plugged_media_become_sealed_evidence(
         daemon,
     )[0]
     assert again.payload["previous_evidence"] == [manifest["evidence_id"]]
-    assert again.payload["policy"] == "hold"
-    listed = {m["path"]: m for m in daemon.cli("media", "list", "--json")}
-    assert listed[node]["state"] == "held"
-    assert len(evidence_rows(daemon.home)) == 2
+    assert again.payload["policy"] == "auto"
+    assert again.payload["resume"].startswith("restart")
+    wait_for(
+        lambda: len(evidence(daemon.home)) == 3,
+        120,
+        "a second sealed evidence of the re-plugged medium",
+        daemon,
+    )
     assert daemon.terminate() == 0
     wait_for(lambda: "STOPPING=1" in messages, 10, "STOPPING=1", daemon)
     notify.close()

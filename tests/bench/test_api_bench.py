@@ -189,6 +189,8 @@ def test_custody_history_over_http(tmp_path: Path) -> None:
         "history_over_healthz_p99": round(pct(history, 99) / max(pct(health, 99), 1e-6), 1),
         "sequential_requests": SEQUENTIAL,
         "concurrent": load,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
         "note": "each history read appends a durable, signed history.read ledger entry",
     }
     print(json.dumps(result, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -104,3 +105,19 @@ def test_postgres_refuses_truncate(lctx: AppContext) -> None:
             )
         ).scalars()
         assert sorted(grants) == ["INSERT", "SELECT"]
+
+
+def test_witness_is_per_database(lctx: AppContext, tmp_path: Path) -> None:
+    """Pointing the data dir at another database is not mistaken for truncation."""
+    lctx.ledger.append_many([Event("x.y", "user:u") for _ in range(5)])
+    other_settings = lctx.settings.model_copy(
+        update={"database_url": f"sqlite:///{tmp_path / 'other.db'}"}
+    )
+    other = open_context(other_settings)
+    try:
+        other.ledger.append("x.y", actor="user:u")
+        assert other.ledger.verify().ok
+        assert other.ledger.witness_path != lctx.ledger.witness_path
+    finally:
+        other.close()
+    assert lctx.ledger.verify().ok

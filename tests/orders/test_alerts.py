@@ -163,3 +163,71 @@ def test_no_alerts_during_hold_and_unreachable_smtp_retried(
     followup_order(ctx, made["id"], actor=ACTOR)
     clock.advance(timedelta(days=30))
     assert check(ctx).sent == 0 and len(mailbox.messages) == 1
+
+
+def test_case_recipients_and_stale_claim_recovered(
+    ctx: AppContext, settings: Settings, clock: ManualClock, smtp_server: tuple[str, Mailbox]
+) -> None:
+    from custodyd.daemon.models import AlertRecipient
+
+    smtp_url, mailbox = smtp_server
+    ctx.settings = configured(settings, smtp_url)
+    make_evidence(ctx, "EV1", case_ref="C-9")
+    with ctx.session() as s:
+        s.add(AlertRecipient(scope="case", key="C-9", address="case-lead@lab.example"))
+        s.add(AlertRecipient(scope="regime", key="domestic-180", address="dom@lab.example"))
+    create_order(
+        ctx,
+        OrderRequest(
+            regime="domestic-180",
+            ref="D",
+            issued_on=clock.now().date() - timedelta(days=179),
+            evidence_ids=["EV1"],
+            alert_to=["own@lab.example"],
+        ),
+        actor=ACTOR,
+    )
+    # a checker crashed after claiming the row and before sending it
+    from custodyd.daemon.orders.alerts.outbox import CheckReport, enqueue_due
+
+    enqueue_due(ctx, CheckReport())
+    with ctx.session() as s:
+        row = s.exec(select(AlertOutbox).where(AlertOutbox.state == "pending")).one()
+        row.state, row.claimed_at = "sending", clock.now()
+        s.add(row)
+    assert check(ctx).sent == 0  # a fresh claim may still be in flight elsewhere
+    clock.advance(timedelta(minutes=16))
+    assert check(ctx).sent == 1
+    assert sorted(mailbox.envelopes[0][1]) == [
+        "case-lead@lab.example",
+        "compliance@lab.example",
+        "dom@lab.example",
+        "own@lab.example",
+    ]
+
+
+def test_a_channel_that_fails_is_not_hammered_in_the_same_run(
+    ctx: AppContext, settings: Settings, clock: ManualClock, smtp_server: tuple[str, Mailbox]
+) -> None:
+    smtp_url, mailbox = smtp_server
+    ctx.settings = configured(settings, "smtp://127.0.0.1:1")
+    for n in range(3):
+        make_evidence(ctx, f"EV{n}")
+        create_order(
+            ctx,
+            OrderRequest(
+                regime="intl-expedited-60",
+                ref=f"R{n}",
+                issued_on=clock.now().date() - timedelta(days=58),
+                evidence_ids=[f"EV{n}"],
+            ),
+            actor=ACTOR,
+        )
+    report = check(ctx)
+    assert (report.enqueued, report.retrying, report.sent) == (3, 1, 0)
+    with ctx.session() as s:
+        pending = s.exec(select(AlertOutbox).where(AlertOutbox.state == "pending")).all()
+    assert sorted(r.attempts for r in pending) == [0, 0, 1]
+    ctx.settings = configured(settings, smtp_url)
+    clock.advance(timedelta(minutes=3))
+    assert check(ctx).sent == 3 and len(mailbox.messages) == 3

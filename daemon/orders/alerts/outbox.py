@@ -119,6 +119,11 @@ def _insert_ignore(session: Session, values: dict[str, Any]) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def any_due(ctx: AppContext, deadline: date, leads: Sequence[int]) -> bool:
+    """Whether the largest lead time before ``deadline`` has come."""
+    return bool(leads) and ctx.clock.now() >= start_of(deadline - timedelta(days=max(leads)))
+
+
 def _enqueue_leads(
     session: Session,
     ctx: AppContext,
@@ -139,17 +144,28 @@ def _enqueue_leads(
     if not chans:
         return
     newest = due[0]
+    existing = set(
+        session.exec(
+            select(AlertOutbox.key, AlertOutbox.channel).where(
+                AlertOutbox.subject_kind == kind, AlertOutbox.subject_id == subject_id
+            )
+        )
+    )
     for lead in due:
+        key = f"{deadline.isoformat()}/{lead}"
+        missing = [c for c in chans if (key, c) not in existing]
+        if not missing:  # the common case on every wake-up: nothing to compose
+            continue
         message = build(lead_days=lead)
         message["recipients"] = recipients
-        for channel in chans:
+        for channel in missing:
             state = "pending" if lead == newest else "superseded"
             inserted = _insert_ignore(
                 session,
                 {
                     "subject_kind": kind,
                     "subject_id": subject_id,
-                    "key": f"{deadline.isoformat()}/{lead}",
+                    "key": key,
                     "channel": channel,
                     "lead_days": lead,
                     "state": state,
@@ -176,6 +192,9 @@ def enqueue_due(ctx: AppContext, report: CheckReport) -> None:
             )
         )
         for order in list(orders):
+            leads = order.lead_days if order.lead_days is not None else default_leads
+            if not any_due(ctx, order.expires_on, leads):
+                continue  # most orders on most wake-ups: no query beyond this one
             case_ref = case_ref_of(session, order.case_id)
             evidence = covered_evidence(session, order)
             regime = get_regime(session, order.regime_id)
@@ -190,7 +209,7 @@ def enqueue_due(ctx: AppContext, report: CheckReport) -> None:
                 kind="order",
                 subject_id=str(order.id),
                 deadline=order.expires_on,
-                leads=order.lead_days if order.lead_days is not None else default_leads,
+                leads=leads,
                 recipients=recipients,
                 build=partial(
                     compose.order_alert,
@@ -203,6 +222,9 @@ def enqueue_due(ctx: AppContext, report: CheckReport) -> None:
             )
         transfers = session.exec(select(Transfer).where(Transfer.status == "open"))
         for transfer in list(transfers):
+            t_leads = transfer.lead_days if transfer.lead_days is not None else default_leads
+            if not any_due(ctx, transfer.deadline, t_leads):
+                continue
             case_ref = case_ref_of(session, transfer.case_id)
             t_evidence = sorted(
                 set(
@@ -224,7 +246,7 @@ def enqueue_due(ctx: AppContext, report: CheckReport) -> None:
                 kind="transfer",
                 subject_id=str(transfer.id),
                 deadline=transfer.deadline,
-                leads=transfer.lead_days if transfer.lead_days is not None else default_leads,
+                leads=t_leads,
                 recipients=recipients,
                 build=partial(
                     compose.transfer_alert,
@@ -342,7 +364,7 @@ def deliver_pending(
     with ctx.session() as session:
         ids = list(
             session.exec(
-                select(AlertOutbox.id)
+                select(AlertOutbox.id, AlertOutbox.channel)
                 .where(
                     AlertOutbox.state == "pending",
                     sa.or_(
@@ -353,8 +375,10 @@ def deliver_pending(
                 .order_by(col(AlertOutbox.id))
             )
         )
-    for row_id in ids:
-        assert row_id is not None
+    down: set[str] = set()  # a channel that just failed is not tried again in this run
+    for row_id, channel in ids:
+        if row_id is None or channel in down:
+            continue  # stays pending for the next run
         row = _claim(ctx, row_id)
         if row is None:
             continue
@@ -362,6 +386,7 @@ def deliver_pending(
             _send(ctx, row, webhook_backoff)
         except Exception as exc:  # any delivery failure is retried later, never lost
             _failed(ctx, row, exc, report)
+            down.add(row.channel)
             continue
         _sent(ctx, row)
         report.sent += 1
