@@ -28,16 +28,18 @@ import hashlib
 import itertools
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import create_engine
 
 from custodyd.daemon.db import make_engine
 from custodyd.daemon.errors import InvalidInput, LedgerIntegrityError, NotFound
@@ -66,6 +68,7 @@ ENTRIES = LedgerEntryRow.__table__  # type: ignore[attr-defined]
 NODES = LedgerNodeRow.__table__  # type: ignore[attr-defined]
 CHECKPOINTS = LedgerCheckpointRow.__table__  # type: ignore[attr-defined]
 
+T = TypeVar("T")
 PG_LOCK_KEY = 0x6375_7374_6C65_6467  # "custledg": the advisory lock of the appender
 FETCH_BATCH = 20_000
 
@@ -122,10 +125,34 @@ class Ledger:
 
         return engine
 
+    @cached_property
+    def _hot_engine(self) -> Engine:
+        """PostgreSQL: an engine without the pool's pre-ping for proofs and history.
+
+        The pre-ping is a round trip per checkout, a third of a proof's time; a
+        connection dropped meanwhile (server restart) is retried once instead
+        (:meth:`_hot`; these reads are idempotent).
+        """
+        if self.dialect != "postgresql":
+            return self.engine
+        return create_engine(
+            self.ctx.settings.db_url, pool_pre_ping=False, pool_size=2, max_overflow=4
+        )
+
+    def _hot(self, read: Callable[[Connection], T]) -> T:
+        for attempt in range(2):
+            try:
+                with self._reading(self._hot_engine) as conn:
+                    return read(conn)
+            except DBAPIError as exc:
+                if attempt or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def _reading(self, engine: Engine | None = None) -> Iterator[Connection]:
         """A pooled read connection; on SQLite tuned once for the ledger's random reads."""
-        with self.engine.connect() as conn:
+        with (engine or self.engine).connect() as conn:
             if self.dialect == "sqlite":
                 info = conn.connection.info
                 if not info.get("custodyd_ledger_tuned"):
@@ -142,8 +169,10 @@ class Ledger:
             yield conn
 
     def close(self) -> None:
-        if "_write_engine" in self.__dict__ and self._write_engine is not self.engine:
-            self._write_engine.dispose()
+        for name in ("_write_engine", "_hot_engine"):
+            engine = self.__dict__.get(name)
+            if engine is not None and engine is not self.engine:
+                engine.dispose()
 
     # --- key ------------------------------------------------------------------
 
@@ -314,23 +343,24 @@ class Ledger:
             return [r.note for r in rows]
 
     def root(self, size: int | None = None) -> bytes:
-        with self._reading() as conn:
+        def compute(conn: Connection) -> bytes:
             current = _size(conn)
-            size = current if size is None else size
-            _check_size(size, current)
-            return merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
+            tree_size = current if size is None else size
+            _check_size(tree_size, current)
+            if not tree_size:
+                return merkle.EMPTY_ROOT
+            return merkle.root_from_nodes(tree_size, _reader(conn))
+
+        return self._hot(compute)
 
     # --- reading ----------------------------------------------------------------
 
     def size(self) -> int:
-        with self._reading() as conn:
-            return _size(conn)
+        return self._hot(_size)
 
     def leaf(self, index: int) -> bytes:
-        with self._reading() as conn:
-            value = conn.execute(
-                sa.select(ENTRIES.c.leaf).where(ENTRIES.c.idx == index)
-            ).scalar_one_or_none()
+        query = sa.select(ENTRIES.c.leaf).where(ENTRIES.c.idx == index)
+        value = self._hot(lambda conn: conn.execute(query).scalar_one_or_none())
         if value is None:
             raise NotFound(f"ledger entry {index} does not exist")
         return bytes(value)
@@ -350,33 +380,41 @@ class Ledger:
         query = sa.select(ENTRIES.c.leaf).where(ENTRIES.c.idx >= start).order_by(ENTRIES.c.idx)
         if limit is not None:
             query = query.limit(limit)
-        with self._reading() as conn:
-            return [LedgerEntry.from_leaf(bytes(r.leaf)) for r in conn.execute(query)]
+        return self._hot(
+            lambda conn: [LedgerEntry.from_leaf(bytes(r.leaf)) for r in conn.execute(query)]
+        )
 
     def _select(self, where: Any) -> list[LedgerEntry]:
         query = sa.select(ENTRIES.c.leaf).where(where).order_by(ENTRIES.c.idx)
-        with self._reading() as conn:
-            return [LedgerEntry.from_leaf(bytes(r.leaf)) for r in conn.execute(query)]
+        return self._hot(
+            lambda conn: [LedgerEntry.from_leaf(bytes(r.leaf)) for r in conn.execute(query)]
+        )
 
     # --- proofs -------------------------------------------------------------------
 
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> list[bytes]:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``tree_size`` entries."""
-        with self._reading() as conn:
+
+        def prove(conn: Connection) -> list[bytes]:
             size = _size(conn) if tree_size is None else tree_size
             if not 0 <= index < size:
                 raise InvalidInput(f"entry {index} is not in a tree of size {size}")
             with _beyond_end(conn, size):
                 return merkle.inclusion_proof(index, size, _reader(conn))
 
+        return self._hot(prove)
+
     def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
         """RFC 9162 consistency proof from tree size ``first`` to ``second``."""
-        with self._reading() as conn:
-            second = _size(conn) if second is None else second
-            if not 0 <= first <= second:
-                raise InvalidInput(f"no consistency proof from size {first} to {second}")
-            with _beyond_end(conn, second):
-                return merkle.consistency_proof(first, second, _reader(conn))
+
+        def prove(conn: Connection) -> list[bytes]:
+            size = _size(conn) if second is None else second
+            if not 0 <= first <= size:
+                raise InvalidInput(f"no consistency proof from size {first} to {size}")
+            with _beyond_end(conn, size):
+                return merkle.consistency_proof(first, size, _reader(conn))
+
+        return self._hot(prove)
 
     # --- verification and export ----------------------------------------------------
 

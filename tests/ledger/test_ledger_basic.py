@@ -121,3 +121,21 @@ def test_witness_is_per_database(lctx: AppContext, tmp_path: Path) -> None:
     finally:
         other.close()
     assert lctx.ledger.verify().ok
+
+
+def test_hot_reads_survive_a_dropped_connection(lctx: AppContext) -> None:
+    """PostgreSQL proofs skip the pool's pre-ping; a killed connection is retried once."""
+    if lctx.engine.dialect.name != "postgresql":
+        pytest.skip("connection drops are a PostgreSQL matter")
+    entries = lctx.ledger.append_many([Event("x.y", "user:u", evidence="E") for _ in range(9)])
+    proof = lctx.ledger.inclusion_proof(3, 9)
+    with lctx.engine.begin() as conn:
+        killed = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+    assert killed
+    assert lctx.ledger.inclusion_proof(3, 9) == proof
+    assert [e.index for e in lctx.ledger.history("E")] == [e.index for e in entries]
