@@ -113,7 +113,7 @@ def _manifest(
         "bytes": result.bytes,
         "hashes": dict(result.hashes),
         "requested_hashes": list(requested),
-        "piecewise": piecewise_manifest(result.window, result.piecewise, result.bytes),
+        "piecewise": piecewise_manifest(result.window, result.piecewise),
         "read_errors": result.errors.to_list(),
         "read_error_count": len(result.errors.ranges),
         "read_error_bytes": result.errors.bad_bytes,
@@ -205,8 +205,13 @@ def acquire(
             "directory": str(directory),
         },
     )
-    directory.mkdir(parents=True, mode=0o750)
-    log = AcquisitionLog(directory / "acquisition.log", clock)
+    try:
+        directory.mkdir(parents=True, mode=0o750)
+        log = AcquisitionLog(directory / "acquisition.log", clock)
+    except OSError as exc:
+        error = DestinationError(f"cannot create {directory}: {exc.strerror}")
+        _mark_incomplete(ctx, evidence_id, acquisition_id, error, actor=actor, case_ref=case_ref)
+        raise error from None
     log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
     common: dict[str, Any] = {
         "evidence_id": evidence_id,
@@ -483,6 +488,33 @@ def _record_incomplete(
         },
     )
     raise error
+
+
+def _mark_incomplete(
+    ctx: AppContext,
+    evidence_id: str,
+    acquisition_id: int | None,
+    error: CustodydError,
+    *,
+    actor: str,
+    case_ref: str,
+) -> None:
+    """Records only (nothing was read or written): status incomplete, ledger entry."""
+    with ctx.session() as session:
+        evidence = session.get(Evidence, evidence_id)
+        acq = session.get(Acquisition, acquisition_id)
+        assert evidence is not None and acq is not None
+        evidence.status = "incomplete"
+        acq.state, acq.error, acq.finished_at = "failed", error.detail, ctx.clock.now()
+        session.add(evidence)
+        session.add(acq)
+    ctx.ledger.append(
+        "acquisition.incomplete",
+        actor=actor,
+        case=case_ref,
+        evidence=evidence_id,
+        payload={"reason": "failed", "error": error.slug, "detail": error.detail, "bytes": 0},
+    )
 
 
 def _evidence(session: Session, evidence_id: str) -> Evidence:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -49,7 +48,3 @@ def progress_bar(enabled: bool | None = None) -> Iterator[ProgressCallback | Non
 
     with bar:
         yield update
-
-
-def noop(*_args: Any) -> None:
-    return None

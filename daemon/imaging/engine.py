@@ -12,9 +12,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from custodyd.daemon.errors import Cancelled, CustodydError, SourceError
 from custodyd.daemon.imaging.hashers import Hasher, new_blake3, new_hasher
@@ -40,7 +39,6 @@ class ImagingResult:
     image_path: Path | None
     ended_early: bool = False
     error: CustodydError | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:

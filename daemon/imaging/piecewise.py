@@ -18,7 +18,6 @@ class PiecewiseHasher:
         self.window = window
         self._current: Hasher = new_blake3()
         self._filled = 0
-        self._offset = 0
         self.digests: list[str] = []
 
     def update(self, view: memoryview) -> None:
@@ -34,7 +33,6 @@ class PiecewiseHasher:
 
     def _close(self) -> None:
         self.digests.append(self._current.hexdigest())
-        self._offset += self._filled
         self._current = new_blake3()
         self._filled = 0
 
@@ -44,7 +42,7 @@ class PiecewiseHasher:
         return self.digests
 
 
-def piecewise_manifest(window: int, digests: list[str], size: int) -> dict[str, Any]:
+def piecewise_manifest(window: int, digests: list[str]) -> dict[str, Any]:
     return {"algorithm": "blake3", "window": window, "count": len(digests), "digests": digests}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import threading
 from pathlib import Path
@@ -18,7 +19,7 @@ from custodyd.daemon.acquisition import (
     verify_evidence,
 )
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.errors import Cancelled, Conflict, NotFound, SourceError
+from custodyd.daemon.errors import Cancelled, Conflict, DestinationError, NotFound, SourceError
 from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.models import Acquisition, Evidence
 from tests.imaging.conftest import MiB, chmod_writable, tool_digest
@@ -235,3 +236,19 @@ def test_medium_identity_in_manifest(ictx: AppContext, source_file: Path) -> Non
         assert evidence is not None and evidence.medium_id == medium_id
     with pytest.raises(NotFound):
         acquire(ictx, source_file, "CASE-M", actor=ACTOR, medium_id=99999)
+
+
+def test_unwritable_evidence_directory_marks_incomplete(
+    ictx: AppContext, source_file: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    (store / "CASE-W").mkdir(parents=True)
+    (store / "CASE-W").chmod(0o500)
+    if os.access(store / "CASE-W", os.W_OK):  # root ignores modes: use a file instead
+        (store / "CASE-W").chmod(0o700)
+        (store / "CASE-W").rmdir()
+        (store / "CASE-W").write_text("not a directory")
+    with pytest.raises(DestinationError, match="cannot create"):
+        acquire(ictx, source_file, "CASE-W", actor=ACTOR, store=store)
+    [item] = list_evidence(ictx, "CASE-W", status="incomplete")
+    assert actions(ictx, item["evidence_id"]) == ["acquisition.started", "acquisition.incomplete"]
