@@ -39,7 +39,7 @@ class Timeline(BaseModel):
     next_offset: int | None
 
 
-class TransferIn(BaseModel):
+class CustodyTransferIn(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     from_: str = Field(alias="from", min_length=1, max_length=500, description="Handed over by")
@@ -115,7 +115,7 @@ async def case_custody(
 )
 def transfer(
     evidence_id: str,
-    body: TransferIn,
+    body: CustodyTransferIn,
     response: Response,
     principal: Principal = Depends(require_role("examiner")),
     ctx: AppContext = Depends(get_ctx),

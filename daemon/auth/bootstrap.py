@@ -21,7 +21,8 @@ def ensure_admin_token(ctx: AppContext) -> Path | None:
     Returns ``None`` when an active admin token already exists (its secret is not
     known any more; ``custodyd tokens create --role admin`` makes another). The
     file is created 0600 before the secret is written, so it is never readable by
-    others, and the database row is committed only after the file is on disk.
+    others, and the database row is committed only after the file is on disk; the
+    ledger then records ``token.created`` (never the secret).
     """
     path = ctx.settings.home / ADMIN_TOKEN_FILE
     with ctx.session() as session:
@@ -49,4 +50,9 @@ def ensure_admin_token(ctx: AppContext) -> Path | None:
             os.close(fd)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
+    ctx.ledger.append(
+        "token.created",
+        actor="system:custodyd",
+        payload={"token": new.token.name, "role": ADMIN, "cases": [], "file": str(path)},
+    )
     return path

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -164,11 +165,15 @@ def verify_cmd(
             ) if not json_out else None
             key = data["public_key"]
         assert key is not None
-        report = offline.verify_bundle(data, offline.read_key(key))
+        verifier = offline.read_key(key)
+        with _busy("verifying the bundle", json_out):
+            report = offline.verify_bundle(data, verifier)
     elif key is not None:
         raise InvalidInput("--key goes with --bundle")
     else:
-        report = context().ledger.verify()
+        ledger = context().ledger
+        with _busy(f"verifying {ledger.size()} ledger entries", json_out):
+            report = ledger.verify()
     _show(report, json_out)
     if not report.ok:
         where = (
@@ -181,6 +186,13 @@ def verify_cmd(
             first_bad_index=report.first_bad_index,
             bad_checkpoint=report.bad_checkpoint,
         )
+
+
+def _busy(what: str, json_out: bool) -> AbstractContextManager[Any]:
+    """A spinner on stderr for people (a million entries take seconds); nothing for --json."""
+    if json_out:
+        return nullcontext()
+    return Console(stderr=True).status(what)
 
 
 def _show(report: VerifyReport, json_out: bool) -> None:

@@ -25,7 +25,7 @@ def list_(json_out: JsonOpt = False) -> None:
     with ctx.session() as session:
         rows = [r.as_dict() for r in list_regimes(session)]
     if json_out:
-        print_json({"items": rows})
+        print_json(rows)  # a bare array, like `evidence list` and `media list`
         return
     table = Table("id", "days", "min", "max", "renewable", "citation")
     for r in rows:

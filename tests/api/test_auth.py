@@ -86,6 +86,9 @@ def test_ensure_admin_token_once(ctx: AppContext, client: TestClient) -> None:
     assert r.status_code == 200
     assert ensure_admin_token(ctx) is None  # an active admin token exists now
     assert path.read_text().strip() == secret
+    created = [e for e in ctx.ledger.entries() if e.action == "token.created"]
+    assert [(e.actor, e.payload["token"]) for e in created] == [("system:custodyd", "admin")]
+    assert secret not in created[0].leaf.decode()
 
 
 def test_ensure_admin_token_after_revocation(ctx: AppContext) -> None:

@@ -209,3 +209,67 @@ def test_acquire_transfer_and_verify_custody_independently(
     assert rfc9162.verify_consistency(
         checkpoint.size, later.size, checkpoint.root, later.root, hashes
     )
+
+
+def test_progress_polling_and_cancel(tmp_path: Path, loops: Loops, udevd: None) -> None:
+    """A throttled acquisition is followed by polling (rate, ETA) and cancelled by an examiner."""
+    backing = tmp_path / "slow.img"
+    with backing.open("wb") as fh:
+        for _ in range(16):
+            fh.write(os.urandom(MiB))
+    env = {
+        "CUSTODYD_MEDIA_ALLOW_ONLY": "true",
+        "CUSTODYD_MEDIA_ALLOW": str(backing),
+        "CUSTODYD_ACQUIRE_MAX_BPS": str(2 * MiB),
+    }
+    live = start_server(tmp_path / "home", [], env=env)
+    try:
+        http = httpx.Client(base_url=live.url, timeout=30)
+        assert (
+            http.post("/v1/cases", json={"ref": "SLOW"}, headers=live.headers()).status_code == 201
+        )
+        examiner = {"Authorization": "Bearer " + _token(live, "examiner", "SLOW")}
+        investigator = {"Authorization": "Bearer " + _token(live, "investigator", "SLOW")}
+        node = loops.attach(backing, read_only=True)
+        settle()
+
+        def held() -> dict[str, object] | None:
+            items = http.get("/v1/media", headers=examiner).json()["items"]
+            return next((m for m in items if m["path"] == node and m["state"] == "held"), None)
+
+        medium = _wait(held, f"{node} to be held")
+        job = http.post(
+            f"/v1/media/{medium['id']}/acquire", json={"case": "SLOW"}, headers=examiner
+        ).json()
+
+        def moving() -> dict[str, object] | None:
+            now = http.get(f"/v1/acquisitions/{job['id']}", headers=investigator).json()
+            return now if now["state"] == "running" and now["bytes_done"] > 0 else None
+
+        running = _wait(moving, "the acquisition to make progress", timeout=60)
+        assert running["bytes_total"] == 16 * MiB and running["rate_bps"] > 0
+        assert running["eta_seconds"] is not None and running["eta_seconds"] >= 0
+        r = http.post(f"/v1/acquisitions/{job['id']}/cancel", headers=investigator)
+        assert r.status_code == 403
+        r = http.post(f"/v1/acquisitions/{job['id']}/cancel", headers=examiner)
+        assert r.status_code == 200, r.text
+
+        def ended() -> dict[str, object] | None:
+            now = http.get(f"/v1/acquisitions/{job['id']}", headers=examiner).json()
+            return now if now["state"] not in ("queued", "running") else None
+
+        final = _wait(ended, "the cancelled acquisition to end", timeout=60)
+        assert final["state"] == "incomplete", final
+        listed = http.get("/v1/acquisitions?state=incomplete", headers=investigator).json()["items"]
+        assert [j["id"] for j in listed] == [job["id"]]
+        evidence_id = final["evidence_id"]
+        assert evidence_id
+        item = http.get(f"/v1/evidence/{evidence_id}", headers=investigator).json()
+        assert item["status"] == "incomplete"
+    finally:
+        live.stop()
+
+
+def _token(live: LiveServer, role: str, case: str) -> str:
+    made = cli_json(live.home, "tokens", "create", "--role", role, "--case", case)
+    return str(made["token"])

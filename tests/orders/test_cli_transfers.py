@@ -111,7 +111,7 @@ def test_regimes_add_and_use(ctx: AppContext, clock: ManualClock, cli: Callable[
         "--json",
     )
     assert added["id"] == "court-30" and not added["builtin"]
-    ids = [r["id"] for r in cli("regimes", "list", "--json")["items"]]
+    ids = [r["id"] for r in cli("regimes", "list", "--json")]
     assert ids[-1] == "court-30" and "domestic-180" in ids
     make_evidence(ctx, "EV1")
     order = cli(

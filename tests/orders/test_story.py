@@ -65,7 +65,7 @@ def test_story_through_cli_processes(
             check=False,
         )
 
-    regimes = json.loads(cli("regimes", "list", "--json").stdout)["items"]
+    regimes = json.loads(cli("regimes", "list", "--json").stdout)
     assert {"intl-expedited-60", "intl-expedited-90", "intl-expedited-180", "domestic-180"} <= {
         r["id"] for r in regimes
     }
