@@ -104,7 +104,7 @@ def image_source(
     say = log or (lambda _msg: None)
     fd, info = open_source(source)
     started = time.monotonic()
-    reader = SourceReader(fd, info)
+    reader = SourceReader(fd, info, cancel=cancel)
     errors = reader.errors
     try:
         writer = ImageWriter(image_path)

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from custodyd.daemon.errors import Cancelled
 from custodyd.daemon.imaging.progress import ProgressCallback, ProgressMeter
 
 Consumer = Callable[[memoryview], None]
@@ -132,7 +133,7 @@ class Pipeline:
                 if n < want:
                     ended_early = True
                     break
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Cancelled):
             cancelled = True
         except BaseException as exc:
             error = exc

@@ -15,11 +15,12 @@ import mmap
 import os
 import stat
 import struct
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from custodyd.daemon.errors import SourceError
+from custodyd.daemon.errors import Cancelled, SourceError
 
 BLKGETSIZE64 = 0x80081272
 BLKSSZGET = 0x1268
@@ -190,7 +191,15 @@ class SourceReader:
     512-byte sector would fail, and be reported as, eight.
     """
 
-    def __init__(self, fd: int, info: SourceInfo, *, retries: int = 1) -> None:
+    def __init__(
+        self,
+        fd: int,
+        info: SourceInfo,
+        *,
+        retries: int = 1,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.cancel = cancel  # checked between sector retries: a bad region can take long
         self.fd = fd
         self.info = info
         self.sector_size = info.logical_sector_size
@@ -247,6 +256,8 @@ class SourceReader:
         length = len(view)
         pos = 0
         while pos < length:
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled(f"cancelled while retrying sectors at byte {offset + pos}")
             # The first step ends at a sector boundary so later sectors are aligned.
             step = min(sector - (offset + pos) % sector, length - pos)
             chunk = view[pos : pos + step]

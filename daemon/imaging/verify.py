@@ -75,7 +75,7 @@ def hash_image(
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         size = os.fstat(fd).st_size
-        reader = SourceReader(fd, SourceInfo(str(path), size))
+        reader = SourceReader(fd, SourceInfo(str(path), size), cancel=cancel)
         meter = ProgressMeter(size, progress, phase="verify")
         offset = 0
         while offset < size:

@@ -64,12 +64,14 @@ class FaultyFile(Operations):  # type: ignore[misc]
 def main() -> None:
     backing, mountpoint, spec = sys.argv[1], sys.argv[2], sys.argv[3]
     bad = [(int(a), int(b)) for a, b in (part.split(":") for part in spec.split(",") if part)]
+    delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
     FUSE(
-        FaultyFile(backing, bad),
+        FaultyFile(backing, bad, delay),
         mountpoint,
         foreground=True,
         ro=True,
         direct_io=True,
+        nothreads=True,  # one request at a time: DELAY adds up predictably
         allow_other=True,
     )
 

@@ -110,3 +110,26 @@ def test_loop_device_over_failing_file(ictx: AppContext, faulty: tuple[Path, Pat
     assert manifest["source"]["is_device"] is True
     assert manifest["source"]["logical_sector_size"] == SECTOR
     check_image(manifest, backing)
+
+
+def test_cancel_reaches_the_sector_retries(faulty: tuple[Path, Path]) -> None:
+    """A long bad region is retried sector by sector; a cancel must not wait for all of it."""
+    import threading
+
+    from custodyd.daemon.errors import Cancelled
+    from custodyd.daemon.imaging.reader import SourceReader, open_source
+
+    source, _backing = faulty
+    cancel = threading.Event()
+    fd, info = open_source(source)
+    reader = SourceReader(fd, info, cancel=cancel)
+    try:
+        buf = bytearray(4096)
+        assert reader.read(memoryview(buf), 1954 * SECTOR - 1024) == 4096  # spans a bad run
+        assert [(r.offset, r.length) for r in reader.errors.ranges] == [(1954 * SECTOR, 1024)]
+        cancel.set()
+        with pytest.raises(Cancelled):
+            reader.read(memoryview(buf), 1954 * SECTOR - 1024)
+    finally:
+        reader.close()
+        os.close(fd)

@@ -145,13 +145,16 @@ def test_inventory_missing(home: Path, tmp_path: Path) -> None:
 
 @needs_root
 def test_ctrl_c_cancels_and_marks_incomplete(home: Path, tmp_path: Path) -> None:
-    backing = random_file(tmp_path / "slow.img", 8 * MiB)
+    # 16 MiB served 128 KiB at a time, 50 ms each (single-threaded FUSE): >= 6 s of
+    # reading in 1 MiB blocks, so the interrupt lands mid-pass.
+    backing = random_file(tmp_path / "slow.img", 16 * MiB)
     with fuse_mount(backing, tmp_path / "mnt", [], delay=0.05) as source:
         proc = subprocess.Popen(
             [*CLI, "image", str(source), "--case", "CLI-C", "--json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=dict(os.environ, CUSTODYD_BLOCK_SIZE=str(MiB)),
         )
         store = home / "evidence" / "CLI-C"
         deadline = time.monotonic() + 30
