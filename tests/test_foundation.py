@@ -54,3 +54,18 @@ def test_cli_unknown_command_exits_2() -> None:
     )
     assert out.returncode == 2
     assert "No such command" in out.stderr
+
+
+def test_cli_typer_exit_code_is_kept(tmp_path: Path) -> None:
+    """A command ending in ``typer.Exit(n)`` must exit n, not 0."""
+    script = tmp_path / "exit7.py"
+    script.write_text(
+        "import typer\n"
+        "from custodyd.daemon.cli import app, main\n"
+        "@app.command('exit-seven')\n"
+        "def _seven() -> None:\n"
+        "    raise typer.Exit(7)\n"
+        "main()\n"
+    )
+    out = subprocess.run([sys.executable, str(script), "exit-seven"], capture_output=True)
+    assert out.returncode == 7

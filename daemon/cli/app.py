@@ -46,7 +46,11 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click *returns* the code of ``typer.Exit(n)``
+        # instead of exiting with it; pass it on, or a failing command exits 0.
+        result = app(standalone_mode=False)
+        if isinstance(result, int) and result:
+            sys.exit(result)
     except CustodydError as exc:
         if "--json" in sys.argv:
             print(json.dumps(exc.to_problem()), file=sys.stderr)
