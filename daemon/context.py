@@ -68,4 +68,6 @@ def open_context(settings: Settings | None = None, clock: Clock | None = None) -
     settings.ensure_dirs()
     ctx = AppContext(settings=settings, clock=clock or SystemClock())
     migrate(ctx.engine)
+    if ctx.ledger.has_pending():  # a batch staged before a crash: land it before anything else
+        ctx.ledger.flush_pending()
     return ctx

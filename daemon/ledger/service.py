@@ -49,6 +49,7 @@ from custodyd.daemon.ledger.entry import (
     canonical_json,
     entry_document,
     format_time,
+    jsonable,
 )
 from custodyd.daemon.ledger.note import (
     Checkpoint,
@@ -59,14 +60,22 @@ from custodyd.daemon.ledger.note import (
     sign_note,
     verifier_key,
 )
-from custodyd.daemon.models.ledger import LedgerCheckpointRow, LedgerEntryRow, LedgerNodeRow
+from custodyd.daemon.models.ledger import (
+    LedgerCheckpointRow,
+    LedgerEntryRow,
+    LedgerNodeRow,
+    LedgerPendingRow,
+)
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from custodyd.daemon.context import AppContext
 
 ENTRIES = LedgerEntryRow.__table__  # type: ignore[attr-defined]
 NODES = LedgerNodeRow.__table__  # type: ignore[attr-defined]
 CHECKPOINTS = LedgerCheckpointRow.__table__  # type: ignore[attr-defined]
+PENDING = LedgerPendingRow.__table__  # type: ignore[attr-defined]
 
 T = TypeVar("T")
 PG_LOCK_KEY = 0x6375_7374_6C65_6467  # "custledg": the advisory lock of the appender
@@ -203,45 +212,117 @@ class Ledger:
         return self.append_many([Event(action, actor, case, evidence, payload)])[0]
 
     def append_many(self, events: Sequence[Event]) -> list[LedgerEntry]:
-        """Append a batch in one transaction with one checkpoint; all or nothing."""
+        """Append a batch in one transaction with one checkpoint; all or nothing.
+
+        Batches staged earlier (:meth:`stage`) and not yet flushed are appended
+        first, in the same transaction, so the ledger's order stays causal.
+        """
         if not events:
             return []
-        for ev in events:
-            if not ev.action or not ev.actor:
-                raise InvalidInput("a ledger entry needs an action and an actor")
+        _check_events(events)
         with self._writing() as conn:
-            size = _size(conn)
-            stack = _peaks(conn, size)
-            entries: list[LedgerEntry] = []
-            entry_rows: list[dict[str, Any]] = []
-            node_rows: list[dict[str, Any]] = []
-            now = format_time(self.ctx.clock.now())
-            for offset, ev in enumerate(events):
-                index = size + offset
-                doc = entry_document(
-                    index, now, ev.actor, ev.action, ev.case, ev.evidence, ev.payload
-                )
-                leaf = canonical_json(doc)
-                entry = LedgerEntry.from_document(doc, leaf)
-                entries.append(entry)
-                entry_rows.append(
-                    {
-                        "idx": index,
-                        "time": now,
-                        "actor": ev.actor,
-                        "action": ev.action,
-                        "case_ref": ev.case,
-                        "evidence_id": ev.evidence,
-                        "leaf": leaf,
-                    }
-                )
-                _push(stack, (0, index, merkle.leaf_hash(leaf)), node_rows)
-            conn.execute(ENTRIES.insert(), entry_rows)
-            conn.execute(NODES.insert(), node_rows)
-            new_size = size + len(events)
-            note = self._sign(conn, new_size, merkle.fold([h for _, _, h in stack]))
-        self._witness(note, new_size)
+            self._flush_in(conn)  # its checkpoints precede ours; the witness takes the newest
+            entries, note, size = self._append_in(conn, events)
+        self._witness(note, size)
         return entries
+
+    def _append_in(
+        self, conn: Connection, events: Sequence[Event]
+    ) -> tuple[list[LedgerEntry], str, int]:
+        """Write one batch's entries, nodes and checkpoint inside the open write transaction.
+
+        Returns the entries, the checkpoint note and the new size; the caller writes
+        the witness file only after the transaction committed.
+        """
+        size = _size(conn)
+        stack = _peaks(conn, size)
+        entries: list[LedgerEntry] = []
+        entry_rows: list[dict[str, Any]] = []
+        node_rows: list[dict[str, Any]] = []
+        now = format_time(self.ctx.clock.now())
+        for offset, ev in enumerate(events):
+            index = size + offset
+            doc = entry_document(index, now, ev.actor, ev.action, ev.case, ev.evidence, ev.payload)
+            leaf = canonical_json(doc)
+            entry = LedgerEntry.from_document(doc, leaf)
+            entries.append(entry)
+            entry_rows.append(
+                {
+                    "idx": index,
+                    "time": now,
+                    "actor": ev.actor,
+                    "action": ev.action,
+                    "case_ref": ev.case,
+                    "evidence_id": ev.evidence,
+                    "leaf": leaf,
+                }
+            )
+            _push(stack, (0, index, merkle.leaf_hash(leaf)), node_rows)
+        conn.execute(ENTRIES.insert(), entry_rows)
+        conn.execute(NODES.insert(), node_rows)
+        new_size = size + len(events)
+        note = self._sign(conn, new_size, merkle.fold([h for _, _, h in stack]))
+        return entries, note, new_size
+
+    # --- the outbox (ledger_pending) ----------------------------------------------
+
+    def stage(self, session: Session, events: Sequence[Event]) -> None:
+        """Stage ``events`` as one batch through the CALLER's session (the outbox).
+
+        The row commits or rolls back with the caller's domain change; after the
+        commit call :meth:`flush_pending` (a crash before that is repaired by the
+        next :func:`~custodyd.daemon.context.open_context` or append). Payloads are
+        made plain JSON here, so a value the ledger would refuse fails the caller's
+        transaction instead of surfacing at flush time.
+        """
+        if not events:
+            return
+        _check_events(events)
+        batch = [
+            {
+                "action": ev.action,
+                "actor": ev.actor,
+                "case": ev.case,
+                "evidence": ev.evidence,
+                "payload": None if ev.payload is None else jsonable(ev.payload),
+            }
+            for ev in events
+        ]
+        session.execute(
+            PENDING.insert().values(created_at=format_time(self.ctx.clock.now()), events=batch)
+        )
+
+    def flush_pending(self) -> list[LedgerEntry]:
+        """Append every staged batch (oldest first) and delete its row, in one transaction.
+
+        Each batch gets its own checkpoint, exactly as :meth:`append_many` would. As
+        the rows are deleted in the transaction that appends them, a batch lands
+        exactly once whatever the moment the process dies.
+        """
+        with self._writing() as conn:
+            entries, witness = self._flush_in(conn)
+        if witness is not None:
+            self._witness(*witness)
+        return entries
+
+    def has_pending(self) -> bool:
+        """Cheap: is any staged batch waiting (no key, no write lock)?"""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(PENDING.c.id).limit(1)).first() is not None
+
+    def _flush_in(self, conn: Connection) -> tuple[list[LedgerEntry], tuple[str, int] | None]:
+        rows = conn.execute(sa.select(PENDING.c.id, PENDING.c.events).order_by(PENDING.c.id))
+        entries: list[LedgerEntry] = []
+        witness: tuple[str, int] | None = None
+        for row in rows.all():
+            events = [Event(**ev) for ev in row.events]
+            if events:
+                _check_events(events)
+                done, note, size = self._append_in(conn, events)
+                entries.extend(done)
+                witness = (note, size)
+            conn.execute(PENDING.delete().where(PENDING.c.id == row.id))
+        return entries, witness
 
     # --- checkpoints --------------------------------------------------------------
 
@@ -474,6 +555,12 @@ def _tune_sqlite(dbapi_conn: Any) -> None:
     syscall per page (measured: p99 of a proof at 1M entries from ~6 to ~1 ms)."""
     dbapi_conn.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     dbapi_conn.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+
+
+def _check_events(events: Sequence[Event]) -> None:
+    for ev in events:
+        if not ev.action or not ev.actor:
+            raise InvalidInput("a ledger entry needs an action and an actor")
 
 
 def _size(conn: Connection) -> int:

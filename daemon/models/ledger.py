@@ -13,6 +13,8 @@ the database itself refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
@@ -56,3 +58,16 @@ class LedgerCheckpointRow(SQLModel, table=True):
 
 
 LEDGER_TABLES = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")
+
+
+class LedgerPendingRow(SQLModel, table=True):
+    """A staged batch of events (the outbox): inserted in the caller's transaction,
+    appended to the ledger and deleted in one ledger transaction (no triggers)."""
+
+    __tablename__ = "ledger_pending"
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column("id", BigKey, primary_key=True, autoincrement=True)
+    )
+    created_at: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    events: list[dict[str, Any]] = Field(sa_column=sa.Column(sa.JSON, nullable=False))

@@ -27,6 +27,7 @@ from sqlmodel import col, select
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, InvalidInput, NotFound
+from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Disposition, Evidence
 from custodyd.daemon.orders.lifecycle import expire_due
 from custodyd.daemon.orders.retention import assert_disposable
@@ -154,20 +155,26 @@ def dispose(
             "files": done,
             "kept": sorted(p.name for p in directory.iterdir()) if directory.is_dir() else [],
         }
-    ctx.ledger.append(
-        "evidence.disposed",
-        actor=actor,
-        case=case_ref,
-        evidence=evidence_id,
-        payload={
-            "disposition_id": result["id"],
-            "method": method,
-            "reason": reason,
-            "returned_to": returned_to,
-            "files": done,
-            "blake3": (item.blake3 if item else None),
-        },
-    )
+        ctx.ledger.stage(
+            session,
+            [
+                Event(
+                    "evidence.disposed",
+                    actor,
+                    case_ref,
+                    evidence_id,
+                    {
+                        "disposition_id": result["id"],
+                        "method": method,
+                        "reason": reason,
+                        "returned_to": returned_to,
+                        "files": done,
+                        "blake3": item.blake3,
+                    },
+                )
+            ],
+        )
+    ctx.ledger.flush_pending()
     return result
 
 

@@ -194,14 +194,16 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
             session.add(OrderItem(order_id=order.id, evidence_id=item.id))
         session.flush()
         result = order_dict(session, order, ctx.clock)
-    record(
-        ctx,
-        "order.created",
-        actor=actor,
-        case_ref=result["case"],
-        evidence_ids=result["evidence"],
-        payload=_ledger_payload(order, entered_by=actor, whole_case=order.whole_case),
-    )
+        record(
+            ctx,
+            session,
+            "order.created",
+            actor=actor,
+            case_ref=result["case"],
+            evidence_ids=result["evidence"],
+            payload=_ledger_payload(order, entered_by=actor, whole_case=order.whole_case),
+        )
+    ctx.ledger.flush_pending()
     return result
 
 
@@ -232,14 +234,16 @@ def _step(
         session.add(order)
         session.flush()
         result = order_dict(session, order, ctx.clock)
-    record(
-        ctx,
-        action,
-        actor=actor,
-        case_ref=result["case"],
-        evidence_ids=result["evidence"],
-        payload=_ledger_payload(order, **extra),
-    )
+        record(
+            ctx,
+            session,
+            action,
+            actor=actor,
+            case_ref=result["case"],
+            evidence_ids=result["evidence"],
+            payload=_ledger_payload(order, **extra),
+        )
+    ctx.ledger.flush_pending()
     return result
 
 
@@ -365,16 +369,18 @@ def expire_due(ctx: AppContext, *, actor: str = SYSTEM_ACTOR) -> list[int]:
             order.end_reason = "period ended"
             session.add(order)
             session.flush()
-            done.append((order, order_dict(session, order, ctx.clock)))
-    for order, result in done:
-        record(
-            ctx,
-            "order.expired",
-            actor=actor,
-            case_ref=result["case"],
-            evidence_ids=result["evidence"],
-            payload=_ledger_payload(order),
-        )
+            result = order_dict(session, order, ctx.clock)
+            done.append((order, result))
+            record(
+                ctx,
+                session,
+                "order.expired",
+                actor=actor,
+                case_ref=result["case"],
+                evidence_ids=result["evidence"],
+                payload=_ledger_payload(order),
+            )
+    ctx.ledger.flush_pending()
     return [order.id for order, _ in done if order.id is not None]
 
 

@@ -3,8 +3,9 @@
 A lifecycle step of an order or a transfer is one ledger entry **per evidence item
 it covers** (so ``ledger.history(evidence_id)`` tells an item's whole story), or one
 case-level entry when it covers no item yet (a whole-case order on an empty case).
-Ledger entries are appended after the database transaction committed: the ledger
-is its own durable writer and must not wait on our open transaction.
+Ledger entries are *staged* in the step's own database transaction (the ledger's
+outbox, :meth:`Ledger.stage`) and appended once it committed (``ctx.ledger.flush_pending()``):
+the change and its ledger entries land together or not at all, even across a crash.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+
+from sqlmodel import Session
 
 from custodyd.daemon.clock import Clock
 from custodyd.daemon.context import AppContext
@@ -35,6 +38,7 @@ def end_of(day: date) -> datetime:
 
 def record(
     ctx: AppContext,
+    session: Session,
     action: str,
     *,
     actor: str,
@@ -42,10 +46,13 @@ def record(
     evidence_ids: Iterable[str],
     payload: Mapping[str, Any],
 ) -> int:
-    """Append ``action`` once per evidence item (or once for the case), atomically."""
+    """Stage ``action`` once per evidence item (or once for the case) in ``session``.
+
+    The caller flushes (``ctx.ledger.flush_pending()``) after the session committed.
+    """
     from custodyd.daemon.ledger.service import Event
 
     ids: list[str | None] = [*sorted(set(evidence_ids))] or [None]
     events = [Event(action, actor, case_ref, evidence_id, dict(payload)) for evidence_id in ids]
-    ctx.ledger.append_many(events)  # one transaction: all entries of a step, or none
+    ctx.ledger.stage(session, events)  # one batch: all entries of a step, or none
     return len(events)

@@ -162,19 +162,20 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
             session.add(TransferItem(transfer_id=transfer.id, evidence_id=evidence_id, part=part))
         session.flush()
         result = transfer_dict(session, transfer, ctx.clock)
-    from custodyd.daemon.ledger.service import Event
+        from custodyd.daemon.ledger.service import Event
 
-    events = []
-    for entry in result["items"]:
-        payload = _payload(transfer, part=entry["part"], purpose=transfer.purpose)
-        events.append(
-            Event("transfer.created", actor, result["case"], entry["evidence_id"], payload)
-        )
-        if transfer.direction == "outgoing":
+        events = []
+        for entry in result["items"]:
+            payload = _payload(transfer, part=entry["part"], purpose=transfer.purpose)
             events.append(
-                Event("evidence.released", actor, result["case"], entry["evidence_id"], payload)
+                Event("transfer.created", actor, result["case"], entry["evidence_id"], payload)
             )
-    ctx.ledger.append_many(events)
+            if transfer.direction == "outgoing":
+                events.append(
+                    Event("evidence.released", actor, result["case"], entry["evidence_id"], payload)
+                )
+        ctx.ledger.stage(session, events)
+    ctx.ledger.flush_pending()
     return result
 
 
@@ -200,14 +201,16 @@ def _step(
         session.add(transfer)
         session.flush()
         result = transfer_dict(session, transfer, ctx.clock)
-    record(
-        ctx,
-        action,
-        actor=actor,
-        case_ref=result["case"],
-        evidence_ids=result["evidence"],
-        payload=_payload(transfer, **extra),
-    )
+        record(
+            ctx,
+            session,
+            action,
+            actor=actor,
+            case_ref=result["case"],
+            evidence_ids=result["evidence"],
+            payload=_payload(transfer, **extra),
+        )
+    ctx.ledger.flush_pending()
     return result
 
 

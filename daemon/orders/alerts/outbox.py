@@ -423,24 +423,26 @@ def _sent(ctx: AppContext, row: AlertOutbox) -> None:
         fresh.sent_at = ctx.clock.now()
         fresh.last_error = None
         session.add(fresh)
-    payload = row.payload or {}
-    record(
-        ctx,
-        "alert.sent",
-        actor=SYSTEM_ACTOR,
-        case_ref=payload.get("case"),
-        evidence_ids=payload.get("evidence") or [],
-        payload={
-            "outbox_id": row.id,
-            "channel": row.channel,
-            "kind": row.subject_kind,
-            "subject_id": row.subject_id,
-            "key": row.key,
-            "lead_days": row.lead_days,
-            "subject": payload.get("subject"),
-            "recipients": payload.get("recipients") if row.channel == "smtp" else None,
-        },
-    )
+        payload = row.payload or {}
+        record(
+            ctx,
+            session,
+            "alert.sent",
+            actor=SYSTEM_ACTOR,
+            case_ref=payload.get("case"),
+            evidence_ids=payload.get("evidence") or [],
+            payload={
+                "outbox_id": row.id,
+                "channel": row.channel,
+                "kind": row.subject_kind,
+                "subject_id": row.subject_id,
+                "key": row.key,
+                "lead_days": row.lead_days,
+                "subject": payload.get("subject"),
+                "recipients": payload.get("recipients") if row.channel == "smtp" else None,
+            },
+        )
+    ctx.ledger.flush_pending()
 
 
 def check(ctx: AppContext, *, webhook_backoff: Sequence[float] | None = None) -> CheckReport:
