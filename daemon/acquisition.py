@@ -45,6 +45,7 @@ from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
 from custodyd.daemon.inventory import inventory as run_inventory
+from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Evidence, Medium
 from custodyd.daemon.store.layout import (
     IMAGE_NAME,
@@ -188,23 +189,25 @@ def acquire(
         session.add(acquisition)
         session.flush()
         acquisition_id = acquisition.id
-    ledger = ctx.ledger
-    if created:
-        ledger.append("case.created", actor=actor, case=case_ref, payload={"ref": case_ref})
-    ledger.append(
-        "acquisition.started",
-        actor=actor,
-        case=case_ref,
-        evidence=evidence_id,
-        payload={
-            "source": str(source),
-            "medium_id": medium_id,
-            "hashes": ["blake3", *requested],
-            "examiner": examiner,
-            "notes": notes,
-            "directory": str(directory),
-        },
-    )
+        if created:
+            _stage(ctx, session, "case.created", actor, case_ref, None, {"ref": case_ref})
+        _stage(
+            ctx,
+            session,
+            "acquisition.started",
+            actor,
+            case_ref,
+            evidence_id,
+            {
+                "source": str(source),
+                "medium_id": medium_id,
+                "hashes": ["blake3", *requested],
+                "examiner": examiner,
+                "notes": notes,
+                "directory": str(directory),
+            },
+        )
+    ctx.ledger.flush_pending()
     try:
         directory.mkdir(parents=True, mode=0o750)
         log = AcquisitionLog(directory / "acquisition.log", clock)
@@ -377,19 +380,36 @@ def _complete(
         acq.finished_at = sealed_at
         session.add(evidence)
         session.add(acq)
-    ledger.append(
-        "evidence.sealed",
-        actor=actor,
-        case=case_ref,
-        evidence=evidence_id,
-        payload={
-            "blake3": result.hashes["blake3"],
-            "manifest_sha256": manifest_digest,
-            "directory": str(directory),
-            "status": status,
-        },
-    )
+        _stage(
+            ctx,
+            session,
+            "evidence.sealed",
+            actor,
+            case_ref,
+            evidence_id,
+            {
+                "blake3": result.hashes["blake3"],
+                "manifest_sha256": manifest_digest,
+                "directory": str(directory),
+                "status": status,
+            },
+        )
+    ledger.flush_pending()
     return manifest
+
+
+def _stage(
+    ctx: AppContext,
+    session: Session,
+    action: str,
+    actor: str,
+    case_ref: str | None,
+    evidence_id: str | None,
+    payload: dict[str, Any],
+) -> None:
+    """Stage one ledger entry (its own batch and checkpoint) in the caller's transaction;
+    the caller runs ``ctx.ledger.flush_pending()`` after the commit (see Ledger.stage)."""
+    ctx.ledger.stage(session, [Event(action, actor, case_ref, evidence_id, payload)])
 
 
 def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] | None:
@@ -474,19 +494,22 @@ def _record_incomplete(
         acq.finished_at = finished
         session.add(evidence)
         session.add(acq)
-    ctx.ledger.append(
-        "acquisition.incomplete",
-        actor=common["actor"],
-        case=common["case_ref"],
-        evidence=common["evidence_id"],
-        payload={
-            "reason": result.outcome,
-            "error": error.slug,
-            "detail": error.detail,
-            "bytes": result.bytes,
-            "partial_output": str(result.image_path) if result.image_path else None,
-        },
-    )
+        _stage(
+            ctx,
+            session,
+            "acquisition.incomplete",
+            common["actor"],
+            common["case_ref"],
+            common["evidence_id"],
+            {
+                "reason": result.outcome,
+                "error": error.slug,
+                "detail": error.detail,
+                "bytes": result.bytes,
+                "partial_output": str(result.image_path) if result.image_path else None,
+            },
+        )
+    ctx.ledger.flush_pending()
     raise error
 
 
@@ -508,13 +531,16 @@ def _mark_incomplete(
         acq.state, acq.error, acq.finished_at = "failed", error.detail, ctx.clock.now()
         session.add(evidence)
         session.add(acq)
-    ctx.ledger.append(
-        "acquisition.incomplete",
-        actor=actor,
-        case=case_ref,
-        evidence=evidence_id,
-        payload={"reason": "failed", "error": error.slug, "detail": error.detail, "bytes": 0},
-    )
+        _stage(
+            ctx,
+            session,
+            "acquisition.incomplete",
+            actor,
+            case_ref,
+            evidence_id,
+            {"reason": "failed", "error": error.slug, "detail": error.detail, "bytes": 0},
+        )
+    ctx.ledger.flush_pending()
 
 
 def _evidence(session: Session, evidence_id: str) -> Evidence:
@@ -614,25 +640,28 @@ def verify_evidence(
     }
     if check.bytes != manifest.get("bytes"):
         report["match"] = False
-    if not report["match"]:
-        with ctx.session() as session:
+    with ctx.session() as session:
+        if not report["match"]:
             evidence = _evidence(session, evidence_id)
             if evidence.status == "sealed":
                 evidence.status = "mismatch"
                 session.add(evidence)
-    ctx.ledger.append(
-        "evidence.verified",
-        actor=actor,
-        case=case_ref,
-        evidence=evidence_id,
-        payload={
-            "match": report["match"],
-            "blake3": check.blake3,
-            "expected": check.expected,
-            "mismatched_windows": [w["index"] for w in check.mismatched_windows],
-            "bytes": check.bytes,
-        },
-    )
+        _stage(
+            ctx,
+            session,
+            "evidence.verified",
+            actor,
+            case_ref,
+            evidence_id,
+            {
+                "match": report["match"],
+                "blake3": check.blake3,
+                "expected": check.expected,
+                "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+                "bytes": check.bytes,
+            },
+        )
+    ctx.ledger.flush_pending()
     return report
 
 
@@ -663,12 +692,14 @@ def recover_incomplete(ctx: AppContext) -> list[str]:
             session.add(acq)
             session.add(evidence)
             touched.append((evidence.id, case.ref if case else "", acq.bytes_done))
-    for evidence_id, case_ref, done in touched:
-        ctx.ledger.append(
-            "acquisition.incomplete",
-            actor=SYSTEM_ACTOR,
-            case=case_ref or None,
-            evidence=evidence_id,
-            payload={"reason": "interrupted", "bytes": done},
-        )
+            _stage(
+                ctx,
+                session,
+                "acquisition.incomplete",
+                SYSTEM_ACTOR,
+                case.ref if case else None,
+                evidence.id,
+                {"reason": "interrupted", "bytes": acq.bytes_done},
+            )
+    ctx.ledger.flush_pending()
     return [t[0] for t in touched]
