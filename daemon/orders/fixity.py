@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, CustodydError
+from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Evidence, FixityState
 from custodyd.daemon.orders.alerts.compose import fixity_alert
 from custodyd.daemon.orders.alerts.outbox import deliver_pending, enqueue_now
@@ -144,13 +145,11 @@ def _mismatch(ctx: AppContext, evidence_id: str, result: dict[str, Any], *, acto
         if item.status != "mismatch":
             item.status = "mismatch"
             session.add(item)
-    ctx.ledger.append(
-        "evidence.fixity_mismatch",
-        actor=actor,
-        case=case_ref,
-        evidence=evidence_id,
-        payload={"scheduled": True, **{k: v for k, v in result.items() if k != "evidence_id"}},
-    )
+        payload = {"scheduled": True, **{k: v for k, v in result.items() if k != "evidence_id"}}
+        ctx.ledger.stage(
+            session, [Event("evidence.fixity_mismatch", actor, case_ref, evidence_id, payload)]
+        )
+    ctx.ledger.flush_pending()
     enqueue_now(
         ctx,
         kind="fixity",
