@@ -155,6 +155,14 @@ def open_source(path: Path) -> tuple[int, SourceInfo]:
             size = struct.unpack("Q", fcntl.ioctl(fd, BLKGETSIZE64, b"\0" * 8))[0]
             logical = struct.unpack("i", fcntl.ioctl(fd, BLKSSZGET, b"\0" * 4))[0]
             physical = struct.unpack("I", fcntl.ioctl(fd, BLKPBSZGET, b"\0" * 4))[0]
+            if size == 0:
+                # No medium in the drive, or a loop device whose file was detached:
+                # sealing 0 bytes as evidence of it would be a silent lie.
+                raise SourceError(
+                    f"source {path} is a block device with no data (size 0): no medium "
+                    "present, or it was detached",
+                    source=str(path),
+                )
             name, model, serial = _device_identity(st.st_rdev)
             info = SourceInfo(
                 str(path), size, logical, physical or logical, True, model, serial, name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from pathlib import Path
 
@@ -134,3 +136,13 @@ def test_diff_windows_reports_missing() -> None:
     assert diff_windows(10, ["a", "b"], ["a"], 15) == [
         {"index": 1, "offset": 10, "length": 5, "expected": "b", "actual": None}
     ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to open a free loop device")
+def test_empty_block_device_is_refused(tmp_path: Path) -> None:
+    """A block device of size 0 (no medium; a detached loop) is never imaged as evidence."""
+    free = subprocess.run(["losetup", "-f"], capture_output=True, text=True, check=True)
+    device = Path(free.stdout.strip())
+    with pytest.raises(SourceError, match="no data"):
+        run(device, tmp_path / "image.raw")
+    assert not (tmp_path / "image.raw").exists()
