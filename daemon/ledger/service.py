@@ -49,7 +49,6 @@ from custodyd.daemon.ledger.entry import (
     canonical_json,
     entry_document,
     format_time,
-    jsonable,
 )
 from custodyd.daemon.ledger.note import (
     Checkpoint,
@@ -273,24 +272,17 @@ class Ledger:
         commit call :meth:`flush_pending` (a crash before that is repaired by the
         next :func:`~custodyd.daemon.context.open_context` or append). Payloads are
         made plain JSON here, so a value the ledger would refuse fails the caller's
-        transaction instead of surfacing at flush time.
+        transaction instead of blocking the flush (and so every later append).
         """
         if not events:
             return
-        _check_events(events)
-        batch = [
-            {
-                "action": ev.action,
-                "actor": ev.actor,
-                "case": ev.case,
-                "evidence": ev.evidence,
-                "payload": None if ev.payload is None else jsonable(ev.payload),
-            }
-            for ev in events
-        ]
-        session.execute(
-            PENDING.insert().values(created_at=format_time(self.ctx.clock.now()), events=batch)
-        )
+        now = format_time(self.ctx.clock.now())
+        batch = []
+        for ev in events:
+            doc = entry_document(0, now, ev.actor, ev.action, ev.case, ev.evidence, ev.payload)
+            canonical_json(doc)  # refuse now what the flush would refuse (it would block)
+            batch.append({k: doc[k] for k in ("action", "actor", "case", "evidence", "payload")})
+        session.execute(PENDING.insert().values(created_at=now, events=batch))
 
     def flush_pending(self) -> list[LedgerEntry]:
         """Append every staged batch (oldest first) and delete its row, in one transaction.

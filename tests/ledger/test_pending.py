@@ -20,6 +20,7 @@ from custodyd.daemon.cases import create_case, find_case
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import AppContext, open_context
+from custodyd.daemon.errors import InvalidInput
 from custodyd.daemon.ledger.service import PENDING, Event, Ledger
 from custodyd.daemon.orders.lifecycle import OrderRequest, create_order, renew_order
 from tests.orders.conftest import make_evidence
@@ -70,6 +71,18 @@ def test_stage_then_flush_lands_once_with_one_checkpoint(lctx: AppContext) -> No
     assert len(lctx.ledger.checkpoints()) == 1  # one batch, one checkpoint (as append_many)
     assert lctx.ledger.verify().ok
     assert lctx.ledger.witness() == lctx.ledger.checkpoint()
+
+
+def test_a_payload_the_ledger_would_refuse_fails_the_callers_transaction(
+    lctx: AppContext,
+) -> None:
+    with pytest.raises(InvalidInput), lctx.session() as session:
+        create_case(session, lctx.clock, "BAD-1")
+        lctx.ledger.stage(session, [Event("case.created", ACTOR, "BAD-1", None, {"n": 2**60})])
+    assert pending_rows(lctx) == 0
+    with lctx.session() as session:
+        assert find_case(session, "BAD-1") is None
+    assert lctx.ledger.append("case.created", actor=ACTOR, case="OK-1").index == 0
 
 
 def test_append_flushes_older_staged_batches_first(lctx: AppContext) -> None:
