@@ -12,16 +12,24 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from custodyd.daemon.errors import Cancelled, CustodydError, SourceError
 from custodyd.daemon.imaging.hashers import Hasher, new_blake3, new_hasher
+from custodyd.daemon.imaging.output import (
+    FinishInfo,
+    ImageFormat,
+    ImageMetadata,
+    ImageSink,
+    open_sink,
+)
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
 from custodyd.daemon.imaging.pipeline import Consumer, Pipeline
 from custodyd.daemon.imaging.progress import ProgressCallback
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
-from custodyd.daemon.imaging.writer import ImageWriter
 
 Log = Callable[[str], None]
 
@@ -39,6 +47,7 @@ class ImagingResult:
     image_path: Path | None
     ended_early: bool = False
     error: CustodydError | None = None
+    image: dict[str, Any] = field(default_factory=dict)  # format, segments, ...
 
     @property
     def complete(self) -> bool:
@@ -100,19 +109,27 @@ def image_source(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     log: Log | None = None,
+    output: ImageFormat | None = None,
+    metadata: ImageMetadata | None = None,
 ) -> ImagingResult:
+    """One pass writing ``output`` (raw by default; E01 also computes its MD5/SHA-1)."""
     say = log or (lambda _msg: None)
+    output = output or ImageFormat()
+    hashes = [*hashes, *(h for h in output.required_hashes if h not in hashes)]
     fd, info = open_source(source)
     started = time.monotonic()
     reader = SourceReader(fd, info, cancel=cancel)
     errors = reader.errors
     try:
-        writer = ImageWriter(image_path)
+        output.check_source_size(info.size, info.path)
+        now = metadata.started if metadata is not None else None
+        writer: ImageSink = open_sink(output, image_path, info, metadata, now or _now())
         consumers, digests, piecewise = hash_consumers(hashes, window)
         consumers.append(("writer", writer.write))
         say(
             f"reading {info.path}: {info.size} bytes, sector {info.logical_sector_size}, "
-            f"block {block_size}, buffers {buffers}, hashes {','.join(['blake3', *hashes])}"
+            f"block {block_size}, buffers {buffers}, hashes {','.join(['blake3', *hashes])}, "
+            f"output {output.to_dict()}"
         )
         pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
         result = pipeline.run(
@@ -137,8 +154,9 @@ def image_source(
     elif result.error is not None:
         outcome, error = "failed", _as_custodyd_error(result.error)
     else:
+        done = FinishInfo({name: h.hexdigest() for name, h in digests.items()}, errors)
         try:
-            final = writer.finish()
+            final = writer.finish(done)
         except CustodydError as exc:
             outcome, error = "failed", exc
     if outcome != "complete":
@@ -159,4 +177,9 @@ def image_source(
         image_path=final,
         ended_early=result.ended_early,
         error=error,
+        image=writer.details() if final is not None and outcome == "complete" else {},
     )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -144,9 +144,24 @@ class Volume:
     def parse(cls, data: bytes) -> Volume:
         if len(data) < VOLUME_SIZE:
             raise ValueError("truncated volume section")
-        (media_type, chunks, spc, bps, sectors, _c, _h, _s, flags, _p, _u, _sm, level, gran, _u5, guid) = (
-            _VOLUME.unpack_from(data)
-        )
+        (
+            media_type,
+            chunks,
+            spc,
+            bps,
+            sectors,
+            _c,
+            _h,
+            _s,
+            flags,
+            _p,
+            _u,
+            _sm,
+            level,
+            gran,
+            _u5,
+            guid,
+        ) = _VOLUME.unpack_from(data)
         (stored,) = struct.unpack_from("<I", data, VOLUME_SIZE - 4)
         if adler32(data[: VOLUME_SIZE - 4]) != stored:
             raise ValueError("volume section checksum mismatch")
@@ -288,7 +303,14 @@ def header_text(info: CaseInfo) -> bytes:
         "0",
     ]
     text = "\r\n".join(
-        ["1", "main", "c\tn\ta\te\tt\tav\tov\tm\tu\tp", "\t".join(_clean(v) for v in values), "", ""]
+        [
+            "1",
+            "main",
+            "c\tn\ta\te\tt\tav\tov\tm\tu\tp",
+            "\t".join(_clean(v) for v in values),
+            "",
+            "",
+        ]
     )
     return text.encode("ascii", "replace")
 

@@ -144,7 +144,9 @@ class EwfImage:
             if d.kind == "sectors":
                 sectors_end = offset + d.size
             elif d.kind in ("volume", "data", "disk") and self.volume is None:
-                self.volume = Volume.parse(os.pread(fd, layout.VOLUME_SIZE, offset + DESCRIPTOR_SIZE))
+                self.volume = Volume.parse(
+                    os.pread(fd, layout.VOLUME_SIZE, offset + DESCRIPTOR_SIZE)
+                )
             elif d.kind == "table":
                 self._add_table(index, fd, d, sectors_end or offset)
             elif d.kind in ("header2", "header") and not self.info.header:
@@ -152,7 +154,10 @@ class EwfImage:
                 self.info.header = layout.parse_header2(raw)
             elif d.kind in ("digest", "hash"):
                 body = os.pread(fd, body_size, offset + DESCRIPTOR_SIZE)
-                if layout.adler32(body[: len(body) - 4]) == struct.unpack_from("<I", body, len(body) - 4)[0]:
+                if (
+                    layout.adler32(body[: len(body) - 4])
+                    == struct.unpack_from("<I", body, len(body) - 4)[0]
+                ):
                     if any(body[:16]):
                         self.info.md5 = body[:16].hex()
                     if d.kind == "digest" and any(body[16:36]):
@@ -196,9 +201,7 @@ class EwfImage:
         i = index - table.first_chunk
         start = (entries[i] & OFFSET_MASK) + table.base
         end = (
-            (entries[i + 1] & OFFSET_MASK) + table.base
-            if i + 1 < len(entries)
-            else table.data_end
+            (entries[i + 1] & OFFSET_MASK) + table.base if i + 1 < len(entries) else table.data_end
         )
         return table.segment, start, end - start, bool(entries[i] & COMPRESSED_FLAG)
 

@@ -300,7 +300,9 @@ class E01Writer:
         ranges; they become ``error2`` entries in sectors.
         """
         self._write_pending()
-        if self._carry:  # the last, shorter chunk (whole sectors; padded if the source ended mid-sector)
+        if (
+            self._carry
+        ):  # the last, shorter chunk (whole sectors; padded if the source ended mid-sector)
             pad = -len(self._carry) % layout.BYTES_PER_SECTOR
             self._carry += bytes(pad)
             for stored, compressed in encode_chunks(memoryview(bytes(self._carry)), self.level):
@@ -343,9 +345,7 @@ class E01Writer:
             segments=[s.final for s in self._segments],
             chunks=self.chunks,
             compressed_chunks=self.compressed_chunks,
-            stored_bytes=sum(s.final.stat().st_size for s in self._segments)
-            if self.closed
-            else 0,
+            stored_bytes=sum(s.final.stat().st_size for s in self._segments) if self.closed else 0,
         )
 
     def abandon(self) -> Path | None:
