@@ -104,9 +104,9 @@ class EwfImage:
         if self.volume is None:
             self.close()
             raise SourceError(f"{self.path}: no volume section")
-        self.chunk_size = self.volume.sectors_per_chunk * self.volume.bytes_per_sector
-        self.size = self.volume.sector_count * self.volume.bytes_per_sector
-        self.chunk_count = sum(t.count for t in self._tables)
+        self.chunk_size: int = self.volume.sectors_per_chunk * self.volume.bytes_per_sector
+        self.size: int = self.volume.sector_count * self.volume.bytes_per_sector
+        self.chunk_count: int = sum(t.count for t in self._tables)
         self._starts = [t.first_chunk for t in self._tables]
         self._cache: tuple[int, bytes] | None = None
 
@@ -219,7 +219,7 @@ class EwfImage:
         if compressed:
             try:
                 data = isal_zlib.decompress(stored)
-            except (isal_zlib.error, ValueError) as exc:
+            except Exception as exc:  # isal_zlib.IsalError: a corrupt deflate stream
                 raise BadChunk(index, where, f"does not inflate ({exc})") from None
         else:
             data, checksum = stored[:-4], stored[-4:]
