@@ -54,23 +54,31 @@ TAIL_RESERVE = 4096
 FLUSH_EVERY = 64 * MiB
 IOV_MAX = 1024
 
-Encoded = list[tuple[bytes, bool]]  # (stored bytes, zlib-compressed?)
+# One stored chunk: its buffers in order (a raw chunk is a slice of the pipeline's
+# buffer + its Adler-32, written before that buffer is released; a deflated one is
+# the zlib stream), and whether it is compressed.
+Stored = tuple[tuple[bytes | memoryview, ...], bool]
+Encoded = list[Stored]
+SLICE = 4 * MiB  # compressed while the slice before it is written
 
 
 def encode_chunks(view: memoryview, level: int | None) -> Encoded:
-    """Store each 32 KiB chunk of ``view``: deflated when that is smaller, else raw + Adler-32."""
+    """Store each 32 KiB chunk of ``view``: deflated when that is smaller, else raw + Adler-32.
+
+    Raw chunks refer to ``view`` (no copy): the caller writes them while it is valid.
+    """
     out: Encoded = []
     for start in range(0, len(view), CHUNK_SIZE):
         chunk = view[start : start + CHUNK_SIZE]
         if level is None:
             adler = isal_zlib.adler32(chunk) & 0xFFFFFFFF
-            out.append((bytes(chunk) + struct.pack("<I", adler), False))
+            out.append(((chunk, struct.pack("<I", adler)), False))
             continue
         packed = isal_zlib.compress(chunk, level)
         if len(packed) < len(chunk):
-            out.append((packed, True))
+            out.append(((packed,), True))
         else:  # the zlib trailer is the big-endian Adler-32 of the chunk: reuse it
-            out.append((bytes(chunk) + packed[-4:][::-1], False))
+            out.append(((chunk, packed[-4:][::-1]), False))
     return out
 
 
@@ -142,8 +150,7 @@ class E01Writer:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="custodyd-e01")
         self._segments: list[_Segment] = []
         self._group: _Group | None = None
-        self._iov: list[bytes] = []
-        self._pending: list[Encoded] = []
+        self._iov: list[bytes | memoryview] = []
         self._carry = bytearray()
         self._flushed = 0
         self.media_written = 0
@@ -156,45 +163,54 @@ class E01Writer:
     # -- the pipeline side ------------------------------------------------------------
 
     def write(self, view: memoryview) -> None:
-        """Take one block in source order; returns once nothing refers to ``view``."""
+        """Take one block in source order; returns once nothing refers to ``view``.
+
+        The block is cut into slices; while the workers compress slice k+1, this
+        thread writes slice k. Everything is written before returning, since raw
+        chunks are written straight from ``view``.
+        """
         self.media_written += len(view)
         if self._carry:
             take = min(CHUNK_SIZE - len(self._carry), len(view))
             self._carry += view[:take]
             view = view[take:]
             if len(self._carry) == CHUNK_SIZE:
-                self._pending.append(encode_chunks(memoryview(bytes(self._carry)), self.level))
+                self._store(encode_chunks(memoryview(bytes(self._carry)), self.level))
                 self._carry.clear()
         whole = len(view) - len(view) % CHUNK_SIZE
-        futures = self._submit(view[:whole])
-        self._write_pending()
+        slices = [view[i : min(i + SLICE, whole)] for i in range(0, whole, SLICE)]
+        inflight: list[list[Future[Encoded]]] = []
         try:
-            self._pending = [f.result() for f in futures]
-        finally:
-            for f in futures:  # on an error, still never return while a worker reads view
-                f.cancel()
-                with contextlib.suppress(BaseException):
-                    f.result()
+            for piece in slices[:2]:
+                inflight.append(self._submit(piece))
+            for k in range(len(slices)):
+                done = [f.result() for f in inflight.pop(0)]
+                if k + 2 < len(slices):
+                    inflight.append(self._submit(slices[k + 2]))
+                for encoded in done:
+                    self._store(encoded)
+                self._drain()
+        finally:  # on an error, still never return while a worker reads view
+            for futures in inflight:
+                for f in futures:
+                    f.cancel()
+                    with contextlib.suppress(BaseException):
+                        f.result()
         if whole < len(view):
             self._carry += view[whole:]
 
     def _submit(self, body: memoryview) -> list[Future[Encoded]]:
-        if not len(body):
-            return []
-        chunks = len(body) // CHUNK_SIZE
-        per_task = max(1, -(-chunks // (self.workers * 4)))
+        chunks = -(-len(body) // CHUNK_SIZE)
+        per_task = max(1, -(-chunks // self.workers))
         step = per_task * CHUNK_SIZE
         return [
             self._pool.submit(encode_chunks, body[i : i + step], self.level)
             for i in range(0, len(body), step)
         ]
 
-    def _write_pending(self) -> None:
-        for encoded in self._pending:
-            for stored, compressed in encoded:
-                self._add_chunk(stored, compressed)
-        self._pending = []
-        self._drain()
+    def _store(self, encoded: Encoded) -> None:
+        for parts, compressed in encoded:
+            self._add_chunk(parts, compressed)
 
     # -- sections -----------------------------------------------------------------------
 
@@ -233,15 +249,15 @@ class E01Writer:
         self._emit(layout.descriptor(kind, offset, DESCRIPTOR_SIZE + len(body)))
         self._emit(body)
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | memoryview) -> None:
         self._iov.append(data)
         self._segment().offset += len(data)
 
-    def _add_chunk(self, stored: bytes, compressed: bool) -> None:
+    def _add_chunk(self, parts: tuple[bytes | memoryview, ...], compressed: bool) -> None:
         group = self._group
         assert group is not None
         seg = self._segment()
-        size = len(stored)
+        size = sum(len(p) for p in parts)
         full = len(group.entries) >= MAX_TABLE_ENTRIES or (
             seg.offset + size - group.start > OFFSET_MASK
         )
@@ -259,7 +275,8 @@ class E01Writer:
         seg = self._segment()
         relative = seg.offset - group.start
         group.entries.append(relative | COMPRESSED_FLAG if compressed else relative)
-        self._emit(stored)
+        for part in parts:
+            self._emit(part)
         seg.chunks += 1
         self.chunks += 1
         self.stored_bytes += size
@@ -299,14 +316,12 @@ class E01Writer:
         ``bad_ranges`` are (byte offset, length) of unreadable, zero-filled source
         ranges; they become ``error2`` entries in sectors.
         """
-        self._write_pending()
         if (
             self._carry
-        ):  # the last, shorter chunk (whole sectors; padded if the source ended mid-sector)
+        ):  # the last, shorter chunk: whole sectors (padded if the source ended mid-sector)
             pad = -len(self._carry) % layout.BYTES_PER_SECTOR
             self._carry += bytes(pad)
-            for stored, compressed in encode_chunks(memoryview(bytes(self._carry)), self.level):
-                self._add_chunk(stored, compressed)
+            self._store(encode_chunks(memoryview(bytes(self._carry)), self.level))
             self._carry.clear()
         self._drain()
         self._close_group()
