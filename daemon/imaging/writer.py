@@ -15,6 +15,7 @@ import errno
 import os
 from pathlib import Path
 
+from custodyd.daemon.durable import fsync_dir
 from custodyd.daemon.errors import DestinationError, DestinationFull
 
 FLUSH_EVERY = 64 * 1024 * 1024
@@ -52,6 +53,8 @@ class ImageWriter:
                 n = os.write(self.fd, view[pos:])
             except OSError as exc:
                 self._raise(exc)
+            if n == 0:  # no progress: a full device that does not say ENOSPC
+                self._raise(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
             pos += n
             self.written += n
         if self.written - self._flushed >= FLUSH_EVERY:
@@ -82,6 +85,7 @@ class ImageWriter:
     def finish(self) -> Path:
         """fsync, drop the cached pages (a verify then reads the disk), rename into place."""
         try:
+            # why: the image gets its final name only once every byte is on disk.
             os.fsync(self.fd)
         except OSError as exc:
             self._raise(exc)
@@ -90,31 +94,33 @@ class ImageWriter:
         os.close(self.fd)
         self.closed = True
         os.rename(self.part_path, self.final_path)
-        _fsync_dir(self.final_path.parent)
+        try:
+            fsync_dir(self.final_path.parent)  # why: the final name must survive a crash
+        except OSError as exc:
+            os.rename(self.final_path, self.part_path)  # not durable: not finished either
+            self._raise(exc)
         return self.final_path
 
     def abandon(self) -> Path | None:
         """Keep what was written as ``.incomplete`` (never the final name)."""
         if not self.closed:
+            # why: keep as much of the partial output as the disk takes; this runs on
+            # the way out of an error that is already being reported, so a failing
+            # fsync here (the same broken destination) must not replace it.
             with contextlib.suppress(OSError):
                 os.fsync(self.fd)
             os.close(self.fd)
             self.closed = True
         if self.part_path.exists():
             os.rename(self.part_path, self.incomplete_path)
-            _fsync_dir(self.final_path.parent)
+            try:
+                # why: after a crash the partial output must not reappear as ``.part``,
+                # which recovery would take for an acquisition that was still running.
+                fsync_dir(self.final_path.parent)
+            except OSError as exc:
+                raise DestinationError(
+                    f"kept {self.incomplete_path}, but its directory could not be synced: "
+                    f"{exc.strerror}"
+                ) from None
             return self.incomplete_path
         return None
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
