@@ -16,14 +16,13 @@ exactly once is refused, never guessed at.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from custodyd.daemon import durable
 from custodyd.daemon.errors import CustodydError, DestinationError, DestinationFull
 
 NON_TRIED = "?"
@@ -156,28 +155,11 @@ class RescueMap:
 
         A full disk raises :class:`DestinationFull` (the old map stays, and it vouches
         for no more than the new one would)."""
-        data = self.render(command=command).encode()
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                # The map is what a resume trusts: it must be on disk before it replaces
-                # the previous one, or a power cut could leave a map naming unwritten data.
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)  # the rename itself must survive a power cut
-            finally:
-                os.close(dir_fd)
+            # The map is what a resume trusts: write_atomic syncs it before it replaces
+            # the previous one, so a power cut leaves one whole map, never half of one.
+            durable.write_atomic(path, self.render(command=command).encode())
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DestinationFull(f"destination full while saving the map {path}") from None
             raise DestinationError(f"cannot save the map {path}: {exc.strerror}") from None

@@ -218,7 +218,7 @@ class Rescuer:
 
     def save(self) -> None:
         """Save the map after the image: the map may only vouch for bytes on disk."""
-        os.fsync(self.image_fd)
+        os.fsync(self.image_fd)  # why: the map saved next vouches for these bytes
         self.keeper.save()
 
     def _pass(

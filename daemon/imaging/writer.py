@@ -35,7 +35,7 @@ class ImageWriter:
             else:
                 if resume_from != self.part_path:
                     os.rename(resume_from, self.part_path)
-                    _fsync_dir(final_path.parent)
+                    fsync_dir(final_path.parent)  # why: the .part name must survive a crash
                 self.fd = os.open(self.part_path, flags)
         except FileExistsError:
             raise DestinationError(f"{self.part_path} already exists") from None
@@ -78,7 +78,7 @@ class ImageWriter:
     def sync(self) -> None:
         """fsync what was written so far: a rescue map saved next may vouch for it."""
         try:
-            os.fsync(self.fd)
+            os.fsync(self.fd)  # why: the rescue map saved next vouches for these bytes
         except OSError as exc:
             self._raise(exc)
 
