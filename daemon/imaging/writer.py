@@ -22,18 +22,25 @@ FLUSH_EVERY = 64 * 1024 * 1024
 
 
 class ImageWriter:
-    def __init__(self, final_path: Path) -> None:
+    def __init__(self, final_path: Path, *, resume_from: Path | None = None) -> None:
+        """Create ``<name>.part``; with ``resume_from`` (a partial image kept by an
+        interrupted acquisition) that file becomes the ``.part`` and is written on."""
         self.final_path = final_path
         self.part_path = final_path.with_name(final_path.name + ".part")
         self.incomplete_path = final_path.with_name(final_path.name + ".incomplete")
+        flags = os.O_WRONLY | os.O_CLOEXEC
         try:
-            self.fd = os.open(
-                self.part_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640
-            )
+            if resume_from is None:
+                self.fd = os.open(self.part_path, flags | os.O_CREAT | os.O_EXCL, 0o640)
+            else:
+                if resume_from != self.part_path:
+                    os.rename(resume_from, self.part_path)
+                    fsync_dir(final_path.parent)  # why: the .part name must survive a crash
+                self.fd = os.open(self.part_path, flags)
         except FileExistsError:
             raise DestinationError(f"{self.part_path} already exists") from None
         except OSError as exc:
-            raise DestinationError(f"cannot create {self.part_path}: {exc.strerror}") from None
+            raise DestinationError(f"cannot open {self.part_path}: {exc.strerror}") from None
         self.written = 0
         self._flushed = 0
         self.closed = False
@@ -67,6 +74,13 @@ class ImageWriter:
                 self.fd, self._flushed, self.written - self._flushed, os.POSIX_FADV_DONTNEED
             )
         self._flushed = self.written
+
+    def sync(self) -> None:
+        """fsync what was written so far: a rescue map saved next may vouch for it."""
+        try:
+            os.fsync(self.fd)  # why: the rescue map saved next vouches for these bytes
+        except OSError as exc:
+            self._raise(exc)
 
     def finish(self) -> Path:
         """fsync, drop the cached pages (a verify then reads the disk), rename into place."""
