@@ -17,11 +17,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from custodyd.daemon.acquisition import acquire, default_output
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.progress import progress_bar
-from custodyd.daemon.imaging.output import ImageFormat
 
 
 def cli_actor() -> str:
@@ -51,6 +49,9 @@ def image(
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
+    from custodyd.daemon.acquisition import acquire, default_output
+    from custodyd.daemon.imaging.output import ImageFormat
+
     ctx = context()
     try:
         output = ImageFormat.of(

@@ -7,15 +7,24 @@ then) or ``abandon()`` (what was written is kept as ``.incomplete``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from custodyd.daemon.errors import InvalidInput
+from custodyd.daemon.errors import Cancelled, DestinationError, InvalidInput
 from custodyd.daemon.imaging.ewf import layout
+from custodyd.daemon.imaging.ewf.reader import EwfImage
 from custodyd.daemon.imaging.ewf.writer import DEFAULT_SEGMENT_SIZE, MIN_SEGMENT_SIZE, E01Writer
+from custodyd.daemon.imaging.hashers import Hasher
+from custodyd.daemon.imaging.piecewise import PiecewiseHasher
+from custodyd.daemon.imaging.pipeline import Consumer, Pipeline
+from custodyd.daemon.imaging.progress import ProgressCallback
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo
 from custodyd.daemon.imaging.writer import ImageWriter
 
@@ -112,6 +121,13 @@ class ImageSink(Protocol):
 
     def write(self, view: memoryview) -> None: ...
 
+    def sync(self) -> None: ...
+
+    @property
+    def written(self) -> int: ...
+
+    def rescue_fd(self) -> int: ...
+
     def finish(self, done: FinishInfo) -> Path: ...
 
     def abandon(self) -> Path | None: ...
@@ -120,12 +136,32 @@ class ImageSink(Protocol):
 
 
 class RawSink:
-    def __init__(self, path: Path) -> None:
-        self._writer = ImageWriter(path)
+    """The raw image (:class:`ImageWriter`); rescue passes write into it in place."""
+
+    def __init__(self, path: Path, *, resume_from: Path | None = None) -> None:
+        self._writer = ImageWriter(path, resume_from=resume_from)
         self.final_path = path
+
+    @property
+    def fd(self) -> int:
+        return self._writer.fd
+
+    @property
+    def part_path(self) -> Path:
+        return self._writer.part_path
+
+    @property
+    def written(self) -> int:
+        return self._writer.written
 
     def write(self, view: memoryview) -> None:
         self._writer.write(view)
+
+    def sync(self) -> None:
+        self._writer.sync()
+
+    def rescue_fd(self) -> int:
+        return self._writer.fd
 
     def finish(self, done: FinishInfo) -> Path:
         return self._writer.finish()
@@ -137,11 +173,24 @@ class RawSink:
         return {"format": "raw", "segments": [str(self.final_path)]}
 
 
+ConsumersFactory = Callable[
+    [], tuple[list[tuple[str, Consumer]], dict[str, Hasher], PiecewiseHasher]
+]
+
+
 class E01Sink:
+    """An E01 segment set (:class:`E01Writer`).
+
+    Compressed chunks cannot be patched in place, so sectors recovered by the rescue
+    passes go to a sparse side file (``rescue_fd``); :meth:`rebuild` then writes the
+    E01 once more from the first one with those sectors laid over it, hashing the
+    result, and removes the first one and the side file.
+    """
+
     def __init__(
-        self, path: Path, fmt: ImageFormat, source: SourceInfo, meta: ImageMetadata, now: datetime
+        self, path: Path, fmt: ImageFormat, source: SourceInfo, meta: ImageMetadata
     ) -> None:
-        info = layout.CaseInfo(
+        self.info = layout.CaseInfo(
             case_number=meta.case,
             evidence_number=meta.evidence_id,
             examiner=meta.examiner or "",
@@ -150,22 +199,105 @@ class E01Sink:
             model=source.model or "",
             serial=source.serial or "",
             acquired=meta.started,
-            system=now,
+            system=meta.started,
             version=meta.version,
         )
         self.fmt = fmt
-        self._writer = E01Writer(
-            path,
-            media_size=source.size,
-            info=info,
-            compression=fmt.compression,
-            segment_size=fmt.segment_size,
+        self.size = source.size
+        self.final_path = path
+        self._writer = self._new_writer()
+        self._patch_path = path.with_name(path.name + ".rescue.part")
+        self._patch_fd = -1
+        self._scratch: list[Path] = []
+
+    def _new_writer(self) -> E01Writer:
+        return E01Writer(
+            self.final_path,
+            media_size=self.size,
+            info=self.info,
+            compression=self.fmt.compression,
+            segment_size=self.fmt.segment_size,
             media_type=layout.MEDIA_FIXED,
         )
-        self.final_path = path
+
+    @property
+    def written(self) -> int:
+        return self._writer.media_written
 
     def write(self, view: memoryview) -> None:
         self._writer.write(view)
+
+    def sync(self) -> None:
+        self._writer.sync()
+
+    def rescue_fd(self) -> int:
+        if self._patch_fd < 0:
+            try:
+                fd = os.open(
+                    self._patch_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640
+                )
+                os.ftruncate(fd, self.size)  # sparse: unrecovered sectors read as zeros
+            except OSError as exc:
+                raise DestinationError(
+                    f"cannot create {self._patch_path}: {exc.strerror}"
+                ) from None
+            self._patch_fd = fd
+        return self._patch_fd
+
+    def rebuild(
+        self,
+        gaps: list[tuple[int, int]],
+        consumers: ConsumersFactory,
+        *,
+        block_size: int,
+        buffers: int,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+    ) -> tuple[dict[str, Hasher], PiecewiseHasher]:
+        """Rewrite the E01 with the rescued sectors; the digests of the final media data."""
+        first = self._writer
+        first.finish(md5=bytes(16), sha1=bytes(20))
+        for segment in first.result().segments:
+            scratch = segment.with_name("pass1" + segment.suffix)
+            os.rename(segment, scratch)
+            self._scratch.append(scratch)
+        self._writer = self._new_writer()
+        stages, digests, piecewise = consumers()
+        stages.append(("writer", self._writer.write))
+        patch = self._patch_fd
+        with EwfImage(self._scratch[0]) as old:
+
+            def read(view: memoryview, offset: int) -> int:
+                data = old.read(offset, len(view))
+                view[: len(data)] = data
+                end = offset + len(data)
+                for pos, size in gaps:
+                    lo, hi = max(pos, offset), min(pos + size, end)
+                    if lo < hi:
+                        piece = os.pread(patch, hi - lo, lo)
+                        view[lo - offset : lo - offset + len(piece)] = piece
+                return len(data)
+
+            result = Pipeline(stages, block_size=block_size, buffers=buffers).run(
+                read, self.size, progress=progress, phase="rescue: rewriting E01", cancel=cancel
+            )
+        if result.cancelled:
+            raise Cancelled("cancelled while rewriting the rescued E01 image")
+        if result.error is not None:
+            raise result.error
+        if result.bytes_read != self.size:
+            raise DestinationError(f"the first E01 image ended at {result.bytes_read} bytes")
+        self._drop_side_files()
+        return digests, piecewise
+
+    def _drop_side_files(self) -> None:
+        if self._patch_fd >= 0:
+            os.close(self._patch_fd)
+            self._patch_fd = -1
+        for path in [*self._scratch, self._patch_path]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self._scratch = []
 
     def finish(self, done: FinishInfo) -> Path:
         return self._writer.finish(
@@ -175,7 +307,12 @@ class E01Sink:
         )
 
     def abandon(self) -> Path | None:
-        return self._writer.abandon()
+        """The segments written so far are kept as ``.incomplete``; the side files of a
+        rescue (a first, zero-filled E01 and the recovered sectors) are removed, so no
+        complete-looking image is left behind."""
+        kept = self._writer.abandon()
+        self._drop_side_files()
+        return kept
 
     def details(self) -> dict[str, Any]:
         result = self._writer.result()
@@ -197,14 +334,10 @@ def image_files(path: Path) -> list[Path]:
 
 
 def open_sink(
-    fmt: ImageFormat,
-    path: Path,
-    source: SourceInfo,
-    meta: ImageMetadata | None,
-    now: datetime,
+    fmt: ImageFormat, path: Path, source: SourceInfo, meta: ImageMetadata | None
 ) -> ImageSink:
     if fmt.kind == "raw":
         return RawSink(path)
     if meta is None:
         raise InvalidInput("an E01 image needs the case metadata for its header")
-    return E01Sink(path, fmt, source, meta, now)
+    return E01Sink(path, fmt, source, meta)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from isal import isal_zlib
 
+from custodyd.daemon.durable import fsync_dir
 from custodyd.daemon.errors import DestinationError, DestinationFull, InvalidInput
 from custodyd.daemon.imaging.ewf import layout
 from custodyd.daemon.imaging.ewf.layout import (
@@ -306,6 +307,11 @@ class E01Writer:
         os.close(seg.fd)
         seg.fd = -1
 
+    def sync(self) -> None:
+        """Everything handed over so far is on disk (a rescue map saved next vouches for it)."""
+        self._drain()
+        self._sync(self._segment())
+
     # -- finishing ---------------------------------------------------------------------
 
     def finish(
@@ -335,7 +341,7 @@ class E01Writer:
         self._pool.shutdown()
         for seg in self._segments:
             os.rename(seg.part, seg.final)
-        _fsync_dir(self.first_path.parent)
+        fsync_dir(self.first_path.parent)
         self.closed = True
         return self.first_path
 
@@ -381,7 +387,7 @@ class E01Writer:
                 os.rename(seg.part, target)
                 first = first or target
         self._iov = []
-        _fsync_dir(self.first_path.parent)
+        fsync_dir(self.first_path.parent)
         self.closed = True
         return first
 
@@ -443,16 +449,3 @@ def _sector_ranges(bad_ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int
         last = -(-(offset + length) // layout.BYTES_PER_SECTOR)
         out.append((first, last - first))
     return out
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
