@@ -30,8 +30,9 @@ from custodyd.daemon.imaging.writer import ImageWriter
 
 FORMATS = ("raw", "e01")
 COMPRESSIONS = tuple(layout.COMPRESSION_LEVELS)
-# What E01 stores itself (digest and hash sections): always computed for it.
-E01_HASHES = ("md5", "sha1")
+# E01 stores MD5 and SHA-1 itself (digest and hash sections); SHA-256 goes with BLAKE3
+# into the manifest, since E01 has no place for it. All are computed for every E01.
+E01_HASHES = ("md5", "sha1", "sha256")
 
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 

@@ -12,11 +12,12 @@ timed as a whole process (interpreter start, database, ledger, sealing, no verif
 pass), and the pass alone (its manifest's ``seconds``) is reported beside it.
 
 Targets from the issue (reported, not asserted): E01 >= 4x ewfacquirestream and
->= 0.7x dd. CI asserts regression floors only (1x and 0.15x: a whole process carries
-a fixed start-up cost, ~1.3 s of CPU today for the CLI's imports and the database,
-that weighs heavily on small CI sizes) and a flat memory (peak RSS < 200 MiB). The
-pass alone is also compared (``pass_vs_*``), and every tool's CPU seconds are
-reported: on this shared 2-core machine wall times swing with the neighbours' load.
+>= 0.7x dd. CI asserts regression floors only: the whole process >= 1x
+ewfacquirestream, and the pass alone >= 0.1x dd (a whole process carries a fixed
+start-up cost, ~1.3 s of CPU today for the CLI's imports and the database, that
+weighs heavily at CI sizes), and a flat memory (peak RSS < 200 MiB). Every tool's
+CPU seconds are reported too: on this shared 2-core machine wall times swing with
+the neighbours' load, CPU seconds much less.
 Results: ``tests/bench/results/e01.json``.
 """
 
@@ -44,7 +45,7 @@ SIZE = int(float(os.environ.get("CUSTODYD_BENCH_E01_MIB", "512")) * MiB)
 ROUNDS = int(os.environ.get("CUSTODYD_BENCH_E01_ROUNDS", "3"))
 RESULTS = REPO / "tests" / "bench" / "results" / "e01.json"
 TARGETS = {"vs_ewfacquirestream": 4.0, "vs_dd": 0.7}
-FLOORS = {"vs_ewfacquirestream": 1.0, "vs_dd": 0.15}
+FLOORS = {"vs_ewfacquirestream": 1.0, "pass_vs_dd": 0.1}
 
 
 def make_sources(work: Path) -> dict[str, Path]:

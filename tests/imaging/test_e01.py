@@ -89,6 +89,7 @@ def test_contract_e01_fast_ewfverify_and_ewfinfo(home: Path, tmp_path: Path) -> 
     assert manifest["hashes"]["blake3"] == tool_digest("b3sum", source)
     assert manifest["hashes"]["md5"] == tool_digest("md5sum", source)
     assert manifest["hashes"]["sha1"] == tool_digest("sha1sum", source)
+    assert manifest["hashes"]["sha256"] == tool_digest("sha256sum", source)
     assert manifest["verified"] is True and manifest["status"] == "sealed"
     assert manifest["image"]["compressed_chunks"] > 0  # the zeros and text deflate
     assert manifest["image"]["stored_bytes"] < source.stat().st_size
@@ -285,4 +286,9 @@ def test_unreadable_sectors_are_in_error2(home: Path, tmp_path: Path) -> None:
 
     assert ewf_md5(check.stdout) == hashlib.md5(zero_filled).hexdigest()
     assert manifest["verified"] is True
+    # pass 1 skipped the bad areas; the rescue passes read them sector by sector into a
+    # side file and the E01 was written once more with them; nothing of that is left
+    log = (Path(image).parent / "acquisition.log").read_text()
+    assert "rewriting the E01 image with the rescued sectors" in log
+    assert sorted(p.name for p in Path(image).parent.iterdir() if "E0" in p.name) == ["image.E01"]
     assert os.path.exists(image)
