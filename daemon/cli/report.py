@@ -59,7 +59,10 @@ def report_cmd(
     finally:
         ctx.close()
     if tmp is not None:
+        from custodyd.daemon.durable import fsync_dir
+
         tmp.replace(target)
+        fsync_dir(target.parent)
     else:
         sys.stdout.buffer.write(issued.pdf)
         sys.stdout.flush()
@@ -78,13 +81,13 @@ def report_cmd(
 
 def _write_aside(path: Path, data: bytes) -> Path:
     """A complete, fsynced temporary beside ``path`` (renamed over it by the caller)."""
+    from custodyd.daemon.durable import write_all
     from custodyd.daemon.errors import DestinationError
 
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
+            write_all(f.fileno(), data)
             os.fsync(f.fileno())
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -12,7 +12,9 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True).stdout.decode()
+    return subprocess.run(
+        ["pdftotext", str(pdf), "-"], check=True, capture_output=True
+    ).stdout.decode()
 
 
 def info(pdf: Path) -> dict[str, str]:
@@ -49,7 +51,8 @@ class PrintedProof:
 
 
 def proofs(txt: str) -> list[PrintedProof]:
-    """Appendix B as printed: 'Entry N — action, …', 'leaf hash H', 'audit path (k hashes)', k hex."""
+    """Appendix B as printed: 'Entry N — action, …', 'leaf hash H', 'audit path (k hashes)',
+    then k hex lines."""
     lines = [line.strip() for line in txt.splitlines()]
     start = next(i for i, line in enumerate(lines) if line.startswith("Appendix B"))
     found: list[PrintedProof] = []

@@ -16,7 +16,11 @@ import pytest
 from tests.conftest import FORENSIC_IMAGES
 
 BIN = Path(sys.executable).parent / "custodyd"
-CLI = [str(BIN)] if BIN.exists() else [sys.executable, "-c", "from custodyd.daemon.cli import main; main()"]
+CLI = (
+    [str(BIN)]
+    if BIN.exists()
+    else [sys.executable, "-c", "from custodyd.daemon.cli import main; main()"]
+)
 SOURCE = FORENSIC_IMAGES / "dfvfs_ext2.raw"
 
 
@@ -69,7 +73,9 @@ def test_case_report_and_stdout(manifest: dict[str, object], tmp_path: Path) -> 
     out = tmp_path / "case.pdf"
     custodyd("report", "--case", "CASE-CLI", "--out", str(out))
     assert str(manifest["evidence_id"]) in pdftotext(out)
-    piped = subprocess.run([*CLI, "report", "--case", "CASE-CLI", "--out", "-"], capture_output=True)
+    piped = subprocess.run(
+        [*CLI, "report", "--case", "CASE-CLI", "--out", "-"], capture_output=True
+    )
     assert piped.returncode == 0 and piped.stdout == out.read_bytes()
 
 

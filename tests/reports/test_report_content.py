@@ -38,8 +38,13 @@ def test_evidence_report_carries_ids_hashes_pieces_inventory_and_timeline(
     eid = mbr_item["evidence_id"]
     clock.advance(timedelta(hours=2))
     record_transfer(
-        rctx, eid, actor="user:examiner-e", from_party="Erin Examiner",
-        to_party="Officer Oscar", reason="to the court registry", location="Lab 2",
+        rctx,
+        eid,
+        actor="user:examiner-e",
+        from_party="Erin Examiner",
+        to_party="Officer Oscar",
+        reason="to the court registry",
+        location="Lab 2",
     )
     issued = issue_evidence_report(rctx, ADMIN, eid)
     path = _write(tmp_path, "item.pdf", issued.pdf)
@@ -66,8 +71,11 @@ def test_evidence_report_carries_ids_hashes_pieces_inventory_and_timeline(
     history = rctx.ledger.history(eid)
     actions = [e.action for e in history]
     assert actions == [
-        "acquisition.started", "evidence.acquired", "evidence.verified",
-        "evidence.sealed", "custody.transferred",
+        "acquisition.started",
+        "evidence.acquired",
+        "evidence.verified",
+        "evidence.sealed",
+        "custody.transferred",
     ]
     for action in actions:
         assert action in txt

@@ -28,7 +28,9 @@ def test_two_renders_same_bytes_and_issuing_does_not_change_them(
     first = render_evidence_report(rctx, ADMIN, eid)
     clock.advance(timedelta(days=3))  # printing later changes nothing
     issued = issue_evidence_report(rctx, ADMIN, eid)
-    record_read(rctx, EVIDENCE_ACCESSED, actor="user:x", what="manifest", case="CASE-R", evidence=eid)
+    record_read(
+        rctx, EVIDENCE_ACCESSED, actor="user:x", what="manifest", case="CASE-R", evidence=eid
+    )
     again = render_evidence_report(rctx, ADMIN, eid)
     assert first.pdf == issued.pdf == again.pdf
     # the issue is in the ledger with the PDF's SHA-256, outside the item's timeline
@@ -40,9 +42,10 @@ def test_two_renders_same_bytes_and_issuing_does_not_change_them(
     assert entry.payload["tree_size"] == issued.report.checkpoint.size
     assert entry.index not in [e.index for e in rctx.ledger.history(eid)]
     # the case report is reproducible too
-    assert render_case_report(rctx, ADMIN, "CASE-R").pdf == render_case_report(
-        rctx, ADMIN, "CASE-R"
-    ).pdf
+    assert (
+        render_case_report(rctx, ADMIN, "CASE-R").pdf
+        == render_case_report(rctx, ADMIN, "CASE-R").pdf
+    )
 
 
 def test_a_new_custody_event_is_a_new_state(
