@@ -16,6 +16,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from custodyd.daemon.errors import CustodydError
 
@@ -55,7 +56,7 @@ def main() -> None:
         if "--json" in sys.argv:
             print(json.dumps(exc.to_problem()), file=sys.stderr)
         else:
-            err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(exc.detail)}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("[bold red]cancelled[/]")

@@ -1,4 +1,4 @@
-"""``custodyd cases create|list|close|add-member``."""
+"""``custodyd cases create|list|close|add-member|remove-member``."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from custodyd.daemon.auth import ADMIN, Principal, add_member, find_token, get_user
+from custodyd.daemon.auth import ADMIN, Principal
+from custodyd.daemon.auth.admin import MemberKind, set_member, unset_member
 from custodyd.daemon.auth.casework import open_case, shut_case
 from custodyd.daemon.cases import list_cases
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
-from custodyd.daemon.errors import InvalidInput, NotFound
+from custodyd.daemon.errors import InvalidInput
 from custodyd.daemon.models import Case
 
 cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
@@ -28,7 +30,7 @@ def cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _cli_principal() -> Principal:
+def cli_principal() -> Principal:
     """The operator at the workstation has full rights (they own the data directory)."""
     return Principal(actor=cli_actor(), role=ADMIN)
 
@@ -51,7 +53,7 @@ def create(
 ) -> None:
     """Create a case."""
     ctx = context()
-    data = case_json(open_case(ctx, _cli_principal(), ref, title))
+    data = case_json(open_case(ctx, cli_principal(), ref, title))
     if json_out:
         print_json(data)
     else:
@@ -77,7 +79,7 @@ def list_(json_out: JsonOpt = False) -> None:
 def close(ref: str, json_out: JsonOpt = False) -> None:
     """Close a case: nothing new enters it."""
     ctx = context()
-    data = case_json(shut_case(ctx, _cli_principal(), ref))
+    data = case_json(shut_case(ctx, cli_principal(), ref))
     if json_out:
         print_json(data)
     else:
@@ -92,20 +94,34 @@ def add_member_cmd(
     token: Annotated[str | None, typer.Option("--token", help="Token name.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make a user or a token a member of a case."""
-    if (user is None) == (token is None):
-        raise InvalidInput("give exactly one of --user or --token")
-    ctx = context()
-    with ctx.session() as session:
-        if user is not None:
-            add_member(session, ctx.clock, ref, role=role, user_id=get_user(session, user).id)
-        else:
-            found = find_token(session, token or "")
-            if found is None:
-                raise NotFound(f"no token {token!r}")
-            add_member(session, ctx.clock, ref, role=role, token_id=found.id)
-    data = {"case": ref, "user": user, "token": token, "role": role}
+    """Make a user or a token a member of a case (recorded: ``case.member_set``)."""
+    kind, name = _member(user, token)
+    data = set_member(context(), cli_actor(), ref, kind, name, role)
     if json_out:
         print_json(data)
     else:
-        Console().print(f"{user or token} is now a member of case [bold]{ref}[/] as {role}")
+        Console().print(f"{escape(name)} is now a member of case [bold]{escape(ref)}[/] as {role}")
+
+
+@cases_app.command("remove-member")
+def remove_member_cmd(
+    ref: str,
+    user: Annotated[str | None, typer.Option("--user", help="User name.")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Token name.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove a user or a token from a case (recorded: ``case.member_removed``)."""
+    kind, name = _member(user, token)
+    unset_member(context(), cli_actor(), ref, kind, name)
+    if json_out:
+        print_json({"case": ref, "kind": kind, "name": name, "removed": True})
+    else:
+        Console().print(f"{escape(name)} is no longer a member of case [bold]{escape(ref)}[/]")
+
+
+def _member(user: str | None, token: str | None) -> tuple[MemberKind, str]:
+    if user is not None and token is None:
+        return "user", user
+    if token is not None and user is None:
+        return "token", token
+    raise InvalidInput("give exactly one of --user or --token")

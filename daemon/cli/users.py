@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth import disable_user, list_users
-from custodyd.daemon.auth.admin import enrol_user
+from custodyd.daemon.auth import list_users
+from custodyd.daemon.auth.admin import enrol_user, retire_user
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.cases import cli_actor
 from custodyd.daemon.cli.common import context, print_json
@@ -64,10 +64,8 @@ def list_(json_out: JsonOpt = False) -> None:
 
 @users_app.command("disable")
 def disable(name: str, json_out: JsonOpt = False) -> None:
-    """Disable a user: their tokens stop working."""
-    ctx = context()
-    with ctx.session() as session:
-        data = user_json(disable_user(session, name))
+    """Disable a user: their tokens stop working (recorded: ``user.disabled``)."""
+    data = user_json(retire_user(context(), cli_actor(), name))
     if json_out:
         print_json(data)
     else:
