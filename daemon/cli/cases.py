@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import getpass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from custodyd.daemon.auth import ADMIN, Principal
-from custodyd.daemon.auth.admin import MemberKind, set_member, unset_member
-from custodyd.daemon.auth.casework import open_case, shut_case
-from custodyd.daemon.cases import list_cases
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.errors import InvalidInput
-from custodyd.daemon.models import Case
+
+if TYPE_CHECKING:
+    from custodyd.daemon.auth import Principal
+    from custodyd.daemon.auth.admin import MemberKind
+    from custodyd.daemon.models import Case
+
 
 cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
@@ -32,6 +32,8 @@ def cli_actor() -> str:
 
 def cli_principal() -> Principal:
     """The operator at the workstation has full rights (they own the data directory)."""
+    from custodyd.daemon.auth import ADMIN, Principal
+
     return Principal(actor=cli_actor(), role=ADMIN)
 
 
@@ -52,6 +54,8 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a case."""
+    from custodyd.daemon.auth.casework import open_case
+
     ctx = context()
     data = case_json(open_case(ctx, cli_principal(), ref, title))
     if json_out:
@@ -63,6 +67,8 @@ def create(
 @cases_app.command("list")
 def list_(json_out: JsonOpt = False) -> None:
     """List cases."""
+    from custodyd.daemon.cases import list_cases
+
     ctx = context()
     with ctx.session() as session:
         rows = [case_json(c) for c in list_cases(session, limit=100_000)]
@@ -78,6 +84,8 @@ def list_(json_out: JsonOpt = False) -> None:
 @cases_app.command("close")
 def close(ref: str, json_out: JsonOpt = False) -> None:
     """Close a case: nothing new enters it."""
+    from custodyd.daemon.auth.casework import shut_case
+
     ctx = context()
     data = case_json(shut_case(ctx, cli_principal(), ref))
     if json_out:
@@ -95,6 +103,10 @@ def add_member_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Make a user or a token a member of a case (recorded: ``case.member_set``)."""
+    from rich.markup import escape
+
+    from custodyd.daemon.auth.admin import set_member
+
     kind, name = _member(user, token)
     data = set_member(context(), cli_actor(), ref, kind, name, role)
     if json_out:
@@ -111,6 +123,10 @@ def remove_member_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Remove a user or a token from a case (recorded: ``case.member_removed``)."""
+    from rich.markup import escape
+
+    from custodyd.daemon.auth.admin import unset_member
+
     kind, name = _member(user, token)
     unset_member(context(), cli_actor(), ref, kind, name)
     if json_out:

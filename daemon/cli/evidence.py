@@ -6,7 +6,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth.reads import audit_evidence_read, list_manifests, read_manifest
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.cases import cli_principal
 from custodyd.daemon.cli.common import context, print_json
@@ -23,6 +22,8 @@ def list_(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """List evidence manifests (sealed ones unless --status says otherwise); audited."""
+    from custodyd.daemon.auth.reads import audit_evidence_read, list_manifests
+
     ctx = context()
     try:
         principal = cli_principal()
@@ -50,6 +51,8 @@ def list_(
 @evidence_app.command("show")
 def show(evidence_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """Print one evidence manifest; the read is recorded (``evidence.accessed``)."""
+    from custodyd.daemon.auth.reads import read_manifest
+
     ctx = context()
     try:
         manifest = read_manifest(ctx, cli_principal(), evidence_id)

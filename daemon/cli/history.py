@@ -13,8 +13,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth.audit import custody_read, record_event
-from custodyd.daemon.auth.visibility import visible_evidence_case
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.cases import cli_principal
 from custodyd.daemon.cli.common import context, print_json
@@ -26,6 +24,9 @@ def history_cmd(
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Show the custody timeline of EVIDENCE_ID (oldest first)."""
+    from custodyd.daemon.auth.audit import custody_read, record_event
+    from custodyd.daemon.auth.visibility import visible_evidence_case
+
     ctx = context()
     principal = cli_principal()
     with ctx.session() as session:
