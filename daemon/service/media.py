@@ -269,6 +269,32 @@ class MediaRegistry:
                         payload={"medium_id": row_id, "key": device.key, "nodes": set_nodes},
                     )
                 )
+            if hidden is not None and (hidden.hpa_sectors or hidden.dco_sectors):
+                # The medium holds sectors the host cannot see: an image of the visible
+                # size is not the whole disk, and the examiner must know before trusting it.
+                sector = device.logical_sector_size or 512
+                hidden_sectors = hidden.hpa_sectors + (hidden.dco_sectors or 0)
+                events.append(
+                    Event(
+                        "medium.hidden_area",
+                        ACTOR,
+                        payload={
+                            "medium_id": row_id,
+                            "key": device.key,
+                            **hidden.to_dict(),
+                            "hidden_bytes": hidden_sectors * sector,
+                            "source": hidden_reason,
+                            "changed": False,  # nothing is changed on the disk by detection
+                        },
+                    )
+                )
+                log.warning(
+                    "medium %s hides %d sectors (HPA %d, DCO %s); the visible area is imaged",
+                    device.devnode,
+                    hidden_sectors,
+                    hidden.hpa_sectors,
+                    hidden.dco_sectors,
+                )
             if message is not None:
                 events.append(
                     Event(
