@@ -25,6 +25,7 @@ COMMANDS: dict[str, Entry] = {
     "alerts": Entry("alerts", "Expiry and deadline alerts."),
     "bench": Entry("bench", "Benchmarks."),
     "cases": Entry("cases", "Cases."),
+    "custody": Entry("custody", "Custody of evidence items."),
     "dispose": Entry(
         "dispose", "Return or destroy an item: refused while any order or hold covers it."
     ),
