@@ -360,8 +360,22 @@ def deliver_pending(
     *,
     webhook_backoff: Sequence[float] | None = None,
 ) -> CheckReport:
-    """Send every pending row whose retry time has come; mark it sent and record it."""
+    """Send every pending row whose retry time has come; mark it sent and record it.
+
+    A refusal (confidential alert over plain SMTP) enqueues its own webhook
+    warning; one more pass sends it at once.
+    """
     report = report or CheckReport()
+    if _deliver_once(ctx, report, webhook_backoff):
+        _deliver_once(ctx, report, webhook_backoff)
+    return report
+
+
+def _deliver_once(
+    ctx: AppContext, report: CheckReport, webhook_backoff: Sequence[float] | None
+) -> bool:
+    """One pass over the due rows; True when a refusal enqueued a new row."""
+    refused = False
     now = ctx.clock.now()
     with ctx.session() as session:
         ids = list(
@@ -388,6 +402,7 @@ def deliver_pending(
             _send(ctx, row, webhook_backoff)
         except PlainSmtpRefused as exc:  # never retried: the link itself is the problem
             _refused(ctx, row, exc, report)
+            refused = True
             continue
         except Exception as exc:  # any delivery failure is retried later, never lost
             _failed(ctx, row, exc, report)
@@ -395,7 +410,7 @@ def deliver_pending(
             continue
         _sent(ctx, row)
         report.sent += 1
-    return report
+    return refused
 
 
 def _failed(ctx: AppContext, row: AlertOutbox, exc: Exception, report: CheckReport) -> None:
