@@ -19,7 +19,6 @@ from custodyd.daemon.cli.orders_support import (
     show_fields,
 )
 from custodyd.daemon.errors import InvalidInput
-from custodyd.daemon.orders import lifecycle
 
 # domain field -> the flag that sets it (domain errors name fields; we name flags)
 FLAGS = {
@@ -137,6 +136,8 @@ def add(
 ) -> None:
     """Enter a preservation order; international minimums run from the day preservation was
     effected, a domestic maximum from the issue date."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     issued_on = parse_day(issued, "--issued")
     assert issued_on is not None
@@ -175,6 +176,8 @@ def list_(
     json_out: JsonOpt = False,
 ) -> None:
     """List orders (by case, evidence item or status)."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     with ctx.session() as session:
         rows = lifecycle.list_orders(
@@ -200,6 +203,8 @@ def list_(
 @orders_app.command("show")
 def show(order_id: int, json_out: JsonOpt = False) -> None:
     """Show one order."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     data = lifecycle.read_order(ctx, order_id, actor=cli_actor())
     _out(data, json_out, "")
@@ -213,6 +218,8 @@ def renew(
     json_out: JsonOpt = False,
 ) -> None:
     """Renew an order (regimes that allow it): the expiry moves on."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     _out(
         lifecycle.renew_order(ctx, order_id, actor=cli_actor(), days=days, ref=ref),
@@ -228,6 +235,8 @@ def followup(
     json_out: JsonOpt = False,
 ) -> None:
     """A follow-up request arrived: hold the data until a decision."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     _out(lifecycle.followup_order(ctx, order_id, actor=cli_actor(), ref=ref), json_out, "on hold")
 
@@ -240,6 +249,8 @@ def decide(
     json_out: JsonOpt = False,
 ) -> None:
     """Record the decision on the follow-up request: granted -> executing; else the hold ends."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     with flag_errors(FLAGS):
         data = lifecycle.decide_order(ctx, order_id, outcome, actor=cli_actor(), ref=ref)
@@ -258,6 +269,8 @@ def executed(
     json_out: JsonOpt = False,
 ) -> None:
     """Record that a granted follow-up request was executed; the ordinary expiry applies."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     with flag_errors(FLAGS):
         data = lifecycle.executed_order(
@@ -312,6 +325,8 @@ def release(
     json_out: JsonOpt = False,
 ) -> None:
     """End an order early (withdrawn). Refused while a hold stands."""
+    from custodyd.daemon.orders import lifecycle
+
     if not reason:
         raise InvalidInput("releasing an order needs --reason")
     ctx = context()
