@@ -65,6 +65,6 @@ def flag_errors(flags: Mapping[str, str]) -> Iterator[None]:
         if not fields:
             raise
         named = ", ".join(flags.get(f, f) for f in fields)
-        exc.detail = f"{exc.detail} [set: {named}]"
+        exc.detail = f"{exc.detail} (CLI: {named})"
         exc.extra["flags"] = [flags.get(f, f) for f in fields]
         raise
