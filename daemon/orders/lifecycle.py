@@ -35,6 +35,7 @@ from custodyd.daemon.clock import Clock, utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, InvalidInput, NotFound
 from custodyd.daemon.models import Case, Evidence, OrderItem, OrderNotice, PreservationOrder
+from custodyd.daemon.names import check_name
 from custodyd.daemon.orders import confidentiality
 from custodyd.daemon.orders.dates import OrderDates, compute_expiry
 from custodyd.daemon.orders.records import SYSTEM_ACTOR, record, today
@@ -180,6 +181,7 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
 
     if not request.ref.strip():
         raise InvalidInput("an order needs its reference (ref)", field="ref")
+    check_name(request.ref, "order ref")
     now_day = today(ctx.clock)
     with ctx.session() as session:
         regime = get_regime(session, request.regime)
@@ -191,7 +193,7 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
             now_day,
             request.days,
         )
-        need_to_know = sorted({n.strip() for n in request.need_to_know if n.strip()})
+        need_to_know = sorted({check_name(n, "need-to-know user") for n in request.need_to_know})
         if need_to_know and not request.confidential:
             raise InvalidInput(
                 "need-to-know applies to confidential orders; mark the order confidential",
@@ -319,6 +321,8 @@ def renew_order(
     ctx: AppContext, order_id: int, *, actor: str, days: int | None = None, ref: str | None = None
 ) -> dict[str, Any]:
     """Extend the expiry by one renewal (the regime's length unless ``days`` is given)."""
+    if ref is not None:
+        check_name(ref, "order ref")
 
     def change(session: Session, order: PreservationOrder) -> dict[str, Any]:
         _require_live(order, ctx.clock, "renew it")
@@ -363,6 +367,8 @@ def followup_order(
     ctx: AppContext, order_id: int, *, actor: str, ref: str | None = None
 ) -> dict[str, Any]:
     """A follow-up request (search, seizure, disclosure) arrived: hold until a decision."""
+    if ref is not None:
+        check_name(ref, "order ref")
 
     from custodyd.daemon.orders.alerts.contact247 import enqueue_contact_alert
 
@@ -395,6 +401,8 @@ def decide_order(
     searched, seized or disclosed and stay preserved until :func:`executed_order`.
     ``refused`` / ``withdrawn``: the hold ends and the expiry applies again.
     """
+    if ref is not None:
+        check_name(ref, "order ref")
     if outcome not in OUTCOMES:
         raise InvalidInput(
             f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}", field="outcome"
