@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from tests.bench.test_imaging_bench import drop_caches
+from custodyd.daemon.bench.processes import drop_caches
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.bench, pytest.mark.slow]
