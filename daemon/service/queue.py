@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import (
@@ -34,9 +34,7 @@ from custodyd.daemon.errors import (
     NotFound,
     WriteBlockError,
 )
-
-if TYPE_CHECKING:
-    from custodyd.daemon.service.media import LiveMedium, MediaRegistry
+from custodyd.daemon.service.media import LiveMedium, MediaRegistry
 
 log = logging.getLogger("custodyd.queue")
 
