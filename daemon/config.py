@@ -80,12 +80,16 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: str | None = None
     alert_lead_days: list[int] = Field(default_factory=lambda: [30, 7, 1, 0])
+    # the 24/7 point of contact (art. 67): mail addresses and/or http(s) webhook URLs
+    contact_247: CommaList = Field(default_factory=list)
     alert_check_seconds: int = 60
 
     # fixity
     fixity_interval_days: float = 7.0
 
-    @field_validator("alert_to", "extra_hashes", "media_allow", "media_deny", mode="before")
+    @field_validator(
+        "alert_to", "contact_247", "extra_hashes", "media_allow", "media_deny", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
