@@ -36,6 +36,7 @@ from custodyd.daemon.errors import (
     CustodydError,
     DestinationError,
     FixityMismatch,
+    InvalidInput,
     NotFound,
 )
 from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
@@ -87,7 +88,7 @@ def _manifest(
     case_ref: str,
     status: str,
     result: ImagingResult,
-    image_path: Path | None,
+    image_path: Path | str | None,
     started_at: str,
     finished_at: str,
     verified: bool | None,
@@ -146,7 +147,7 @@ def acquire(
     examiner: str | None = None,
     notes: str | None = None,
     verify: bool = True,
-    store: Path | None = None,
+    store: Path | str | None = None,
     medium_id: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
@@ -164,7 +165,14 @@ def acquire(
     check_source(source)
     if source.is_file():
         output.check_source_size(source.stat().st_size, str(source))
-    store_root = Path(store) if store is not None else settings.evidence_dir
+    remote = _remote_store(store if store is not None else settings.store_url)
+    if remote is not None:
+        if output.kind != "raw":
+            raise InvalidInput("E01 images are written to a local store; S3 takes raw images")
+        remote.check()  # a bucket without Object Lock is refused before anything starts
+        store_root = settings.home / "s3-staging"  # manifest, log, inventory before upload
+    else:
+        store_root = Path(store) if store is not None else settings.evidence_dir
     check_destination(source, store_root)
     try:
         store_root.mkdir(parents=True, exist_ok=True)
@@ -180,6 +188,9 @@ def acquire(
         medium = _medium_identity(session, medium_id)
         directory = evidence_directory(store_root, case_ref, evidence_id)
         image_path = directory / output.image_name
+        image_ref: Path | str = image_path
+        if remote is not None:
+            image_ref = str(remote.item(case_ref, evidence_id, output.image_name))
         assert case.id is not None
         session.add(
             Evidence(
@@ -189,7 +200,7 @@ def acquire(
                 status="acquiring",
                 source_path=str(source),
                 directory=str(directory),
-                image_path=str(image_path),
+                image_path=str(image_ref),
                 examiner=examiner,
                 created_at=started,
             )
@@ -216,6 +227,7 @@ def acquire(
                 "examiner": examiner,
                 "notes": notes,
                 "directory": str(directory),
+                **({"object": image_ref} if remote is not None else {}),
             },
         )
     ctx.ledger.flush_pending()
@@ -259,6 +271,7 @@ def acquire(
                     started=started,
                     version=tool_version(),
                 ),
+                sink=_upload_sink(remote, str(image_ref), image_path),
             )
         except Exception as exc:  # could not even start (source vanished, store unwritable)
             result = failed_result(source, exc, settings.piecewise_window)
@@ -272,12 +285,13 @@ def acquire(
                 acquisition_id,
                 log,
                 directory,
-                image_path,
+                image_ref,
                 common,
                 verify,
                 progress,
                 cancel,
                 state,
+                remote=remote,
             )
         except Exception as exc:
             if state["sealed"]:
@@ -286,7 +300,14 @@ def acquire(
             result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
             result.error = error
             result.image_path = image_path if image_path.exists() else None
+            if remote is not None:  # the object is complete: it must not look finished
+                result.image_path = None
+                _remove_remote(remote, str(image_ref), log)
             return _record_incomplete(ctx, acquisition_id, log, directory, common)
+        if remote is not None:  # orders already covering the case lock the new objects
+            from custodyd.daemon.store.object_lock import sync_object_lock
+
+            sync_object_lock(ctx, [evidence_id], actor=actor)
         if manifest["verified"] is False:
             raise FixityMismatch(
                 f"evidence {evidence_id}: the written image does not match what was read",
@@ -302,12 +323,14 @@ def _complete(
     acquisition_id: int | None,
     log: AcquisitionLog,
     directory: Path,
-    image_path: Path,
+    image_path: Path | str,
     common: dict[str, Any],
     verify: bool,
     progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
     state: dict[str, bool],
+    *,
+    remote: Any = None,
 ) -> dict[str, Any]:
     """Record, verify, inventory, write the manifest and seal (``state["sealed"]`` is set
     the moment the directory is sealed: after that nothing is rolled back)."""
@@ -381,6 +404,8 @@ def _complete(
     manifest_digest = hashlib.sha256((directory / MANIFEST_NAME).read_bytes()).hexdigest()
     log(f"manifest sha256 {manifest_digest}; sealing")
     log.close()
+    if remote is not None:
+        _upload_beside(remote, str(image_path), directory)
     seal(directory)
     state["sealed"] = True
     sealed_at = clock.now()
@@ -419,14 +444,57 @@ def _complete(
     return manifest
 
 
+def _remote_store(store: Path | str | None) -> Any:
+    """The S3 store named by ``s3://bucket/prefix``, or None for a local directory."""
+    if isinstance(store, str) and store.startswith("s3://"):
+        from custodyd.daemon.store.s3 import S3Store
+
+        return S3Store(store)
+    return None
+
+
+def _upload_sink(remote: Any, url: str, staging: Path) -> Any:
+    if remote is None:
+        return None
+    from custodyd.daemon.store.s3 import MultipartSink, S3Url
+
+    return lambda _info: MultipartSink(remote, S3Url.parse(url), staging)
+
+
+def _upload_beside(remote: Any, image_url: str, directory: Path) -> None:
+    """Manifest, log and inventory as objects beside the image (same prefix)."""
+    from custodyd.daemon.store.s3 import S3Url
+
+    base = S3Url.parse(image_url)
+    folder = base.key.rsplit("/", 1)[0]
+    for name, kind in (
+        (MANIFEST_NAME, "application/json"),
+        (INVENTORY_NAME, "application/json"),
+        ("acquisition.log", "text/plain; charset=utf-8"),
+    ):
+        path = directory / name
+        if path.exists():
+            remote.put_bytes(S3Url(base.bucket, f"{folder}/{name}"), path.read_bytes(), kind)
+
+
+def _remove_remote(remote: Any, image_url: str, log: AcquisitionLog) -> None:
+    """A finished upload whose later steps failed: delete it (nothing locks it yet)."""
+    from custodyd.daemon.store.s3 import S3Url
+
+    url = S3Url.parse(image_url)
+    for vid in remote.versions(url):
+        remote.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=vid)
+    log(f"removed {image_url}: the acquisition did not complete")
+
+
 def default_output(settings: Any) -> ImageFormat:
     return ImageFormat(
         settings.image_format.lower(), settings.e01_compression.lower(), settings.e01_segment_size
     )
 
 
-def image_format(image_path: Path | None) -> str:
-    return "e01" if image_path is not None and image_path.suffix == ".E01" else "raw"
+def image_format(image_path: Path | str | None) -> str:
+    return "e01" if image_path is not None and str(image_path).endswith(".E01") else "raw"
 
 
 def _stage(
@@ -467,7 +535,7 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
     }
 
 
-def _safe_inventory(image_path: Path) -> dict[str, Any]:
+def _safe_inventory(image_path: Path | str) -> dict[str, Any]:
     try:
         return run_inventory(image_path)
     except Exception as exc:  # inventory must never lose an acquisition
@@ -646,7 +714,9 @@ def verify_evidence(
                 evidence_id=evidence_id,
                 status=evidence.status,
             )
-        image_path = Path(evidence.image_path)
+        image_path: Path | str = evidence.image_path
+        if not evidence.image_path.startswith("s3://"):
+            image_path = Path(evidence.image_path)
     piecewise = manifest.get("piecewise") or {}
     window = int(piecewise.get("window") or ctx.settings.piecewise_window)
     started = time.monotonic()

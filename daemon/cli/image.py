@@ -30,7 +30,9 @@ def cli_actor() -> str:
 def image(
     source: Path = typer.Argument(..., help="Block device or image file to acquire."),
     case: str = typer.Option(..., "--case", help="Case reference (created when new)."),
-    store: Path | None = typer.Option(None, "--store", help="Evidence store directory."),
+    store: str | None = typer.Option(
+        None, "--store", help="Evidence store: a directory, or s3://bucket/prefix (Object Lock)."
+    ),
     hashes: str | None = typer.Option(
         None, "--hash", help="Extra digests besides BLAKE3: sha256,md5,sha1."
     ),
@@ -77,7 +79,7 @@ def image(
                 examiner=examiner,
                 notes=notes,
                 verify=not no_verify,
-                store=store,
+                store=store if store is None or store.startswith("s3://") else Path(store),
                 progress=progress,
                 cancel=cancel,
                 output=output,

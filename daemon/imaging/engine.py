@@ -120,6 +120,7 @@ def image_source(
     log: Log | None = None,
     output: ImageFormat | None = None,
     metadata: ImageMetadata | None = None,
+    sink: Callable[[SourceInfo], ImageSink] | None = None,
 ) -> ImagingResult:
     """Image ``source`` into ``image_path`` and keep the rescue map beside it.
 
@@ -134,7 +135,8 @@ def image_source(
     ``output`` chooses the image written (raw by default). An E01 sink also gets
     MD5 and SHA-1 (it stores them); as compressed chunks cannot be patched in
     place, rescued bytes go to a sparse side file and the E01 is then rewritten
-    once from the first one and that file (:meth:`E01Sink.rebuild`).
+    once from the first one and that file (:meth:`E01Sink.rebuild`). ``sink``
+    replaces the local file with another consumer (an S3 multipart upload).
     """
     say = log or (lambda _msg: None)
     output = output or ImageFormat()
@@ -146,7 +148,9 @@ def image_source(
     stats = RescueStats([])
     try:
         output.check_source_size(info.size, info.path)
-        writer: ImageSink = open_sink(output, image_path, info, metadata)
+        writer: ImageSink = (
+            sink(info) if sink is not None else open_sink(output, image_path, info, metadata)
+        )
         consumers, digests, piecewise = hash_consumers(hashes, window)
 
         def write(view: memoryview) -> None:

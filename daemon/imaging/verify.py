@@ -50,7 +50,7 @@ HASH_CHUNK = 1024 * 1024
 
 
 def hash_image(
-    path: Path,
+    path: Path | str,
     *,
     window: int,
     block_size: int = HASH_CHUNK,
@@ -70,6 +70,13 @@ def hash_image(
     silently accepted. An E01 image is decoded (every chunk checked) and its media
     data hashed instead (:func:`custodyd.daemon.imaging.ewf.verify.hash_ewf`).
     """
+    if isinstance(path, str) and path.startswith("s3://"):
+        from custodyd.daemon.store.s3 import hash_object  # ranged GETs
+
+        result: HashResult = hash_object(
+            path, window=window, progress=progress, cancel=cancel, piecewise=piecewise
+        )
+        return result
     if is_ewf(path):
         from custodyd.daemon.imaging.ewf.verify import hash_ewf  # it builds a HashResult
 
@@ -121,7 +128,7 @@ def hash_image(
 
 
 def verify_image(
-    path: Path,
+    path: Path | str,
     *,
     expected_blake3: str,
     expected_piecewise: list[str],

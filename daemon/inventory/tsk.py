@@ -157,8 +157,30 @@ class EwfImage(pytsk3.Img_Info):  # type: ignore[misc]
         return int(self._handle.get_media_size())
 
 
+class S3Image(pytsk3.Img_Info):  # type: ignore[misc]
+    """A raw image stored as an S3 object, read with ranged GETs."""
+
+    def __init__(self, url: str) -> None:
+        from custodyd.daemon.store.s3 import S3Reader
+
+        self._reader = S3Reader(url)
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self._reader.read(offset, size)
+
+    def get_size(self) -> int:
+        return int(self._reader.size)
+
+
 def open_image(path: str) -> Any:
-    """pytsk3 image of a raw file/device, or of an E01 container's media data."""
+    """pytsk3 image of a raw file/device, of an E01 container's media data, or of an
+    ``s3://`` object."""
+    if path.startswith("s3://"):
+        return S3Image(path)
     try:
         with open(path, "rb") as fh:
             magic = fh.read(len(EWF_SIGNATURE))
