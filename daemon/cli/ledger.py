@@ -270,7 +270,7 @@ def verify_cmd(
     key: str | None = typer.Option(
         None,
         "--key",
-        help="The ledger's founding verifier key (text or file) for --bundle; get it independently.",
+        help="The ledger's founding key (text or file) for --bundle; get it independently.",
     ),
     checkpoint: list[Path] = typer.Option(
         [], "--checkpoint", help="Also check against this signed checkpoint kept elsewhere."

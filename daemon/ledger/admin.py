@@ -153,7 +153,8 @@ def rewitness(ledger: Ledger, *, actor: str, reason: str) -> dict[str, Any]:
                 item["kept_as"] = str(aside)
             findings.append(item)
         ledger._witnessed_in_tx = True  # the point of this command: do not check the old ones
-        entries, note, new_size = ledger._append_in(
+        ledger._replace_witness = True  # written over whatever is there, after the commit
+        entries, _, new_size = ledger._append_in(
             conn,
             [
                 Event(
@@ -163,9 +164,9 @@ def rewitness(ledger: Ledger, *, actor: str, reason: str) -> dict[str, Any]:
                 )
             ],
         )
-    failures = ledger.witnesses.write(note, new_size, replace=True)
-    if failures:
-        raise LedgerIntegrityError("; ".join(failures))
+    missing = [w.path for w in ledger.witnesses.read() if w.note is None]
+    if missing:
+        raise LedgerIntegrityError(f"recorded, but witnesses could not be written: {missing}")
     return {"entry": entries[0].index, "size": new_size, "witnesses": findings}
 
 

@@ -22,6 +22,7 @@ database: commit first (the append would wait for that lock).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import itertools
@@ -50,7 +51,7 @@ from custodyd.daemon.errors import (
     LedgerPendingRejected,
     NotFound,
 )
-from custodyd.daemon.ledger import keys, merkle, trust, verify
+from custodyd.daemon.ledger import keys, merkle, verify
 from custodyd.daemon.ledger.entry import (
     LedgerEntry,
     canonical_json,
@@ -61,11 +62,11 @@ from custodyd.daemon.ledger.note import (
     Checkpoint,
     NoteError,
     Verifier,
-    open_checkpoint,
     raw_public_key,
     sign_note,
     verifier_key,
 )
+from custodyd.daemon.ledger.trust import KEY_ACTIONS, TrustList, key_event
 from custodyd.daemon.ledger.witness import Witnesses, note_size
 from custodyd.daemon.models.ledger import (
     LedgerCheckpointRow,
@@ -86,7 +87,7 @@ PENDING = LedgerPendingRow.__table__  # type: ignore[attr-defined]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-KEY_ACTIONS_SQL = "(" + ", ".join(f"'{a}'" for a in trust.KEY_ACTIONS) + ")"
+KEY_ACTIONS_SQL = "(" + ", ".join(f"'{a}'" for a in KEY_ACTIONS) + ")"
 FOREIGN = "staged by another enrolled appliance"  # left for that appliance to flush
 PG_LOCK_KEY = 0x6375_7374_6C65_6467  # "custledg": the advisory lock of the appender
 FETCH_BATCH = 20_000
@@ -113,7 +114,10 @@ class Ledger:
         self._lock = threading.Lock()
         self._key: Any = None
         self._witnessed_in_tx = False
-        self._trust_cache: tuple[str | None, int, trust.TrustList] | None = None
+        self._signed_in_tx: tuple[str, int] | None = None
+        self._replace_witness = False
+        self._lock_file: Any = None
+        self._trust_cache: tuple[str | None, int, TrustList] | None = None
         self._witness_cache: dict[Path, tuple[str, Checkpoint]] = {}
 
     @classmethod
@@ -185,14 +189,41 @@ class Ledger:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """A transaction holding the ledger's single-writer lock, committed on exit."""
-        with self._lock, self._write_engine.begin() as conn:
-            self._witnessed_in_tx = False  # the first signature of the transaction checks them
-            if self.dialect == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
-            yield conn
+        """A transaction holding the ledger's single-writer lock, committed on exit.
+
+        The newest checkpoint signed in it is written to the witnesses after the
+        commit, still under this appliance's lock file (``$CUSTODYD_HOME/ledger.lock``):
+        so another process of the same appliance never sees a committed checkpoint
+        whose witness is not written yet (it would take it for a deleted witness).
+        """
+        with self._lock, self._appliance_lock():
+            self._signed_in_tx = None
+            with self._write_engine.begin() as conn:
+                self._witnessed_in_tx = False  # the first signature checks the witnesses
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+                yield conn
+            signed, self._signed_in_tx = self._signed_in_tx, None
+            if signed is not None:
+                self.witnesses.write(*signed, replace=self._replace_witness)
+            self._replace_witness = False
+
+    @contextmanager
+    def _appliance_lock(self) -> Iterator[None]:
+        if self._lock_file is None:
+            home = self.ctx.settings.home
+            home.mkdir(parents=True, exist_ok=True)
+            self._lock_file = open(home / "ledger.lock", "a+")  # noqa: SIM115 (kept open)
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def close(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
         for name in ("_write_engine", "_hot_engine"):
             engine = self.__dict__.get(name)
             if engine is not None and engine is not self.engine:
@@ -221,7 +252,8 @@ class Ledger:
         verifier = self.local_verifier()
         if verifier is None:
             raise LedgerKeyMissing(
-                f"this appliance has no ledger signing key ({keys.key_path(self.ctx.settings.key_dir)}"
+                "this appliance has no ledger signing key "
+                f"({keys.key_path(self.ctx.settings.key_dir)}"
                 " is missing); it is never created implicitly once the ledger has entries: "
                 "run `custodyd ledger init-key` (see README, Security and integrity)"
             )
@@ -235,12 +267,12 @@ class Ledger:
             return Verifier.parse(self.public_key())
         return founding
 
-    def trust(self) -> trust.TrustList:
+    def trust(self) -> TrustList:
         """The trust list as the database holds it now (founding key + key entries)."""
         with self._reading() as conn:
             return self._trust(conn)
 
-    def _trust(self, conn: Connection) -> trust.TrustList:
+    def _trust(self, conn: Connection) -> TrustList:
         row = conn.execute(
             sa.select(CHECKPOINTS.c.signer).order_by(CHECKPOINTS.c.size).limit(1)
         ).first()
@@ -252,7 +284,7 @@ class Ledger:
         size = _size(conn)
         if cached is None or cached[0] != founding_text or cached[1] > size:
             founding = Verifier.parse(founding_text) if founding_text else None
-            cached = (founding_text, 0, trust.TrustList(founding))
+            cached = (founding_text, 0, TrustList(founding))
         scanned = cached[1]
         if size > scanned:
             rows = conn.execute(
@@ -262,13 +294,13 @@ class Ledger:
                 ),
                 {"start": scanned},
             )
-            events = [trust.key_event(int(r[0]), bytes(r[1])) for r in rows]
+            events = [key_event(int(r[0]), bytes(r[1])) for r in rows]
             cached[2].add(e for e in events if e is not None)
             cached = (cached[0], size, cached[2])
         self._trust_cache = cached
         return cached[2]
 
-    def _signer(self, conn: Connection, trusted: trust.TrustList, previous: int, empty: bool) -> Any:
+    def _signer(self, conn: Connection, trusted: TrustList, previous: int, empty: bool) -> Any:
         """The key to sign the next checkpoint with; never a new key on a non-empty ledger."""
         key_dir = self.ctx.settings.key_dir
         key = self.local_key()
@@ -302,7 +334,7 @@ class Ledger:
             "`custodyd ledger enroll-key NAME PUBLIC_KEY` on an enrolled appliance",
         )
 
-    def _promote_rotated(self, trusted: trust.TrustList, previous: int) -> None:
+    def _promote_rotated(self, trusted: TrustList, previous: int) -> None:
         """A rotation that committed but died before its key file was promoted: finish it."""
         key_dir = self.ctx.settings.key_dir
         nxt = keys.load(keys.next_key_path(key_dir))
@@ -342,8 +374,7 @@ class Ledger:
         _check_events(events)
         with self._writing() as conn:
             self._flush_in(conn)  # its checkpoints precede ours; the witness takes the newest
-            entries, note, size = self._append_in(conn, events)
-        self._witness(note, size)
+            entries, _, _ = self._append_in(conn, events)
         return entries
 
     def _append_in(
@@ -432,9 +463,7 @@ class Ledger:
         genuine rows stay staged until an administrator deals with it.
         """
         with self._writing() as conn:
-            entries, witness = self._flush_in(conn)
-        if witness is not None:
-            self._witness(*witness)
+            entries, _ = self._flush_in(conn)
         return entries
 
     def has_pending(self) -> bool:
@@ -530,11 +559,16 @@ class Ledger:
                 for r in rows
             ]
             conn.execute(PENDING.delete().where(PENDING.c.id.in_(list(ids))))
-            entries, note, size = self._append_in(
+            entries, _, _ = self._append_in(
                 conn,
-                [Event("ledger.pending_discarded", actor, payload={"reason": reason, "rows": record})],
+                [
+                    Event(
+                        "ledger.pending_discarded",
+                        actor,
+                        payload={"reason": reason, "rows": record},
+                    )
+                ],
             )
-        self._witness(note, size)
         return entries[0]
 
     # --- checkpoints --------------------------------------------------------------
@@ -581,8 +615,11 @@ class Ledger:
                     bad_checkpoint=last[0],
                 ) from exc
             if previous.size == size and previous.root == root:
+                self._signed_in_tx = (last[1], size)
                 return last[1]
-            self._prove(conn, previous, size, root, f"the signed checkpoint of size {previous.size}")
+            self._prove(
+                conn, previous, size, root, f"the signed checkpoint of size {previous.size}"
+            )
         self._check_witnesses(conn, trusted, previous, size, root)
         key = self._signer(conn, trusted, before, empty=last is None and before == 0)
         text = Checkpoint(self.origin, size, root).text()
@@ -597,6 +634,7 @@ class Ledger:
                 "signer": verifier_key(self.key_name, raw_public_key(key.public_key())),
             },
         )
+        self._signed_in_tx = (note, size)  # witnessed once committed (_writing)
         return note
 
     def _prove(self, conn: Connection, old: Checkpoint, size: int, root: bytes, what: str) -> None:
@@ -621,7 +659,7 @@ class Ledger:
     def _check_witnesses(
         self,
         conn: Connection,
-        trusted: trust.TrustList,
+        trusted: TrustList,
         previous: Checkpoint | None,
         size: int,
         root: bytes,
@@ -658,7 +696,7 @@ class Ledger:
             self._prove(conn, cp, size, root, f"{what} (size {cp.size})")
         self._witnessed_in_tx = True
 
-    def _witnessed(self, path: Path, note: str, trusted: trust.TrustList) -> Checkpoint:
+    def _witnessed(self, path: Path, note: str, trusted: TrustList) -> Checkpoint:
         cached = self._witness_cache.get(path)
         if cached is not None and cached[0] == note:
             return cached[1]
@@ -683,7 +721,6 @@ class Ledger:
             size = _size(conn)
             root = merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
             note = self._sign(conn, size, root, size)
-        self._witness(note, size)
         return note
 
     # --- witnesses ------------------------------------------------------------------
@@ -691,9 +728,6 @@ class Ledger:
     def witness(self) -> str | None:
         """The note of the first witness (None when missing)."""
         return self.witnesses.read()[0].note
-
-    def _witness(self, note: str, size: int) -> None:
-        self.witnesses.write(note, size)
 
     def checkpoints(self) -> list[str]:
         with self._reading() as conn:
@@ -811,11 +845,14 @@ class Ledger:
                 witnesses=[*witnessed, *checkpoints],
             )
             pending = self.pending_problems(conn)
-        failures = [f"ledger_pending row {row_id} is refused: {problem}" for row_id, problem in pending]
+        failures = [
+            f"ledger_pending row {row_id} is refused: {problem}" for row_id, problem in pending
+        ]
         mine = self.local_verifier()
         if mine is None and report.size:
             failures.append(
-                f"this appliance has no ledger signing key ({keys.key_path(self.ctx.settings.key_dir)}"
+                "this appliance has no ledger signing key "
+                f"({keys.key_path(self.ctx.settings.key_dir)}"
                 " is missing): appends are refused; restore the key file, or run "
                 "`custodyd ledger init-key` and enrol the new key"
             )
@@ -889,7 +926,13 @@ def _well_formed(events: Any) -> bool:
     if not isinstance(events, list):
         return False
     for ev in events:
-        if not isinstance(ev, dict) or set(ev) != {"action", "actor", "case", "evidence", "payload"}:
+        if not isinstance(ev, dict) or set(ev) != {
+            "action",
+            "actor",
+            "case",
+            "evidence",
+            "payload",
+        }:
             return False
         if not (isinstance(ev["action"], str) and ev["action"]):
             return False
