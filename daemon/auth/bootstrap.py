@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -10,6 +9,9 @@ from sqlmodel import col, select
 from custodyd.daemon.auth.roles import ADMIN
 from custodyd.daemon.auth.tokens import create_token, find_token
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.durable import write_atomic
+from custodyd.daemon.ledger.service import Event
+from custodyd.daemon.ledger.staged import staged
 from custodyd.daemon.models import ApiToken
 
 ADMIN_TOKEN_FILE = "admin.token"
@@ -21,11 +23,11 @@ def ensure_admin_token(ctx: AppContext) -> Path | None:
     Returns ``None`` when an active admin token already exists (its secret is not
     known any more; ``custodyd tokens create --role admin`` makes another). The
     file is created 0600 before the secret is written, so it is never readable by
-    others, and the database row is committed only after the file is on disk; the
-    ledger then records ``token.created`` (never the secret).
+    others, and the database row is committed only after the file is on disk, together
+    with its ledger entry ``token.created`` (never the secret; the ledger outbox).
     """
     path = ctx.settings.home / ADMIN_TOKEN_FILE
-    with ctx.session() as session:
+    with staged(ctx) as (session, events):
         active = session.exec(
             select(ApiToken)
             .where(ApiToken.role == ADMIN)
@@ -41,18 +43,12 @@ def ensure_admin_token(ctx: AppContext) -> Path | None:
             name = f"admin-{suffix}"
         new = create_token(session, ctx.clock, role=ADMIN, name=name)
         ctx.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, (new.secret + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    ctx.ledger.append(
-        "token.created",
-        actor="system:custodyd",
-        payload={"token": new.token.name, "role": ADMIN, "cases": [], "file": str(path)},
-    )
+        write_atomic(path, (new.secret + "\n").encode("ascii"), mode=0o600)
+        events.append(
+            Event(
+                "token.created",
+                "system:custodyd",
+                payload={"token": new.token.name, "role": ADMIN, "cases": [], "file": str(path)},
+            )
+        )
     return path

@@ -18,7 +18,6 @@ exactly one file wins and both use it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from custodyd.daemon.durable import fsync_dir, write_atomic
 from custodyd.daemon.errors import ConfigError
 
 KEY_FILE = "ledger-ed25519.pem"
@@ -77,7 +77,7 @@ def create(path: Path) -> Ed25519PrivateKey:
 def promote_next(key_dir: Path) -> None:
     """Make the rotated-in key the signing key (atomic rename, fsynced)."""
     os.replace(next_key_path(key_dir), key_path(key_dir))
-    _fsync_dir(key_dir)
+    fsync_dir(key_dir)
 
 
 def mac_key(key_dir: Path) -> bytes:
@@ -94,26 +94,8 @@ def mac_key(key_dir: Path) -> bytes:
 def _publish(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` (0600) unless it already exists; durable."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # fails if another process won the race: use theirs
-    except FileExistsError:
-        pass
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        # replace=False: when another process won the race, its file is kept and used.
+        write_atomic(path, data, mode=0o600, replace=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the ledger key file {path}: {exc}") from exc

@@ -21,10 +21,10 @@ import contextlib
 import fcntl
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.ledger.note import Checkpoint, NoteError
 
 log = logging.getLogger(__name__)
@@ -93,14 +93,4 @@ def _write_one(path: Path, note: str, size: int, replace: bool) -> None:
             with contextlib.suppress(OSError, NoteError):
                 if note_size(path.read_text()) >= size:
                     return
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as out:
-            out.write(note)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(path, note.encode(), mode=0o644)
