@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, Field
 
 from custodyd.api.auth import require_role
-from custodyd.api.deps import get_ctx, require_runtime
+from custodyd.api.deps import Runtime, get_ctx, require_runtime
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.api.routers.acquisitions import JobOut
 from custodyd.daemon.acquisition import default_output
@@ -67,7 +67,7 @@ class AcquireIn(BaseModel):
 def list_(
     params: PageParams = Depends(page_params),
     _principal: Principal = Depends(require_role("examiner")),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
 ) -> dict[str, Any]:
     items, nxt = params.slice([m.to_dict() for m in runtime.media.list()])
     return page(items, params, nxt)
@@ -77,7 +77,7 @@ def list_(
 def read(
     medium: str,
     _principal: Principal = Depends(require_role("examiner")),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
 ) -> dict[str, Any]:
     found: dict[str, Any] = runtime.media.get(medium).to_dict()
     return found
@@ -94,7 +94,7 @@ def acquire(
     body: AcquireIn,
     response: Response,
     principal: Principal = Depends(require_role("examiner")),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     hashes = [h.strip().lower() for h in body.hashes]

@@ -78,7 +78,7 @@ from custodyd.daemon.models.ledger import (
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from custodyd.daemon.context import AppContext
+    from custodyd.daemon.ledger.host import LedgerHost
 
 ENTRIES = LedgerEntryRow.__table__  # type: ignore[attr-defined]
 NODES = LedgerNodeRow.__table__  # type: ignore[attr-defined]
@@ -107,7 +107,7 @@ class Event:
 class Ledger:
     """The custody ledger of one database. Obtain it as ``ctx.ledger``."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: LedgerHost) -> None:
         self.ctx = ctx
         self.origin = ctx.settings.ledger_origin
         self.key_name = ctx.settings.ledger_key_name
@@ -121,7 +121,7 @@ class Ledger:
         self._witness_cache: dict[Path, tuple[str, Checkpoint]] = {}
 
     @classmethod
-    def open(cls, ctx: AppContext) -> Ledger:
+    def open(cls, ctx: LedgerHost) -> Ledger:
         return cls(ctx)
 
     # --- engines --------------------------------------------------------------

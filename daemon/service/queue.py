@@ -34,10 +34,10 @@ from custodyd.daemon.errors import (
     NotFound,
     WriteBlockError,
 )
+from custodyd.daemon.service.media import LiveMedium, MediaRegistry
 
 if TYPE_CHECKING:
     from custodyd.daemon.imaging.output import ImageFormat
-    from custodyd.daemon.service.media import LiveMedium, MediaRegistry
 
 log = logging.getLogger("custodyd.queue")
 
