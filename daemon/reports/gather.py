@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -40,7 +40,7 @@ from custodyd.daemon.imaging.piecewise import window_range
 from custodyd.daemon.ledger import LedgerEntry
 from custodyd.daemon.ledger.note import Checkpoint
 from custodyd.daemon.models import Case, Evidence, PreservationOrder
-from custodyd.daemon.orders.lifecycle import in_force, order_dict, orders_covering
+from custodyd.daemon.orders.lifecycle import order_dict, orders_covering
 from custodyd.daemon.reports.records import (
     CaseInfo,
     Digest,
@@ -196,7 +196,7 @@ def _item(
         for order in orders_covering(session, evidence_id)
         if _order_visible(session, principal, order)
     ]
-    on = as_of.date()
+    records = [_order(session, order, as_of) for order in orders]
     return Item(
         evidence_id=evidence_id,
         case=str(manifest.get("case")),
@@ -224,9 +224,9 @@ def _item(
             Filesystem(**_known(Filesystem, f)) for f in _inventory(manifest, "filesystems")
         ],
         inventory_notes=[str(n) for n in _inventory(manifest, "notes")],
-        orders=[_order(session, order, as_of) for order in orders],
-        retained_until=_retained_until(orders, on),
-        hold=any(o.status == "hold" for o in orders),
+        orders=records,
+        retained_until=_retained_until(records),
+        hold=any(r.hold for r in records),
         tool=_tool(manifest),
     )
 
@@ -262,9 +262,10 @@ def _order(session: Session, order: PreservationOrder, as_of: datetime) -> Order
     )
 
 
-def _retained_until(orders: Sequence[PreservationOrder], on: date) -> str | None:
-    dates = [o.expires_on for o in orders if in_force(o, on) and o.status != "hold"]
-    return max(dates).isoformat() if dates else None
+def _retained_until(records: Sequence[OrderRecord]) -> str | None:
+    """The latest expiry among the orders in force (ISO dates sort as text)."""
+    dates = [r.expires_on for r in records if r.in_force and not r.hold]
+    return max(dates) if dates else None
 
 
 def _source(manifest: dict[str, Any]) -> SourceIdentity:
