@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from tests.bench.test_imaging_bench import drop_caches
+from custodyd.daemon.bench.processes import drop_caches
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.bench, pytest.mark.slow]
@@ -45,7 +45,11 @@ SIZE = int(float(os.environ.get("CUSTODYD_BENCH_E01_MIB", "512")) * MiB)
 ROUNDS = int(os.environ.get("CUSTODYD_BENCH_E01_ROUNDS", "3"))
 RESULTS = REPO / "tests" / "bench" / "results" / "e01.json"
 TARGETS = {"vs_ewfacquirestream": 4.0, "vs_dd": 0.7}
-FLOORS = {"vs_ewfacquirestream": 1.0, "pass_vs_dd": 0.1}
+# Wall-clock floors (not judged on an oversubscribed machine, as in daemon/bench) and a
+# CPU-time floor (always judged: ewfacquirestream's CPU seconds / custodyd's).
+FLOORS = {"vs_ewfacquirestream": 1.0, "pass_vs_dd": 0.1, "cpu_vs_ewfacquirestream": 0.6}
+WALL_FLOORS = {"vs_ewfacquirestream", "pass_vs_dd"}
+OVERSUBSCRIBED = 1.5  # load average per CPU above which wall-clock ratios are not judged
 
 
 def make_sources(work: Path) -> dict[str, Path]:
@@ -125,6 +129,7 @@ def test_e01_throughput(tmp_path: Path) -> None:
         times[kind].setdefault(tool, []).append(seconds)
         cpu[kind].setdefault(tool, []).append(cpu_seconds)
 
+    load_before = os.getloadavg()[0]
     for round_ in range(ROUNDS):
         for kind, source in sources.items():
             out = work / "dd.out"
@@ -172,8 +177,13 @@ def test_e01_throughput(tmp_path: Path) -> None:
             subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
             shutil.rmtree(store)
 
+    load_after = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    oversubscribed = max(load_before, load_after) > OVERSUBSCRIBED * cpus
     report: dict[str, Any] = {
         "size_bytes": SIZE,
+        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
+        "oversubscribed": oversubscribed,
         "rounds": ROUNDS,
         "cold_cache": os.geteuid() == 0,
         "cpus": os.cpu_count(),
@@ -203,5 +213,7 @@ def test_e01_throughput(tmp_path: Path) -> None:
     print(json.dumps(report, indent=2))
     for kind, result in report["kinds"].items():
         for name, floor in FLOORS.items():
+            if oversubscribed and name in WALL_FLOORS:
+                continue  # wall clock on a saturated machine measures the scheduler
             assert result["ratios"][name] >= floor, (kind, name, report)
     assert max(rss) < 200, report
