@@ -430,6 +430,9 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
         "bus": medium.bus,
         "size": medium.size,
         "write_block": medium.write_block,
+        # the USB bridge (or hardware blocker) the medium hung on when it was acquired
+        "usb_id": (medium.identity or {}).get("usb_id"),
+        "usb_chain": (medium.identity or {}).get("usb_chain") or [],
     }
 
 
