@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from custodyd.daemon.cases import get_or_create_case
+from custodyd.daemon.cases import check_ref, get_or_create_case
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import (
@@ -150,6 +150,7 @@ def acquire(
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Image ``source`` into the store for case ``case_ref``; returns the sealed manifest."""
+    check_ref(case_ref)  # before anything is created: the ref names a store directory
     settings = ctx.settings
     source = Path(source)
     requested = parse_hashes(list(hashes) or settings.extra_hashes)
