@@ -1,4 +1,4 @@
-"""Transfers of personal data to (or from) another authority (REQUIREMENTS §4, §2).
+"""Transfers of personal data to (or from) another authority.
 
 A transfer records the recipient, the purpose, the consented period, the deadline
 by which the data are returned or destroyed, and whether onward sharing with a
