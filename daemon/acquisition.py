@@ -304,10 +304,6 @@ def acquire(
                 result.image_path = None
                 _remove_remote(remote, str(image_ref), log)
             return _record_incomplete(ctx, acquisition_id, log, directory, common)
-        if remote is not None:  # orders already covering the case lock the new objects
-            from custodyd.daemon.store.object_lock import sync_object_lock
-
-            sync_object_lock(ctx, [evidence_id], actor=actor)
         if manifest["verified"] is False:
             raise FixityMismatch(
                 f"evidence {evidence_id}: the written image does not match what was read",
@@ -359,7 +355,7 @@ def _complete(
     verify_seconds: float | None = None
     if verify:
         check = verify_image(
-            image_path,
+            _media(image_path),
             expected_blake3=result.hashes["blake3"],
             expected_piecewise=result.piecewise,
             window=result.window,
@@ -384,7 +380,7 @@ def _complete(
                 "pass": "acquisition",
             },
         )
-    inv = _safe_inventory(image_path)
+    inv = _safe_inventory(_media(image_path))
     log(
         f"inventory: {len(inv.get('partitions', []))} partitions, "
         f"{len(inv.get('filesystems', []))} filesystems"
@@ -535,7 +531,16 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
     }
 
 
-def _safe_inventory(image_path: Path | str) -> dict[str, Any]:
+def _media(image_ref: Path | str) -> Any:
+    """A local image path, or a ranged-GET reader of an ``s3://`` object."""
+    if isinstance(image_ref, str) and image_ref.startswith("s3://"):
+        from custodyd.daemon.store.s3 import S3Reader
+
+        return S3Reader(image_ref)
+    return image_ref
+
+
+def _safe_inventory(image_path: Any) -> dict[str, Any]:
     try:
         return run_inventory(image_path)
     except Exception as exc:  # inventory must never lose an acquisition
@@ -721,7 +726,7 @@ def verify_evidence(
     window = int(piecewise.get("window") or ctx.settings.piecewise_window)
     started = time.monotonic()
     check = verify_image(
-        image_path,
+        _media(image_path),
         expected_blake3=manifest["hashes"]["blake3"],
         expected_piecewise=list(piecewise.get("digests") or []),
         window=window,

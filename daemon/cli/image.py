@@ -84,6 +84,9 @@ def image(
                 cancel=cancel,
                 output=output,
             )
+            from custodyd.daemon.orders.object_lock import lock_new_item
+
+            lock_new_item(ctx, manifest, actor=cli_actor())
     finally:
         signal.signal(signal.SIGINT, previous)
         ctx.close()

@@ -321,7 +321,7 @@ def _step(
 
 def _sync_store_lock(ctx: AppContext, result: dict[str, Any], actor: str) -> None:
     """Items on S3 carry the orders in the store's own Object Lock (retention, legal hold)."""
-    from custodyd.daemon.store.object_lock import sync_object_lock
+    from custodyd.daemon.orders.object_lock import sync_object_lock
 
     sync_object_lock(ctx, list(result.get("evidence") or []), actor=actor)
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from custodyd.daemon.errors import ConfigError, DestinationError, SourceError
-from custodyd.daemon.imaging.output import FinishInfo
 
 PART_SIZE = 16 * 1024 * 1024  # S3 parts: >= 5 MiB except the last; one pipeline block
 
@@ -217,7 +216,7 @@ class MultipartSink:
             "acquire this medium to a local store (or raw) first"
         )
 
-    def finish(self, done: FinishInfo) -> Path:
+    def finish(self, done: Any = None) -> Path:
         if self._buffer or not self._parts:
             self._upload(bytes(self._buffer))
             self._buffer.clear()
@@ -266,6 +265,7 @@ class S3Reader:
         except Exception as exc:
             raise SourceError(f"cannot read {self.url}: {exc}") from None
         self.size = int(head["ContentLength"])
+        self.url_text = str(self.url)
 
     def read(self, offset: int, length: int) -> bytes:
         end = min(self.size, offset + length) - 1
@@ -285,54 +285,3 @@ class S3Reader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def hash_object(
-    url: str,
-    *,
-    window: int,
-    progress: Any = None,
-    cancel: threading.Event | None = None,
-    piecewise: bool = True,
-) -> Any:
-    """BLAKE3 (+ piecewise windows) of an object through ranged GETs, the next range
-    fetched while the current one is hashed; a :class:`HashResult`."""
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
-    from custodyd.daemon.errors import Cancelled
-    from custodyd.daemon.imaging.hashers import new_blake3
-    from custodyd.daemon.imaging.piecewise import PiecewiseHasher
-    from custodyd.daemon.imaging.progress import ProgressMeter
-    from custodyd.daemon.imaging.verify import HashResult
-
-    started = time.monotonic()
-    reader = S3Reader(url)
-    digest = new_blake3()
-    windows = PiecewiseHasher(window)
-    meter = ProgressMeter(reader.size, progress, phase="verify")
-    done = 0
-    with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(reader.read, 0, PART_SIZE)
-        while done < reader.size:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"verification of {url} cancelled")
-            data = pending.result()
-            if not data:
-                break
-            nxt = done + len(data)
-            if nxt < reader.size:
-                pending = pool.submit(reader.read, nxt, PART_SIZE)
-            digest.update(data)
-            if piecewise:
-                windows.update(memoryview(data))
-            done = nxt
-            meter.update(done)
-    meter.update(done, final=True)
-    return HashResult(
-        bytes=done,
-        blake3=digest.hexdigest(),
-        piecewise=windows.finish() if piecewise else [],
-        read_errors=[],
-        seconds=time.monotonic() - started,
-    )

@@ -173,6 +173,48 @@ def test_contract_acquire_lock_renew_hold(
     assert kept["Mode"] == "COMPLIANCE" and kept["RetainUntilDate"] == after["RetainUntilDate"]
 
 
+def test_item_acquired_under_a_whole_case_order_is_locked_at_once(
+    server: Seaweed, env: dict[str, str], tmp_path: Path
+) -> None:
+    custodyd(env, "cases", "create", "S3-WHOLE", "--title", "whole-case order first")
+    order = json.loads(
+        custodyd(
+            env,
+            "orders",
+            "add",
+            "--case",
+            "S3-WHOLE",
+            "--regime",
+            "domestic-180",
+            "--issued",
+            date.today().isoformat(),
+            "--ref",
+            "DOM-W",
+            "--json",
+        ).stdout
+    )
+    source = random_file(tmp_path / "disk.img", 2 * MiB, seed=8)
+    manifest = json.loads(
+        custodyd(
+            env,
+            "image",
+            str(source),
+            "--case",
+            "S3-WHOLE",
+            "--store",
+            f"s3://{BUCKET}/w",
+            "--json",
+        ).stdout
+    )
+    client = server.client()
+    bucket, key = split(manifest["image_path"])
+    version = version_of(client, bucket, key)
+    retention = client.get_object_retention(Bucket=bucket, Key=key, VersionId=version)
+    assert retention["Retention"]["Mode"] == "COMPLIANCE"
+    until = retention["Retention"]["RetainUntilDate"].astimezone(UTC).date()
+    assert until >= date.fromisoformat(order["expires_on"])
+
+
 def test_bucket_without_object_lock_is_refused(env: dict[str, str], tmp_path: Path) -> None:
     source = random_file(tmp_path / "disk.img", 1 * MiB, seed=2)
     proc = custodyd(

@@ -33,6 +33,12 @@ def _wanted(session: Session, ctx: AppContext, evidence_id: str) -> tuple[Any, b
     return (end_of(latest) if latest is not None else None), status.hold
 
 
+def lock_new_item(ctx: AppContext, manifest: dict[str, Any], *, actor: str) -> None:
+    """After an acquisition into S3: orders already covering its case lock it at once."""
+    if str(manifest.get("image_path") or "").startswith("s3://"):
+        sync_object_lock(ctx, [manifest["evidence_id"]], actor=actor)
+
+
 def sync_object_lock(ctx: AppContext, evidence_ids: list[str], *, actor: str) -> list[dict]:
     """Bring the S3 Object Lock of each listed S3-stored item in line with its orders."""
     from custodyd.daemon.store.s3 import S3Store, S3Url
