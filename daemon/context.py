@@ -63,11 +63,19 @@ class AppContext:
 
 
 def open_context(settings: Settings | None = None, clock: Clock | None = None) -> AppContext:
-    """Create directories, migrate the database, and return a ready context."""
+    """Create directories, migrate the database, settle what a crash left, return a context.
+
+    Every command that opens the database comes through here, so acquisitions a dead
+    process left unfinished are settled (sealed or incomplete) before anything reads
+    them; live ones hold their lock and are left alone (``custodyd.daemon.recovery``).
+    """
+    from custodyd.daemon.recovery import recover_incomplete
+
     settings = settings or Settings()
     settings.ensure_dirs()
     ctx = AppContext(settings=settings, clock=clock or SystemClock())
     migrate(ctx.engine)
     if ctx.ledger.has_pending():  # a batch staged before a crash: land it before anything else
         ctx.ledger.flush_pending()
+    recover_incomplete(ctx)
     return ctx

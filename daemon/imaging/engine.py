@@ -39,6 +39,7 @@ class ImagingResult:
     image_path: Path | None
     ended_early: bool = False
     error: CustodydError | None = None
+    written: int = 0  # bytes in the image file (less than ``bytes`` after a full disk)
 
     @property
     def complete(self) -> bool:
@@ -100,7 +101,14 @@ def image_source(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     log: Log | None = None,
+    publish: bool = True,
 ) -> ImagingResult:
+    """One pass over ``source``. ``publish=False``: a complete image stays at
+    ``<image>.part`` (fsynced) for the caller to rename (see ``ImageWriter.finish``).
+
+    An incomplete pass reports only what the partial file holds: ``written`` bytes and
+    the piecewise digests of the windows complete in it (never those of bytes that
+    were read or hashed but not written, nor of a partial last window)."""
     say = log or (lambda _msg: None)
     fd, info = open_source(source)
     started = time.monotonic()
@@ -138,7 +146,7 @@ def image_source(
         outcome, error = "failed", _as_custodyd_error(result.error)
     else:
         try:
-            final = writer.finish()
+            final = writer.finish(publish=publish)
         except CustodydError as exc:
             outcome, error = "failed", exc
     if outcome != "complete":
@@ -147,12 +155,17 @@ def image_source(
     elif result.ended_early:
         say(f"source ended after {result.bytes_read} of {info.size} bytes")
     seconds = time.monotonic() - started
+    if outcome == "complete":
+        windows = piecewise.finish()
+    else:  # complete windows only, and only as far as the file goes
+        windows = piecewise.digests[: writer.written // window]
     return ImagingResult(
         source=info,
         outcome=outcome,
         bytes=result.bytes_read,
+        written=writer.written,
         hashes={name: h.hexdigest() for name, h in digests.items()},
-        piecewise=piecewise.finish(),
+        piecewise=windows,
         window=window,
         errors=errors,
         seconds=seconds,

@@ -65,8 +65,13 @@ class ImageWriter:
             )
         self._flushed = self.written
 
-    def finish(self) -> Path:
-        """fsync, drop the cached pages (a verify then reads the disk), rename into place."""
+    def finish(self, *, publish: bool = True) -> Path:
+        """fsync, drop the cached pages (a verify then reads the disk), rename into place.
+
+        ``publish=False`` keeps the durable image under its ``.part`` name (and returns
+        that path): the acquisition service renames it only once its database says the
+        item is sealed, so a crash in between never leaves a final-named image behind.
+        """
         try:
             os.fsync(self.fd)
         except OSError as exc:
@@ -75,6 +80,8 @@ class ImageWriter:
             os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(self.fd)
         self.closed = True
+        if not publish:
+            return self.part_path
         os.rename(self.part_path, self.final_path)
         _fsync_dir(self.final_path.parent)
         return self.final_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -16,6 +17,8 @@ IMAGE_NAME = "image.raw"
 MANIFEST_NAME = "manifest.json"
 LOG_NAME = "acquisition.log"
 INVENTORY_NAME = "inventory.json"
+PART_SUFFIX = ".part"  # being written (or written, not yet sealed in the database)
+INCOMPLETE_SUFFIX = ".incomplete"  # abandoned: never evidence
 
 
 def new_evidence_id(now: datetime) -> str:
@@ -27,18 +30,39 @@ def evidence_directory(store: Path, case_ref: str, evidence_id: str) -> Path:
     return store / case_ref / evidence_id
 
 
+def json_bytes(obj: Any) -> bytes:
+    """The exact bytes ``write_json`` puts on disk (what ``manifest_sha256`` hashes)."""
+    return (json.dumps(obj, indent=2, default=str) + "\n").encode()
+
+
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` durably: temporary file, fsync, rename, fsync the directory."""
+    write_bytes(path, json_bytes(obj))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (tmp, fsync, rename, fsync dir)."""
     tmp = path.with_name(path.name + ".tmp")
-    data = (json.dumps(obj, indent=2, default=str) + "\n").encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # no half-written file left beside the real one (a full disk)
+        raise
+    os.close(fd)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
+
+
+def rename_durably(source: Path, target: Path) -> None:
+    """Rename within one directory and fsync it, so the new name survives power loss."""
+    os.rename(source, target)
+    _fsync_dir(target.parent)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -88,6 +112,41 @@ def seal(directory: Path) -> None:
             os.chmod(entry, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     os.chmod(directory, 0o555)
     _fsync_dir(directory)
+
+
+def seal_on_disk(directory: Path, part: Path, final: Path, manifest: bytes) -> None:
+    """The disk side of sealing, run after the database says sealed (idempotent, so
+    recovery repeats it after a crash): image to its final name, ``manifest.json``,
+    then the directory read-only."""
+    if part.exists():
+        rename_durably(part, final)
+    if not final.exists():
+        raise FileNotFoundError(f"neither {part} nor {final} exists")
+    if is_sealed(directory):
+        return  # sealing is the last step: everything before it is done
+    write_bytes(directory / MANIFEST_NAME, manifest)
+    seal(directory)
+
+
+def keep_as_incomplete(directory: Path) -> Path | None:
+    """Give the image of an unsealed acquisition the ``.incomplete`` name (whether it is
+    still ``.part`` or, left by an older version, under the final name); returns that
+    path, or None when there is no image. A directory a crash left sealed is made
+    writable again first: an incomplete item is never sealed."""
+    final = directory / IMAGE_NAME
+    target = final.with_name(IMAGE_NAME + INCOMPLETE_SUFFIX)
+    for candidate in (final.with_name(IMAGE_NAME + PART_SUFFIX), final):
+        if candidate.exists():
+            if is_sealed(directory):
+                os.chmod(directory, 0o750)
+            rename_durably(candidate, target)
+            break
+    return target if target.exists() else None
+
+
+def is_sealed(directory: Path) -> bool:
+    """The directory is read-only for everyone (what :func:`seal` leaves)."""
+    return stat.S_IMODE(directory.stat().st_mode) & 0o222 == 0
 
 
 def unseal_for_disposal(directory: Path) -> None:
