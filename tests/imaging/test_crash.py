@@ -1,0 +1,194 @@
+"""Evidence that a crash or a second process cannot misstate, tested as whole processes.
+
+- ``custodyd image`` killed with SIGKILL at >= 20 random instants of a 256 MiB
+  acquisition (plus two instants aimed at the sealing steps); after each, one run of
+  ``custodyd evidence list --case C --status all --json`` (which runs recovery) and
+  every item it lists is checked against the files on disk (``invariants.py``).
+- A CLI acquisition running while ``custodyd serve`` starts completes sealed (the
+  issue's contract: image started, serve started 1 s later).
+
+``CUSTODYD_CRASH_KILLS`` (default 20) and ``CUSTODYD_CRASH_SEED`` (default: time)
+reproduce or extend a run; the seed and the outcomes are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import needs_root
+from tests.imaging.conftest import MiB, fuse_mount, random_file
+from tests.imaging.invariants import b3sum, check_store
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-c", "from custodyd.daemon.cli import main; main()"]
+SIZE = 256 * MiB
+
+
+def env() -> dict[str, str]:
+    return os.environ.copy()  # the ``home`` fixture set CUSTODYD_HOME
+
+
+def image(source: Path, case: str, store: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "image", str(source), "--case", case, "--store", str(store), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
+
+
+def evidence_list(case: str) -> list[dict[str, Any]]:
+    proc = subprocess.run(
+        [*CLI, "evidence", "list", "--case", case, "--status", "all", "--json"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    items: list[dict[str, Any]] = json.loads(proc.stdout)
+    return items
+
+
+def remove_store(store: Path) -> None:
+    for root, dirs, _files in os.walk(store):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+    shutil.rmtree(store, ignore_errors=True)
+
+
+def wait_for_file(
+    directory: Path, name: str, size: int | None, proc: subprocess.Popen[str]
+) -> None:
+    """Poll (1 ms) until ``<store>/<case>/*/name`` exists (with ``size`` bytes)."""
+    while proc.poll() is None:
+        for found in directory.glob(f"*/*/{name}"):
+            try:
+                if size is None or found.stat().st_size == size:
+                    return
+            except FileNotFoundError:
+                pass
+        time.sleep(0.001)
+
+
+def test_sigkill_at_random_instants_then_evidence_list(home: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.bin"
+    with source.open("wb") as fh:
+        for _ in range(SIZE // MiB):
+            fh.write(os.urandom(MiB))
+    expected = b3sum(source)
+
+    # One uninterrupted run: the reference, and how long a whole acquisition takes here.
+    store = tmp_path / "store-ref"
+    started = time.monotonic()
+    proc = image(source, "REF", store)
+    out, err = proc.communicate(timeout=600)
+    whole = time.monotonic() - started
+    assert proc.returncode == 0, err
+    assert json.loads(out)["hashes"]["blake3"] == expected
+    check_store(evidence_list("REF"), store)
+    remove_store(store)
+
+    kills = int(os.environ.get("CUSTODYD_CRASH_KILLS", "20"))
+    seed = int(os.environ.get("CUSTODYD_CRASH_SEED") or time.time_ns() % 1_000_000)
+    rng = random.Random(seed)
+    # Uniform over the whole run (start-up, reading, verify, inventory, sealing), a few
+    # more near its end where the sealing steps are, and two aimed by watching the disk:
+    # the image complete (verify under way) and the image under its final name.
+    plan: list[tuple[str, float]] = [("random", rng.uniform(0.05, whole)) for _ in range(kills)]
+    plan += [("late", rng.uniform(0.85 * whole, 1.05 * whole)) for _ in range(3)]
+    plan += [("part-full", 0.0), ("renamed", 0.0)]
+    outcomes: Counter[str] = Counter()
+    for i, (kind, delay) in enumerate(plan):
+        case, store = f"C{i}", tmp_path / f"store-{i}"
+        proc = image(source, case, store)
+        if kind == "part-full":
+            wait_for_file(store, "image.raw.part", SIZE, proc)
+        elif kind == "renamed":
+            wait_for_file(store, "image.raw", None, proc)
+        else:
+            time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        items = evidence_list(case)  # recovery runs at its start
+        context = f"kill {i} ({kind}, {delay:.2f}s of {whole:.2f}s, seed {seed})"
+        try:
+            check_store(items, store)
+        except AssertionError as exc:
+            raise AssertionError(f"{context}: {exc}") from None
+        assert [item["case"] for item in items] == [case] * len(items), context
+        assert len(items) <= 1, context
+        outcome = items[0]["status"] if items else "not recorded"
+        if outcome == "sealed":
+            assert items[0]["hashes"]["blake3"] == expected, context
+        outcomes[outcome] += 1
+        remove_store(store)
+    print(f"\ncrash test: {len(plan)} kills, seed {seed}, whole run {whole:.2f}s: {dict(outcomes)}")
+    assert sum(outcomes.values()) == len(plan) >= 20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@needs_root
+def test_cli_acquisition_completes_sealed_while_serve_starts(home: Path, tmp_path: Path) -> None:
+    """The contract: ``custodyd image SRC --case C --store S --json``, then ``custodyd
+    serve --no-udev --port P`` 1 s later; the image ends with exit 0, ``sealed``."""
+    backing = random_file(tmp_path / "slow.img", 40 * MiB)
+    store = tmp_path / "store"
+    # 40 MiB served 128 KiB per read, 25 ms each: >= 8 s of reading.
+    with fuse_mount(backing, tmp_path / "mnt", [], delay=0.025) as source:
+        proc = image(source, "LIVE", store)
+        time.sleep(1)
+        serve = subprocess.Popen(
+            [*CLI, "serve", "--no-udev", "--port", str(free_port())],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env(),
+        )
+        ready = threading.Event()
+
+        def watch() -> None:
+            assert serve.stdout is not None
+            for line in serve.stdout:
+                if "API listening" in line:
+                    ready.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        try:
+            assert ready.wait(60), "custodyd serve did not start"
+            assert proc.poll() is None, "the acquisition ended before serve was up"
+            out, err = proc.communicate(timeout=300)
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            try:
+                serve.wait(60)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+    assert proc.returncode == 0, err
+    manifest = json.loads(out)
+    assert manifest["status"] == "sealed" and manifest["verified"] is True
+    assert manifest["hashes"]["blake3"] == b3sum(backing)
+    items = evidence_list("LIVE")
+    assert [i["status"] for i in items] == ["sealed"]
+    check_store(items, store)
