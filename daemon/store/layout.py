@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from custodyd.daemon.clock import Clock
+from custodyd.daemon.durable import fsync_dir, write_atomic
 
 IMAGE_NAME = "image.raw"
 MANIFEST_NAME = "manifest.json"
@@ -36,41 +36,14 @@ def json_bytes(obj: Any) -> bytes:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` durably: temporary file, fsync, rename, fsync the directory."""
-    write_bytes(path, json_bytes(obj))
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably (tmp, fsync, rename, fsync dir)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
-    try:
-        view = memoryview(data)
-        while view:  # os.write may write less than asked
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)  # no half-written file left beside the real one (a full disk)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    """Write ``obj`` as JSON atomically and durably (see :mod:`custodyd.daemon.durable`)."""
+    write_atomic(path, json_bytes(obj), mode=0o640)
 
 
 def rename_durably(source: Path, target: Path) -> None:
     """Rename within one directory and fsync it, so the new name survives power loss."""
     os.rename(source, target)
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(target.parent)  # why: the new name (sealed or incomplete) must survive a crash
 
 
 class AcquisitionLog:
@@ -95,9 +68,10 @@ class AcquisitionLog:
             return
         try:
             self._file.flush()
+            # why: the log is part of the evidence directory that gets sealed next.
             os.fsync(self._file.fileno())
         except OSError:
-            self.failed = True
+            self.failed = True  # kept on the object (see .failed); nothing reads it yet
         finally:
             try:
                 self._file.close()
@@ -111,7 +85,9 @@ def seal(directory: Path) -> None:
         if entry.is_file():
             os.chmod(entry, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     os.chmod(directory, 0o555)
-    _fsync_dir(directory)
+    # why: the sealed directory's new mode is metadata of the directory inode; a
+    # crash must not bring back a writable evidence directory after we reported it sealed.
+    fsync_dir(directory)
 
 
 def seal_on_disk(directory: Path, part: Path, final: Path, manifest: bytes) -> None:
@@ -124,7 +100,7 @@ def seal_on_disk(directory: Path, part: Path, final: Path, manifest: bytes) -> N
         raise FileNotFoundError(f"neither {part} nor {final} exists")
     if is_sealed(directory):
         return  # sealing is the last step: everything before it is done
-    write_bytes(directory / MANIFEST_NAME, manifest)
+    write_atomic(directory / MANIFEST_NAME, manifest, mode=0o640)
     seal(directory)
 
 

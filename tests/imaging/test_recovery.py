@@ -98,7 +98,7 @@ STEPS_BEFORE_COMMIT = [
 STEPS_AFTER_COMMIT = [
     (acquisition_module, "seal_on_disk", "before"),
     (layout_module, "rename_durably", "after"),
-    (layout_module, "write_bytes", "after"),  # of manifest.json (inventory.json goes earlier)
+    (layout_module, "write_atomic", "after"),  # of manifest.json (inventory.json is earlier)
     (layout_module, "seal", "after"),
     (acquisition_module, "seal_on_disk", "after"),
 ]
@@ -108,7 +108,7 @@ def crash_at(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, when: str)
     original: Callable[..., Any] = getattr(module, name)
 
     def dying(*args: Any, **kwargs: Any) -> Any:
-        if name == "write_bytes" and Path(args[0]).name != "manifest.json":
+        if name == "write_atomic" and Path(args[0]).name != "manifest.json":
             return original(*args, **kwargs)
         if when == "before":
             raise Crash(name)
