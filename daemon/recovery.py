@@ -44,7 +44,7 @@ from custodyd.daemon.store.layout import (
     seal_on_disk,
     write_json,
 )
-from custodyd.daemon.store.lock import EvidenceLock, LockBusy
+from custodyd.daemon.store.lock import EvidenceLock, LockBusy, recovery_turn
 
 if TYPE_CHECKING:
     from custodyd.daemon.context import AppContext
@@ -54,27 +54,37 @@ log = logging.getLogger("custodyd.recovery")
 SYSTEM_ACTOR = "system:custodyd"
 UNFINISHED = ("running", "sealing")
 INTERRUPTED = "interrupted: custodyd stopped during the acquisition"
+RECOVERY_LOCK = "recovery.lock"  # in $CUSTODYD_HOME: one recovery at a time
 
 
 def recover_incomplete(ctx: AppContext) -> list[str]:
     """Settle every acquisition a dead process left unfinished; returns the evidence ids
     settled (sealed or incomplete). Live acquisitions (lock held) are not touched."""
     with ctx.session() as session:
-        rows = session.exec(
-            select(Acquisition.id, Acquisition.evidence_id).where(
-                col(Acquisition.state).in_(UNFINISHED)
-            )
-        ).all()
+        if not _any_unfinished(session):
+            return []  # the common case: one small query, no lock
     settled: list[str] = []
-    for acquisition_id, evidence_id in rows:
-        try:
-            if _settle(ctx, acquisition_id, evidence_id):
-                settled.append(evidence_id)
-        except Exception:  # one damaged item must not stop every command
-            log.warning("could not recover the acquisition of %s", evidence_id, exc_info=True)
+    with recovery_turn(ctx.settings.home / RECOVERY_LOCK):
+        with ctx.session() as session:
+            rows = session.exec(
+                select(Acquisition.id, Acquisition.evidence_id).where(
+                    col(Acquisition.state).in_(UNFINISHED)
+                )
+            ).all()
+        for acquisition_id, evidence_id in rows:
+            try:
+                if _settle(ctx, acquisition_id, evidence_id):
+                    settled.append(evidence_id)
+            except Exception:  # one damaged item must not stop every command
+                log.warning("could not recover the acquisition of %s", evidence_id, exc_info=True)
     if settled:
         ctx.ledger.flush_pending()
     return settled
+
+
+def _any_unfinished(session: Session) -> bool:
+    query = select(Acquisition.id).where(col(Acquisition.state).in_(UNFINISHED)).limit(1)
+    return session.exec(query).first() is not None
 
 
 def _settle(ctx: AppContext, acquisition_id: int | None, evidence_id: str) -> bool:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -77,3 +79,20 @@ class EvidenceLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+@contextmanager
+def recovery_turn(path: Path) -> Iterator[None]:
+    """One recovery at a time per data directory (a blocking ``flock`` on ``path``).
+
+    While recovery settles an item it holds that item's lock, so another process's
+    recovery running at the same moment would see the lock busy, take the item for a
+    live acquisition and report it still ``acquiring``. Taking turns removes that
+    case: under this lock, a busy item lock can only mean a live acquisition.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
