@@ -38,6 +38,9 @@ pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-c", "from custodyd.daemon.cli import main; main()"]
 SIZE = 256 * MiB
+# Read at import: the ``home`` fixture clears every CUSTODYD_* variable but the home.
+SEED = os.environ.get("CUSTODYD_CRASH_SEED")
+EXTRA_KILLS = int(os.environ.get("CUSTODYD_CRASH_KILLS", "0"))
 
 
 def env() -> dict[str, str]:
@@ -105,11 +108,10 @@ def test_sigkill_at_random_instants_then_evidence_list(home: Path, tmp_path: Pat
         for _ in range(SIZE // MiB):
             fh.write(os.urandom(MiB))
     expected = b3sum(source)
-    seed = int(os.environ.get("CUSTODYD_CRASH_SEED") or time.time_ns() % 1_000_000)
+    seed = int(SEED or time.time_ns() % 1_000_000)
     rng = random.Random(seed)
-    extra = int(os.environ.get("CUSTODYD_CRASH_KILLS", "0"))
-    plan = [(kind, rng.uniform(0, MILESTONES[kind][1])) for kind in PLAN]
-    plan += [(kind, rng.uniform(0, MILESTONES[kind][1])) for kind in rng.choices(PLAN, k=extra)]
+    kinds = PLAN + rng.choices(PLAN, k=EXTRA_KILLS)
+    plan = [(kind, rng.uniform(0, MILESTONES[kind][1])) for kind in kinds]
 
     def kill_once(i: int, kind: str, delay: float) -> tuple[str, bool]:
         """Run, SIGKILL, one ``evidence list``, check. Returns (status, killed alive)."""
