@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from custodyd.daemon.cases import get_or_create_case
+from custodyd.daemon.cases import check_ref, get_or_create_case
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import (
@@ -166,6 +166,7 @@ def acquire(
     says ``running`` and released only after the row says how it ended, so recovery
     in any other process leaves a live acquisition alone.
     """
+    check_ref(case_ref)  # before anything is created: the ref names a store directory
     settings = ctx.settings
     source = Path(source)
     requested = parse_hashes(list(hashes) or settings.extra_hashes)
@@ -557,6 +558,9 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
         "bus": medium.bus,
         "size": medium.size,
         "write_block": medium.write_block,
+        # the USB bridge (or hardware blocker) the medium hung on when it was acquired
+        "usb_id": (medium.identity or {}).get("usb_id"),
+        "usb_chain": (medium.identity or {}).get("usb_chain") or [],
     }
 
 

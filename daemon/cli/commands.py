@@ -25,10 +25,14 @@ COMMANDS: dict[str, Entry] = {
     "alerts": Entry("alerts", "Expiry and deadline alerts."),
     "bench": Entry("bench", "Benchmarks."),
     "cases": Entry("cases", "Cases."),
+    "custody": Entry("custody", "Custody of evidence items."),
     "dispose": Entry(
         "dispose", "Return or destroy an item: refused while any order or hold covers it."
     ),
     "evidence": Entry("evidence", "Evidence items and their manifests."),
+    "extract": Entry(
+        "extract", "Extract one file of a sealed image into a new sealed, derived evidence item."
+    ),
     "fixity": Entry("fixity", "Scheduled fixity re-verification."),
     "history": Entry("history", "Show the custody timeline of EVIDENCE_ID (oldest first)."),
     "image": Entry(
@@ -45,6 +49,9 @@ COMMANDS: dict[str, Entry] = {
     "media": Entry("media", "Attached media (block devices) and their protection."),
     "orders": Entry("orders", "Preservation orders."),
     "regimes": Entry("regimes", "Legal bases (regimes) of preservation orders."),
+    "report": Entry(
+        "report", "Write the acquisition and custody report (PDF/A) of an item or a case."
+    ),
     "retention": Entry("retention", "Retention of evidence items."),
     "serve": Entry("serve", "Run the daemon until SIGTERM/SIGINT."),
     "tokens": Entry("tokens", "API tokens."),

@@ -23,7 +23,7 @@ from custodyd.daemon.context import AppContext, open_context
 from custodyd.daemon.errors import InvalidInput
 from custodyd.daemon.ledger.service import PENDING, Event, Ledger
 from custodyd.daemon.orders.lifecycle import OrderRequest, create_order, renew_order
-from tests.orders.conftest import make_evidence
+from tests.orders.conftest import make_evidence, preserved_on
 
 ACTOR = "user:examiner"
 
@@ -207,7 +207,7 @@ def test_an_order_renewal_leaves_the_same_ledger_entries(
         OrderRequest(
             regime="domestic-180",
             ref="DOM-1",
-            issued_on=today - timedelta(days=170),
+            **preserved_on(today - timedelta(days=170)),
             evidence_ids=("EV1", "EV2"),
         ),
         actor=ACTOR,
