@@ -48,6 +48,7 @@ from custodyd.daemon.errors import (
 )
 from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
 from custodyd.daemon.imaging.hashers import parse_hashes
+from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata
 from custodyd.daemon.imaging.piecewise import piecewise_manifest
 from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.safety import check_destination, check_source
@@ -57,7 +58,6 @@ from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Evidence, Medium
 from custodyd.daemon.recovery import recover_incomplete
 from custodyd.daemon.store.layout import (
-    IMAGE_NAME,
     INVENTORY_NAME,
     LOG_NAME,
     MANIFEST_NAME,
@@ -65,6 +65,7 @@ from custodyd.daemon.store.layout import (
     evidence_directory,
     json_bytes,
     keep_as_incomplete,
+    media_bytes_in,
     new_evidence_id,
     seal_on_disk,
     write_json,
@@ -125,6 +126,8 @@ def _manifest(
         "bytes": result.bytes,
         "hashes": dict(result.hashes),
         "requested_hashes": list(requested),
+        "format": result.image.get("format", image_format(image_path)),
+        "image": result.image or None,
         "piecewise": piecewise_manifest(result.window, result.piecewise),
         "read_errors": result.errors.to_list(),
         "read_error_count": len(result.errors.ranges),
@@ -159,8 +162,12 @@ def acquire(
     medium_id: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
+    output: ImageFormat | None = None,
 ) -> dict[str, Any]:
     """Image ``source`` into the store for case ``case_ref``; returns the sealed manifest.
+
+    ``output`` says what is written (default: the settings' ``image_format``, raw
+    unless configured; E01 with ``e01_compression`` and ``e01_segment_size``).
 
     The item's ``acquisition.log`` is locked (:class:`EvidenceLock`) before its row
     says ``running`` and released only after the row says how it ended, so recovery
@@ -170,7 +177,10 @@ def acquire(
     settings = ctx.settings
     source = Path(source)
     requested = parse_hashes(list(hashes) or settings.extra_hashes)
+    output = output or default_output(settings)
     check_source(source)
+    if source.is_file():
+        output.check_source_size(source.stat().st_size, str(source))
     store_root = Path(store) if store is not None else settings.evidence_dir
     check_destination(source, store_root)
     try:
@@ -192,9 +202,18 @@ def acquire(
         examiner=examiner,
         notes=notes,
         hashes=["blake3", *requested],
+        output=output,
     )
     lock, acquisition_id, case_ref, directory, medium = opened
-    image_path = directory / IMAGE_NAME
+    image_path = directory / output.image_name
+    metadata = ImageMetadata(
+        case=case_ref,
+        evidence_id=evidence_id,
+        examiner=examiner,
+        notes=notes,
+        started=started,
+        version=tool_version(),
+    )
     try:
         log = AcquisitionLog(directory / LOG_NAME, clock)
         log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
@@ -221,6 +240,8 @@ def acquire(
                 verify,
                 progress,
                 cancel,
+                output,
+                metadata,
             )
         finally:
             log.close()
@@ -240,6 +261,7 @@ def _open_item(
     examiner: str | None,
     notes: str | None,
     hashes: list[str],
+    output: ImageFormat,
 ) -> tuple[EvidenceLock, int | None, str, Path, dict[str, Any] | None]:
     """Create the evidence directory, lock it, then record the item ``acquiring``.
 
@@ -272,7 +294,7 @@ def _open_item(
                     status="acquiring" if error is None else "incomplete",
                     source_path=str(source),
                     directory=str(directory),
-                    image_path=str(directory / IMAGE_NAME),
+                    image_path=str(directory / output.image_name),
                     examiner=examiner,
                     created_at=now,
                 )
@@ -301,6 +323,7 @@ def _open_item(
                     "source": str(source),
                     "medium_id": medium_id,
                     "hashes": hashes,
+                    **output.to_dict(),
                     "examiner": examiner,
                     "notes": notes,
                     "directory": str(directory),
@@ -338,6 +361,8 @@ def _image_and_seal(
     verify: bool,
     progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
+    output: ImageFormat,
+    metadata: ImageMetadata,
 ) -> dict[str, Any]:
     """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
     settings = ctx.settings
@@ -353,6 +378,8 @@ def _image_and_seal(
             progress=progress,
             cancel=cancel,
             log=log,
+            output=output,
+            metadata=metadata,
             publish=False,  # renamed to its final name only after the database says sealed
         )
     except Exception as exc:  # could not even start (source vanished, store unwritable)
@@ -459,6 +486,7 @@ def _complete(
                 "blake3": check.blake3,
                 "expected": check.expected,
                 "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+                "bad_chunks": [c["index"] for c in check.bad_chunks],
                 "pass": "acquisition",
             },
         )
@@ -517,13 +545,23 @@ def _complete(
         )
     state["sealed"] = True
     ledger.flush_pending()
-    seal_on_disk(directory, part_path, image_path, manifest_bytes)
+    seal_on_disk(directory, image_path, manifest_bytes)
     with ctx.session() as session:
         acq = session.get(Acquisition, acquisition_id)
         assert acq is not None
         acq.state = "done"
         session.add(acq)
     return manifest
+
+
+def default_output(settings: Any) -> ImageFormat:
+    return ImageFormat(
+        settings.image_format.lower(), settings.e01_compression.lower(), settings.e01_segment_size
+    )
+
+
+def image_format(image_path: Path | None) -> str:
+    return "e01" if image_path is not None and ".E01" in image_path.name else "raw"
 
 
 def _stage(
@@ -592,7 +630,7 @@ def _record_incomplete(
     result: ImagingResult = common["result"]
     error = result.error or CustodydError("acquisition did not complete")
     partial = keep_as_incomplete(directory)
-    size = partial.stat().st_size if partial is not None else 0
+    size = media_bytes_in(partial)
     finished = ctx.clock.now()
     manifest = _manifest(
         **common,
@@ -740,6 +778,8 @@ def verify_evidence(
         "blake3": check.blake3,
         "expected": check.expected,
         "mismatched_windows": check.mismatched_windows,
+        "bad_chunks": check.bad_chunks,
+        **({"md5": check.md5, "stored_md5": check.stored_md5} if check.md5 else {}),
         "read_errors": check.read_errors,
         "bytes": check.bytes,
         "expected_bytes": manifest.get("bytes"),
@@ -766,6 +806,7 @@ def verify_evidence(
                 "blake3": check.blake3,
                 "expected": check.expected,
                 "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+                "bad_chunks": [c["index"] for c in check.bad_chunks],
                 "bytes": check.bytes,
             },
         )

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     buffers: int = 4
     piecewise_window: int = 64 * MiB
     extra_hashes: CommaList = Field(default_factory=list)
+    image_format: str = "raw"  # raw | e01: what acquisitions write unless told otherwise
+    e01_compression: str = "fast"  # none | fast | best
+    e01_segment_size: int = 1500 * MiB  # bytes per .E01/.E02/... segment
 
     # service
     host: str = "127.0.0.1"

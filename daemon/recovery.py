@@ -41,6 +41,7 @@ from custodyd.daemon.store.layout import (
     AcquisitionLog,
     json_bytes,
     keep_as_incomplete,
+    media_bytes_in,
     seal_on_disk,
     write_json,
 )
@@ -126,12 +127,13 @@ def _settle(ctx: AppContext, acquisition_id: int | None, evidence_id: str) -> bo
 def _roll_forward(evidence: Evidence, acq: Acquisition, directory: Path) -> None:
     """The database said sealed before the crash: finish the disk side of sealing."""
     assert evidence.manifest is not None, "a sealing item has its manifest committed"
-    part = directory / (IMAGE_NAME + PART_SUFFIX)
-    if part.exists() and part.stat().st_size != evidence.bytes:
+    final = Path(evidence.image_path)
+    part = final.with_name(final.name + PART_SUFFIX)
+    if final.name == IMAGE_NAME and part.exists() and part.stat().st_size != evidence.bytes:
         raise RuntimeError(
             f"{part} holds {part.stat().st_size} bytes, the sealed record {evidence.bytes}"
         )
-    seal_on_disk(directory, part, Path(evidence.image_path), json_bytes(evidence.manifest))
+    seal_on_disk(directory, final, json_bytes(evidence.manifest))
     acq.state = "done"
     log.warning(
         "recovered %s: sealing completed after an interruption",
@@ -149,7 +151,7 @@ def _roll_back(
 ) -> None:
     """The database never said sealed: the item is incomplete, on disk first."""
     partial = keep_as_incomplete(directory)
-    size = partial.stat().st_size if partial is not None else 0
+    size = media_bytes_in(partial)
     now = ctx.clock.now()
     case = session.get(Case, evidence.case_id)
     case_ref = case.ref if case is not None else None

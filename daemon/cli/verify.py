@@ -73,7 +73,11 @@ def verify(
     if not report["match"]:
         windows = report["mismatched_windows"]
         where = ", ".join(
-            f"window {w['index']} (bytes {w['offset']}+{w['length']})" for w in windows
+            [f"window {w['index']} (bytes {w['offset']}+{w['length']})" for w in windows]
+            + [
+                f"E01 chunk {c['index']} (media offset {c['offset']}: {c['reason']})"
+                for c in report.get("bad_chunks") or []
+            ]
         )
         # Raised, not typer.Exit: app.main() maps it to exit 20 and prints it on stderr.
         raise FixityMismatch(

@@ -69,7 +69,7 @@ from custodyd.daemon.models.ledger import (
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from custodyd.daemon.context import AppContext
+    from custodyd.daemon.ledger.host import LedgerHost
 
 ENTRIES = LedgerEntryRow.__table__  # type: ignore[attr-defined]
 NODES = LedgerNodeRow.__table__  # type: ignore[attr-defined]
@@ -95,14 +95,14 @@ class Event:
 class Ledger:
     """The custody ledger of one database. Obtain it as ``ctx.ledger``."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: LedgerHost) -> None:
         self.ctx = ctx
         self.origin = ctx.settings.ledger_origin
         self.key_name = ctx.settings.ledger_key_name
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, ctx: AppContext) -> Ledger:
+    def open(cls, ctx: LedgerHost) -> Ledger:
         return cls(ctx)
 
     # --- engines --------------------------------------------------------------

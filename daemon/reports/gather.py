@@ -226,7 +226,7 @@ def _item(
         inventory_notes=[str(n) for n in _inventory(manifest, "notes")],
         orders=[_order(session, order, as_of) for order in orders],
         retained_until=_retained_until(orders, on),
-        hold=any(o.status == "hold" for o in orders),
+        hold=any(o.status in ("hold", "executing") for o in orders),
         tool=_tool(manifest),
     )
 
@@ -234,14 +234,14 @@ def _item(
 def _order_visible(session: Session, principal: Principal, order: PreservationOrder) -> bool:
     """Whether ``principal`` may see ``order`` (confidential ones only when entitled).
 
-    The rule of the orders API (``custodyd.api.orders_access.can_see``): compliance
-    and admins see every order, anyone else those of the cases they are members of.
+    The rule of the orders API: compliance and admins see every order, members of
+    the case the others, and a confidential order only those named on it
+    (:func:`custodyd.daemon.orders.confidentiality.may_know`).
     """
-    from custodyd.daemon.auth.roles import ADMIN, COMPLIANCE
+    from custodyd.daemon.orders.confidentiality import may_know
     from custodyd.daemon.orders.lifecycle import case_ref_of
 
-    ref = case_ref_of(session, order.case_id)
-    return principal.role in (COMPLIANCE, ADMIN) or principal.can_read_case(ref)
+    return may_know(principal, order, case_ref_of(session, order.case_id))
 
 
 def _order(session: Session, order: PreservationOrder, as_of: datetime) -> OrderRecord:
@@ -252,7 +252,10 @@ def _order(session: Session, order: PreservationOrder, as_of: datetime) -> Order
         regime=data["regime"],
         status=data["status"],
         issued_on=data["issued_on"],
+        received_on=data.get("received_on"),
+        effected_on=data.get("effected_on"),
         expires_on=data["expires_on"],
+        expiry_rule=data.get("expiry_rule"),
         in_force=data["in_force"],
         hold=data["hold"],
         confidential=bool(data.get("confidential")),
@@ -263,7 +266,9 @@ def _order(session: Session, order: PreservationOrder, as_of: datetime) -> Order
 
 
 def _retained_until(orders: Sequence[PreservationOrder], on: date) -> str | None:
-    dates = [o.expires_on for o in orders if in_force(o, on) and o.status != "hold"]
+    dates = [
+        o.expires_on for o in orders if in_force(o, on) and o.status not in ("hold", "executing")
+    ]
     return max(dates).isoformat() if dates else None
 
 

@@ -111,7 +111,10 @@ class OrderRecord(BaseModel):
     regime: str
     status: str
     issued_on: str
+    received_on: str | None = None
+    effected_on: str | None = None
     expires_on: str
+    expiry_rule: str | None = Field(None, description="The rule, with its article, behind it")
     in_force: bool = Field(description="As of the report's ledger state, not of printing")
     hold: bool
     confidential: bool

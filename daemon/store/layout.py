@@ -17,6 +17,9 @@ IMAGE_NAME = "image.raw"
 MANIFEST_NAME = "manifest.json"
 LOG_NAME = "acquisition.log"
 INVENTORY_NAME = "inventory.json"
+MAP_NAME = "ddrescue.map"  # GNU ddrescue mapfile of the acquisition (kept for a resume)
+NOT_IMAGES = frozenset({MANIFEST_NAME, LOG_NAME, INVENTORY_NAME, MAP_NAME})
+IMAGE_NAMES = ("image.raw", "image.E01")  # the first (or only) file of an image
 PART_SUFFIX = ".part"  # being written (or written, not yet sealed in the database)
 INCOMPLETE_SUFFIX = ".incomplete"  # abandoned: never evidence
 
@@ -90,14 +93,14 @@ def seal(directory: Path) -> None:
     fsync_dir(directory)
 
 
-def seal_on_disk(directory: Path, part: Path, final: Path, manifest: bytes) -> None:
+def seal_on_disk(directory: Path, final: Path, manifest: bytes) -> None:
     """The disk side of sealing, run after the database says sealed (idempotent, so
-    recovery repeats it after a crash): image to its final name, ``manifest.json``,
-    then the directory read-only."""
-    if part.exists():
-        rename_durably(part, final)
+    recovery repeats it after a crash): every ``*.part`` file (the raw image, or each
+    E01 segment) to its final name, ``manifest.json``, then the directory read-only."""
+    for part in sorted(directory.glob("*" + PART_SUFFIX)):
+        rename_durably(part, part.with_name(part.name.removesuffix(PART_SUFFIX)))
     if not final.exists():
-        raise FileNotFoundError(f"neither {part} nor {final} exists")
+        raise FileNotFoundError(f"{final} (or its .part) does not exist")
     if is_sealed(directory):
         return  # sealing is the last step: everything before it is done
     write_atomic(directory / MANIFEST_NAME, manifest, mode=0o640)
@@ -105,19 +108,37 @@ def seal_on_disk(directory: Path, part: Path, final: Path, manifest: bytes) -> N
 
 
 def keep_as_incomplete(directory: Path) -> Path | None:
-    """Give the image of an unsealed acquisition the ``.incomplete`` name (whether it is
-    still ``.part`` or, left by an older version, under the final name); returns that
-    path, or None when there is no image. A directory a crash left sealed is made
-    writable again first: an incomplete item is never sealed."""
-    final = directory / IMAGE_NAME
-    target = final.with_name(IMAGE_NAME + INCOMPLETE_SUFFIX)
-    for candidate in (final.with_name(IMAGE_NAME + PART_SUFFIX), final):
-        if candidate.exists():
-            if is_sealed(directory):
-                os.chmod(directory, 0o750)
-            rename_durably(candidate, target)
-            break
-    return target if target.exists() else None
+    """Give every image file of an unsealed acquisition the ``.incomplete`` name —
+    ``.part`` files, E01 segments and rescue side files, or images an older version
+    left under their final names — and return the first image's path (None when there
+    is none). A directory a crash left sealed is made writable again first: an
+    incomplete item is never sealed."""
+    for entry in sorted(directory.iterdir()):
+        name = entry.name
+        if (
+            name in NOT_IMAGES
+            or name.startswith(".")  # an atomic write's temporary file
+            or name.endswith(INCOMPLETE_SUFFIX)
+            or not entry.is_file()
+        ):
+            continue
+        if is_sealed(directory):
+            os.chmod(directory, 0o750)
+        target = entry.with_name(name.removesuffix(PART_SUFFIX) + INCOMPLETE_SUFFIX)
+        rename_durably(entry, target)
+    for name in IMAGE_NAMES:
+        first = directory / (name + INCOMPLETE_SUFFIX)
+        if first.exists():
+            return first
+    return None
+
+
+def media_bytes_in(partial: Path | None) -> int:
+    """The bytes of evidence a partial image holds: a raw file's size. A partial E01
+    has no closing sections, so no media bytes are claimed for it (0)."""
+    if partial is None or not partial.name.startswith("image.raw"):
+        return 0
+    return partial.stat().st_size
 
 
 def is_sealed(directory: Path) -> bool:
