@@ -1,7 +1,7 @@
 """The FastAPI application: ``create_app(ctx)``.
 
 Every module in :mod:`custodyd.api.routers` that defines ``router`` is included,
-so another team adds endpoints by adding a file there, never by editing this one.
+so endpoints are added by adding a file there, never by editing this one.
 Errors are mapped once (:mod:`custodyd.api.problems`); bodies are capped
 (:mod:`custodyd.api.limits`); OpenAPI is served at ``/openapi.json``.
 """

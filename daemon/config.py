@@ -74,7 +74,10 @@ class Settings(BaseSettings):
 
     # ledger
     ledger_origin: str = "custodyd.local/ledger"
-    ledger_key_name: str = "custodyd"
+    ledger_key_name: str = "custodyd"  # this appliance's name in the trust list (unique per lab)
+    # directories that each keep the newest checkpoint outside the database (a second
+    # disk, a network share); default: one inside home. Every one must be present.
+    witness_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
     # alerts
     smtp_url: str | None = None
@@ -89,6 +92,13 @@ class Settings(BaseSettings):
 
     # fixity
     fixity_interval_days: float = 7.0
+
+    @field_validator("witness_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator(
         "alert_to", "contact_247", "extra_hashes", "media_allow", "media_deny", mode="before"
@@ -123,6 +133,11 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.home / "keys"
+
+    @property
+    def witnesses(self) -> list[Path]:
+        """Where the ledger's witnessed checkpoint is kept (``witness_dirs`` or home/witness)."""
+        return list(self.witness_dirs) or [self.home / "witness"]
 
     def ensure_dirs(self) -> None:
         """Create the data directory (0700) and the evidence store."""

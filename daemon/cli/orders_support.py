@@ -1,4 +1,4 @@
-"""Helpers shared by the orders-team command modules (no commands of its own)."""
+"""Helpers shared by the orders, transfers, regimes... command modules (no commands)."""
 
 from __future__ import annotations
 

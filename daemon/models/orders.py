@@ -97,7 +97,7 @@ class OrderItem(SQLModel, table=True):
 
 
 class Transfer(SQLModel, table=True):
-    """Personal data handed to (or received from) another authority (REQUIREMENTS §4)."""
+    """Personal data handed to (or received from) another authority."""
 
     __tablename__ = "data_transfers"
 

@@ -50,7 +50,7 @@ STANDING = {"hold": "on hold until a decision", "executing": "granted and being 
 
 @dataclass
 class OrderRequest:
-    """What an officer enters (REQUIREMENTS §1: the fields of a preservation request)."""
+    """What an officer enters: the fields of a preservation request."""
 
     regime: str
     ref: str

@@ -4,8 +4,8 @@ An item must be kept while any covering order is in force: until the latest
 expiry among them, and indefinitely while any of them is on hold (a hold wins
 over every date). It is disposable only when no order is in force.
 
-``retention_status`` and ``assert_disposable`` are the cross-team interface
-(HELPERS-PROTOCOL item 5). Both take the clock as an optional keyword; without
+``retention_status`` and ``assert_disposable`` are what other domains (disposition,
+the API, reports) ask of retention. Both take the clock as an optional keyword; without
 one they use the system clock.
 """
 

@@ -1,4 +1,4 @@
-"""Transfers of personal data to (or from) another authority (REQUIREMENTS §4, §2).
+"""Transfers of personal data to (or from) another authority.
 
 A transfer records the recipient, the purpose, the consented period, the deadline
 by which the data are returned or destroyed, and whether onward sharing with a
@@ -138,7 +138,7 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
     if request.consented_days <= 0:
         raise InvalidInput("the consented period must be at least one day")
     if not request.items:
-        raise InvalidInput("a transfer includes at least one evidence item (--evidence)")
+        raise InvalidInput("a transfer includes at least one evidence item", field="evidence")
     now_day = today(ctx.clock)
     sent_on = request.transferred_on or now_day
     if sent_on > now_day:
@@ -147,7 +147,9 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
     if deadline > sent_on + timedelta(days=request.consented_days):
         raise InvalidInput("the deadline lies beyond the consented period")
     if request.third_party_consent and not request.consent_ref:
-        raise InvalidInput("third-party consent must name the written consent (--consent-ref)")
+        raise InvalidInput(
+            "third-party consent must name the written consent document", field="consent_ref"
+        )
     with ctx.session() as session:
         case_ids = set()
         for evidence_id, _part in request.items:
@@ -338,9 +340,9 @@ def release_to_third_party(
         if _party(third_party) not in consented_parties(session, transfer_id):
             raise ReleaseRefused(
                 f"transfer {transfer_id} has no prior written consent to share with "
-                f"{third_party.strip()!r}; record it first (custodyd transfers consent "
-                f"{transfer_id} --third-party NAME --ref DOC)",
+                f"{third_party.strip()!r}; record that consent first",
                 transfer=transfer_id,
+                third_party=third_party.strip(),
             )
 
     def change(session: Session, t: Transfer) -> dict[str, Any]:

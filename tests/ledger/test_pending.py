@@ -139,8 +139,8 @@ CHILD = textwrap.dedent(
 
     real_sign = Ledger._sign
 
-    def die(self, conn, size, root):
-        real_sign(self, conn, size, root)  # entries, nodes and checkpoint written...
+    def die(self, conn, size, root, before):
+        real_sign(self, conn, size, root, before)  # entries, nodes and checkpoint written...
         os._exit(3)  # ...and the process dies before the commit
 
     Ledger._sign = die

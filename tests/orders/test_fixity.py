@@ -1,4 +1,4 @@
-"""Scheduled fixity over real acquisitions (team imaging's acquire/verify_evidence)."""
+"""Scheduled fixity over real acquisitions (the acquisition service's acquire/verify_evidence)."""
 
 from __future__ import annotations
 

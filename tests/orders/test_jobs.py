@@ -1,4 +1,4 @@
-"""The scheduler wiring team appliance's ``custodyd serve`` calls."""
+"""The scheduler jobs ``custodyd serve`` registers."""
 
 from __future__ import annotations
 
