@@ -216,7 +216,9 @@ class MultipartSink:
             "acquire this medium to a local store (or raw) first"
         )
 
-    def finish(self, done: Any = None) -> Path:
+    def finish(self, done: Any = None, *, publish: bool = True) -> Path:
+        """Complete the upload (the object appears now; ``publish`` has no later step
+        here: an item whose sealing then fails has its object deleted again)."""
         if self._buffer or not self._parts:
             self._upload(bytes(self._buffer))
             self._buffer.clear()
