@@ -52,7 +52,7 @@ def _api_routes(app: FastAPI) -> Iterable[APIRoute]:
 def _rule(app: FastAPI, method: str, path: str) -> frozenset[str] | None:
     """The roles the API admits for ``method path`` (None: any authenticated caller)."""
     for route in _api_routes(app):
-        if route.path == path and method in (route.methods or ()):
+        if route.path_format == path and method in (route.methods or ()):
             return _roles_in(route.dependant)
     raise LookupError(f"the API has no operation {method} {path}")
 
@@ -75,4 +75,4 @@ def ensure_allowed(app: FastAPI, principal: Principal, method: str, path: str) -
 
 def has_operation(app: FastAPI, method: str, path: str) -> bool:
     """Whether this build of the API offers ``method path`` (e.g. a PDF report)."""
-    return any(r.path == path and method in (r.methods or ()) for r in _api_routes(app))
+    return any(r.path_format == path and method in (r.methods or ()) for r in _api_routes(app))

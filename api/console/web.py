@@ -5,7 +5,7 @@ uses :class:`ConsoleRoute`, which turns the domain's errors into HTML pages with
 the same status the API would give (a hidden case is a 404 page, a role that may
 not act is a 403 page), sends an unauthenticated browser to the sign-in page,
 and adds the security headers: a strict Content-Security-Policy (our own script
-and style only, nothing from elsewhere), no framing, no referrer, no caching.
+and style only, nothing from elsewhere), no framing, no referrer to other sites, no caching.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ CSP = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make Chromium send Origin: null
     "X-Frame-Options": "DENY",
 }
 

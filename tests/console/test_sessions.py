@@ -229,3 +229,24 @@ def test_pages_use_only_local_assets_under_a_strict_policy(
     assert client.get("/static/console.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/static/../app.py").status_code == 404
     assert "/signin" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_every_api_operation_the_console_asks_about_exists(app: Any) -> None:
+    """The console's buttons follow the API's role rules: each one it names must exist."""
+    from pathlib import Path
+
+    from custodyd.api.console import permissions
+
+    root = Path(permissions.__file__).parent
+    asked = set()
+    for source in [*root.glob("pages/*.py"), *root.glob("templates/*.html"), root / "web.py"]:
+        asked |= set(re.findall(r'"(GET|POST|PUT|DELETE)",\s*"(/v1/[^"]+)"', source.read_text()))
+    assert len(asked) > 15
+    for method, path in sorted(asked):
+        permissions.may(app, _nobody(), method, path)  # raises LookupError when unknown
+
+
+def _nobody() -> Any:
+    from custodyd.daemon.auth import Principal
+
+    return Principal(actor="token:nobody", role="investigator")

@@ -135,7 +135,7 @@ async function liveMedia(list) {
   let delay = 1000;
   for (;;) {
     try {
-      say("(live)");
+      say(" (live: updates by themselves)");
       for await (const message of serverEvents("/v1/media/events")) {
         delay = 1000;
         if (message.event !== "media") continue;
@@ -146,9 +146,9 @@ async function liveMedia(list) {
         await refreshMedia(list);
         list.dataset.revision = JSON.parse(message.data).revision;
       }
-      say("(stream ended; reconnecting)");
+      say(" (stream ended; reconnecting)");
     } catch (error) {
-      say(`(not live: ${error.message}; retrying)`);
+      say(` (not live: ${error.message}; retrying)`);
     }
     first = false;
     await sleep(delay);
@@ -156,7 +156,7 @@ async function liveMedia(list) {
     try {
       await refreshMedia(list);
     } catch (error) {
-      say(`(not live: ${error.message})`);
+      say(` (not live: ${error.message})`);
     }
   }
 }
@@ -179,8 +179,9 @@ function showJob(section, job) {
   field("state").textContent = job.state;
   field("bytes").textContent = `${humanBytes(done)} of ${humanBytes(total)}`;
   field("rate").textContent = job.rate_bps ? `${humanBytes(job.rate_bps)}/s` : "—";
+  const eta = job.eta_seconds;
   field("eta").textContent =
-    job.eta_seconds === null || job.eta_seconds === undefined ? "—" : `${job.eta_seconds.toFixed(0)} s`;
+    eta === null || eta === undefined ? "—" : eta < 10 ? `${eta.toFixed(1)} s` : `${eta.toFixed(0)} s`;
   if (job.read_errors !== undefined) field("errors").textContent = String(job.read_errors);
   field("error").textContent = job.error || job.cancel_reason || "none";
   if (job.evidence_id) {
