@@ -115,7 +115,7 @@ def _cross_site_page(target: str, directory: Path) -> tuple[http.server.Threadin
     return server, f"http://127.0.0.1:{server.server_address[1]}/attack.html"
 
 
-def test_examiner_does_the_whole_job_in_chromium(  # noqa: PLR0915
+def test_examiner_does_the_whole_job_in_chromium(
     daemon: LiveServer, backing: Path, loops: Loops, browser, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
