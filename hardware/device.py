@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from custodyd.hardware import sysfs
+
 SYS_CLASS_BLOCK = Path("/sys/class/block")
 
 # Kernel names of block devices that are never seized media (RAM disks, device
@@ -24,11 +26,8 @@ SYS_CLASS_BLOCK = Path("/sys/class/block")
 IGNORED_PREFIXES = ("ram", "zram", "dm-", "md", "nbd", "sr", "fd")
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(errors="replace").strip()
-    except OSError:
-        return None
+_read = sysfs.read_text
+_clean = sysfs.clean
 
 
 def _int(text: str | bytes | None, default: int = 0) -> int:
@@ -40,13 +39,6 @@ def _int(text: str | bytes | None, default: int = 0) -> int:
         return int(text.strip())
     except ValueError:
         return default
-
-
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.replace("\\x20", " ").strip().strip("_").strip()
-    return value or None
 
 
 @dataclass(frozen=True)
@@ -164,22 +156,14 @@ class BlockDevice:
     def from_sysfs(cls, kernel_name: str, sys_path: Path | None = None) -> BlockDevice:
         """From sysfs alone (works without udevd; no by-id links, fewer names)."""
         sys_path = (sys_path or (SYS_CLASS_BLOCK / kernel_name)).resolve()
-        is_partition = (sys_path / "partition").exists()
-        disk_path = sys_path.parent if is_partition else sys_path
+        ident = sysfs.identity(sys_path)
+        is_partition, disk_path = ident.is_partition, ident.disk_path
         uevent = _uevent(sys_path / "uevent")
         major, minor = (_int(x) for x in (_read(sys_path / "dev") or "0:0").split(":", 1))
         devnode = "/dev/" + uevent.get("DEVNAME", kernel_name)
-        dev_dir = disk_path / "device"
-        vendor = _clean(_read(dev_dir / "vendor"))
-        model = _clean(_read(dev_dir / "model"))
-        serial = _clean(_read(dev_dir / "serial") or _read(disk_path / "serial"))
-        wwn = _clean(_read(dev_dir / "wwid") or _read(disk_path / "wwid"))
-        if wwn and not wwn.startswith(("naa.", "eui.", "0x", "t10.")):
-            wwn = None  # NVMe/SCSI t10 ids are vendor strings, not a WWN
         usb_chain = _usb_chain(disk_path)
         name = disk_path.name
         bus = _bus_from_sysfs(name, disk_path, usb_chain)
-        backing = _read(disk_path / "loop" / "backing_file")
         by_id, by_path = _links_for(major, minor)
         return cls(
             kernel_name=kernel_name,
@@ -191,16 +175,16 @@ class BlockDevice:
             removable=_read(disk_path / "removable") == "1",
             read_only=_read(sys_path / "ro") == "1",
             bus=bus,
-            vendor=vendor,
-            model=model,
-            serial=serial,
-            wwn=wwn,
+            vendor=ident.vendor,
+            model=ident.model,
+            serial=ident.serial,
+            wwn=ident.wwn,
             usb_vendor_id=usb_chain[-1].split(":")[0] if usb_chain else None,
             usb_product_id=usb_chain[-1].split(":")[1] if usb_chain else None,
             by_id=by_id,
             by_path=by_path,
             parent=name if is_partition else None,
-            loop_backing_file=backing or None,
+            loop_backing_file=ident.loop_backing_file,
             major=major,
             minor=minor,
             diskseq=_int(_read(disk_path / "diskseq")) or None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -10,6 +9,7 @@ from sqlmodel import col, select
 from custodyd.daemon.auth.roles import ADMIN
 from custodyd.daemon.auth.tokens import create_token, find_token
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.models import ApiToken
 
 ADMIN_TOKEN_FILE = "admin.token"
@@ -41,15 +41,7 @@ def ensure_admin_token(ctx: AppContext) -> Path | None:
             name = f"admin-{suffix}"
         new = create_token(session, ctx.clock, role=ADMIN, name=name)
         ctx.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, (new.secret + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        write_atomic(path, (new.secret + "\n").encode("ascii"), mode=0o600)
     ctx.ledger.append(
         "token.created",
         actor="system:custodyd",

@@ -6,15 +6,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlmodel import select
 
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.orders_support import JsonOpt, console
 from custodyd.daemon.errors import InvalidInput
-from custodyd.daemon.models import AlertRecipient
-from custodyd.daemon.orders.alerts.outbox import check as run_check
-from custodyd.daemon.orders.alerts.outbox import outbox_rows
 
 alerts_app = typer.Typer(help="Expiry and deadline alerts.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
@@ -23,6 +19,8 @@ app.add_typer(alerts_app, name="alerts")
 @alerts_app.command("check")
 def check(json_out: JsonOpt = False) -> None:
     """Run the alert checker once: enqueue due alerts, expire orders, deliver."""
+    from custodyd.daemon.orders.alerts.outbox import check as run_check
+
     ctx = context()
     report = run_check(ctx).as_dict()
     if json_out:
@@ -43,6 +41,8 @@ def check(json_out: JsonOpt = False) -> None:
 @alerts_app.command("list")
 def list_(json_out: JsonOpt = False) -> None:
     """The outbox: every alert, its channel and state."""
+    from custodyd.daemon.orders.alerts.outbox import outbox_rows
+
     ctx = context()
     with ctx.session() as session:
         rows = outbox_rows(session)
@@ -71,6 +71,10 @@ def recipients(
     json_out: JsonOpt = False,
 ) -> None:
     """List per-case/per-regime recipients, or add ADDRESS for --case or --regime."""
+    from sqlmodel import select
+
+    from custodyd.daemon.models import AlertRecipient
+
     ctx = context()
     with ctx.session() as session:
         if address is not None:

@@ -1,33 +1,32 @@
 """Root Typer application and the one place CLI errors become exit codes.
 
 Sub-command modules (``custodyd.daemon.cli.<name>``) each define their commands
-on ``app`` or a sub-Typer and are imported by ``_register``. A
-:class:`~custodyd.daemon.errors.CustodydError` ends the process with its
+on ``app`` or a sub-Typer. They are imported lazily: :class:`LazyGroup` imports
+only the module of the command being run, as named by the static table in
+:mod:`custodyd.daemon.cli.commands` (add a row there for a new command).
+A :class:`~custodyd.daemon.errors.CustodydError` ends the process with its
 ``exit_code`` and a one-line message on stderr (a problem JSON object on stderr
 when ``--json`` was given), never a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import sys
 
 import typer
-from rich.console import Console
 
+from custodyd.daemon.cli.lazy import LazyGroup
 from custodyd.daemon.errors import CustodydError
 
 app = typer.Typer(
     name="custodyd",
+    cls=LazyGroup,
     help="Digital-evidence preservation and chain-of-custody service.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-err_console = Console(stderr=True)
 
 
 @app.callback()
@@ -35,16 +34,14 @@ def _root() -> None:
     """Digital-evidence preservation and chain-of-custody service."""
 
 
-def _register() -> None:
-    """Import every command module in this package (each registers itself on ``app``)."""
-    package = importlib.import_module("custodyd.daemon.cli")
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in {"app", "common"}:
-            importlib.import_module(f"custodyd.daemon.cli.{module.name}")
+def _error(message: str) -> None:
+    """A red one-line message on stderr (rich is imported only when there is one)."""
+    from rich.console import Console
+
+    Console(stderr=True).print(message, highlight=False)
 
 
 def main() -> None:
-    _register()
     try:
         # Without standalone mode click *returns* the code of ``typer.Exit(n)``
         # instead of exiting with it; pass it on, or a failing command exits 0.
@@ -55,10 +52,10 @@ def main() -> None:
         if "--json" in sys.argv:
             print(json.dumps(exc.to_problem()), file=sys.stderr)
         else:
-            err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
+            _error(f"[bold red]error:[/] {exc.detail}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("[bold red]cancelled[/]")
+        _error("[bold red]cancelled[/]")
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -72,3 +69,20 @@ def main() -> None:
             show()
             sys.exit(exc.exit_code)
         raise
+
+
+def load_all() -> None:
+    """Import every module of this package, so ``app`` holds every command.
+
+    For tests and tools that inspect the whole command tree; ``custodyd`` itself
+    never needs this (see :mod:`custodyd.daemon.cli.lazy`).
+    """
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module("custodyd.daemon.cli")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"custodyd.daemon.cli.{module.name}")
+
+
+_register = load_all  # the name tests used before the CLI became lazy

@@ -10,9 +10,6 @@ from rich.console import Console
 
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import print_json
-from custodyd.daemon.config import Settings
-from custodyd.daemon.context import open_context
-from custodyd.daemon.ledger import bench as ledger_bench
 
 bench_app = typer.Typer(name="bench", help="Benchmarks.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -31,6 +28,10 @@ def ledger_cmd(
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Append N entries, then time proofs, custody history and full verification."""
+    from custodyd.daemon.config import Settings
+    from custodyd.daemon.context import open_context
+    from custodyd.daemon.ledger import bench as ledger_bench
+
     with tempfile.TemporaryDirectory(prefix="custodyd-bench-") as scratch:
         settings = Settings(home=home or Path(scratch), database_url=database_url)
         settings.ensure_dirs()

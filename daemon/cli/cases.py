@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import getpass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth import ADMIN, Principal, add_member, find_token, get_user
-from custodyd.daemon.auth.casework import open_case, shut_case
-from custodyd.daemon.cases import list_cases
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.errors import InvalidInput, NotFound
-from custodyd.daemon.models import Case
+
+if TYPE_CHECKING:
+    from custodyd.daemon.auth import Principal
+    from custodyd.daemon.models import Case
+
 
 cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
@@ -30,6 +31,8 @@ def cli_actor() -> str:
 
 def _cli_principal() -> Principal:
     """The operator at the workstation has full rights (they own the data directory)."""
+    from custodyd.daemon.auth import ADMIN, Principal
+
     return Principal(actor=cli_actor(), role=ADMIN)
 
 
@@ -50,6 +53,8 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a case."""
+    from custodyd.daemon.auth.casework import open_case
+
     ctx = context()
     data = case_json(open_case(ctx, _cli_principal(), ref, title))
     if json_out:
@@ -61,6 +66,8 @@ def create(
 @cases_app.command("list")
 def list_(json_out: JsonOpt = False) -> None:
     """List cases."""
+    from custodyd.daemon.cases import list_cases
+
     ctx = context()
     with ctx.session() as session:
         rows = [case_json(c) for c in list_cases(session, limit=100_000)]
@@ -76,6 +83,8 @@ def list_(json_out: JsonOpt = False) -> None:
 @cases_app.command("close")
 def close(ref: str, json_out: JsonOpt = False) -> None:
     """Close a case: nothing new enters it."""
+    from custodyd.daemon.auth.casework import shut_case
+
     ctx = context()
     data = case_json(shut_case(ctx, _cli_principal(), ref))
     if json_out:
@@ -93,6 +102,8 @@ def add_member_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Make a user or a token a member of a case."""
+    from custodyd.daemon.auth import add_member, find_token, get_user
+
     if (user is None) == (token is None):
         raise InvalidInput("give exactly one of --user or --token")
     ctx = context()

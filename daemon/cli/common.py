@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from custodyd.daemon.context import AppContext, open_context
+if TYPE_CHECKING:  # the context pulls in SQLAlchemy: imported when a command runs
+    from custodyd.daemon.context import AppContext
 
 
 def context() -> AppContext:
+    from custodyd.daemon.context import open_context
+
     return open_context()
 
 

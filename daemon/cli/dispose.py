@@ -9,7 +9,6 @@ import typer
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.orders_support import JsonOpt, cli_actor, console
-from custodyd.daemon.orders.disposition import dispose as dispose_item
 
 
 @app.command("dispose")
@@ -21,6 +20,8 @@ def dispose(
     json_out: JsonOpt = False,
 ) -> None:
     """Return or destroy an item: refused while any order or hold covers it."""
+    from custodyd.daemon.orders.disposition import dispose as dispose_item
+
     ctx = context()
     data = dispose_item(
         ctx, evidence_id, method=method, reason=reason, actor=cli_actor(), returned_to=returned_to

@@ -6,7 +6,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.acquisition import get_manifest, list_evidence
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.image import show_manifest
@@ -22,6 +21,8 @@ def list_(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """List evidence manifests (sealed ones unless --status says otherwise)."""
+    from custodyd.daemon.acquisition import list_evidence
+
     ctx = context()
     try:
         items = list_evidence(ctx, case, None if status == "all" else status)
@@ -45,6 +46,8 @@ def list_(
 @evidence_app.command("show")
 def show(evidence_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """Print one evidence manifest."""
+    from custodyd.daemon.acquisition import get_manifest
+
     ctx = context()
     try:
         manifest = get_manifest(ctx, evidence_id)

@@ -9,7 +9,6 @@ import typer
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.orders_support import JsonOpt, cli_actor, console
-from custodyd.daemon.orders.fixity import run_fixity
 
 fixity_app = typer.Typer(help="Scheduled fixity re-verification.", no_args_is_help=True)
 app.add_typer(fixity_app, name="fixity")
@@ -21,6 +20,8 @@ def run(
     json_out: JsonOpt = False,
 ) -> None:
     """Verify every sealed item whose last check is older than the interval."""
+    from custodyd.daemon.orders.fixity import run_fixity
+
     ctx = context()
     report = run_fixity(ctx, actor=cli_actor(), max_items=max_items).as_dict()
     if json_out:

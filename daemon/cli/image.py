@@ -17,7 +17,6 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from custodyd.daemon.acquisition import acquire
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.progress import progress_bar
@@ -41,6 +40,8 @@ def image(
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
+    from custodyd.daemon.acquisition import acquire
+
     ctx = context()
     cancel = threading.Event()
 

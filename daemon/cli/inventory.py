@@ -11,7 +11,6 @@ from rich.table import Table
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import print_json
 from custodyd.daemon.errors import SourceError
-from custodyd.daemon.inventory import inventory as run_inventory
 
 
 @app.command("inventory")
@@ -20,6 +19,8 @@ def inventory(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """List the volume system, allocated partitions and filesystems with entry counts."""
+    from custodyd.daemon.inventory import inventory as run_inventory
+
     if not path.exists():
         raise SourceError(f"{path} does not exist", source=str(path))
     result = run_inventory(path)

@@ -9,7 +9,7 @@ import base64
 import json
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -17,9 +17,10 @@ from rich.console import Console
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.errors import InvalidInput, LedgerIntegrityError
-from custodyd.daemon.ledger import merkle, offline
-from custodyd.daemon.ledger.note import Checkpoint
-from custodyd.daemon.ledger.verify import VerifyReport
+
+if TYPE_CHECKING:
+    from custodyd.daemon.ledger.verify import VerifyReport
+
 
 ledger_app = typer.Typer(name="ledger", help="The custody ledger.", no_args_is_help=True)
 proof_app = typer.Typer(name="proof", help="RFC 9162 Merkle proofs.", no_args_is_help=True)
@@ -37,6 +38,8 @@ def _b64(values: list[bytes]) -> list[str]:
 @ledger_app.command("checkpoint")
 def checkpoint_cmd(json_out: bool = JSON) -> None:
     """Print the latest signed checkpoint (signing a new one if the ledger grew)."""
+    from custodyd.daemon.ledger.note import Checkpoint
+
     ctx = context()
     note = ctx.ledger.checkpoint()
     if json_out:
@@ -71,6 +74,8 @@ def inclusion_cmd(
     json_out: bool = JSON,
 ) -> None:
     """Prove that entry INDEX is in the tree of --size entries."""
+    from custodyd.daemon.ledger import merkle
+
     ledger = context().ledger
     tree_size = ledger.size() if size is None else size
     proof = ledger.inclusion_proof(index, tree_size)
@@ -101,6 +106,8 @@ def consistency_cmd(
     json_out: bool = JSON,
 ) -> None:
     """Prove that the tree of OLD entries is a prefix of the tree of NEW entries."""
+    from custodyd.daemon.ledger import merkle
+
     ledger = context().ledger
     proof = ledger.consistency_proof(old, new)
     old_root, new_root = ledger.root(old), ledger.root(new)
@@ -154,6 +161,8 @@ def verify_cmd(
     json_out: bool = JSON,
 ) -> None:
     """Re-check every entry, the tree and every checkpoint; exit 20 naming the first bad entry."""
+    from custodyd.daemon.ledger import offline
+
     if bundle is not None:
         data = offline.load_bundle(bundle)
         if key is None:

@@ -7,27 +7,32 @@ daemon has seen the device), read-only and write-block verdict are read live.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import select
 
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
-from custodyd.daemon.context import AppContext
-from custodyd.daemon.models import Medium
-from custodyd.hardware import readonly
-from custodyd.hardware.discovery import enumerate_devices
-from custodyd.hardware.system_disks import SystemDisks
-from custodyd.hardware.writeblock import verdict
+
+if TYPE_CHECKING:
+    from custodyd.daemon.context import AppContext
+
 
 media_app = typer.Typer(help="Attached media (block devices) and their protection.")
 app.add_typer(media_app, name="media")
 
 
 def list_media(ctx: AppContext, *, include_system: bool = False) -> list[dict[str, Any]]:
+    from sqlmodel import select
+
+    from custodyd.daemon.models import Medium
+    from custodyd.hardware import readonly
+    from custodyd.hardware.discovery import enumerate_devices
+    from custodyd.hardware.system_disks import SystemDisks
+    from custodyd.hardware.writeblock import verdict
+
     settings = ctx.settings
     disks = SystemDisks.scan([settings.home, settings.evidence_dir])
     with ctx.session() as session:

@@ -18,7 +18,6 @@ from custodyd.daemon.cli.orders_support import (
     show_fields,
 )
 from custodyd.daemon.errors import InvalidInput
-from custodyd.daemon.orders import lifecycle
 
 orders_app = typer.Typer(help="Preservation orders.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
@@ -85,6 +84,8 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Enter a preservation order; its expiry counts from the issue date."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     issued_on = parse_day(issued, "--issued")
     assert issued_on is not None
@@ -118,6 +119,8 @@ def list_(
     json_out: JsonOpt = False,
 ) -> None:
     """List orders (by case, evidence item or status)."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     with ctx.session() as session:
         rows = lifecycle.list_orders(
@@ -143,6 +146,8 @@ def list_(
 @orders_app.command("show")
 def show(order_id: int, json_out: JsonOpt = False) -> None:
     """Show one order."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     with ctx.session() as session:
         data = lifecycle.order_dict(session, lifecycle.get_order(session, order_id), ctx.clock)
@@ -157,6 +162,8 @@ def renew(
     json_out: JsonOpt = False,
 ) -> None:
     """Renew an order (regimes that allow it): the expiry moves on."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     _out(
         lifecycle.renew_order(ctx, order_id, actor=cli_actor(), days=days, ref=ref),
@@ -172,6 +179,8 @@ def followup(
     json_out: JsonOpt = False,
 ) -> None:
     """A follow-up request arrived: hold the data until a decision."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     _out(lifecycle.followup_order(ctx, order_id, actor=cli_actor(), ref=ref), json_out, "on hold")
 
@@ -184,6 +193,8 @@ def decide(
     json_out: JsonOpt = False,
 ) -> None:
     """Record the decision on the follow-up request; the hold ends."""
+    from custodyd.daemon.orders import lifecycle
+
     ctx = context()
     data = lifecycle.decide_order(ctx, order_id, outcome, actor=cli_actor(), ref=ref)
     _out(data, json_out, f"decided ({outcome})")
@@ -196,6 +207,8 @@ def release(
     json_out: JsonOpt = False,
 ) -> None:
     """End an order early (withdrawn). Refused while a hold stands."""
+    from custodyd.daemon.orders import lifecycle
+
     if not reason:
         raise InvalidInput("releasing an order needs --reason")
     ctx = context()

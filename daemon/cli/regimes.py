@@ -10,7 +10,6 @@ from rich.table import Table
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.orders_support import JsonOpt, cli_actor, console
-from custodyd.daemon.orders.regimes import RegimeSpec, add_regime, list_regimes
 
 regimes_app = typer.Typer(
     help="Legal bases (regimes) of preservation orders.", no_args_is_help=True
@@ -21,6 +20,8 @@ app.add_typer(regimes_app, name="regimes")
 @regimes_app.command("list")
 def list_(json_out: JsonOpt = False) -> None:
     """List the shipped and added regimes."""
+    from custodyd.daemon.orders.regimes import list_regimes
+
     ctx = context()
     with ctx.session() as session:
         rows = [r.as_dict() for r in list_regimes(session)]
@@ -59,6 +60,8 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Add a regime (administrators)."""
+    from custodyd.daemon.orders.regimes import RegimeSpec, add_regime
+
     ctx = context()
     spec = RegimeSpec(
         id=regime_id,

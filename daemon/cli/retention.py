@@ -10,7 +10,6 @@ from rich.table import Table
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.orders_support import JsonOpt, console
-from custodyd.daemon.orders.retention import due_within, retention_status
 
 retention_app = typer.Typer(help="Retention of evidence items.", no_args_is_help=True)
 app.add_typer(retention_app, name="retention")
@@ -22,6 +21,8 @@ def due(
     json_out: JsonOpt = False,
 ) -> None:
     """Every item whose order expiry or transfer deadline falls within N days."""
+    from custodyd.daemon.orders.retention import due_within
+
     ctx = context()
     with ctx.session() as session:
         rows = due_within(session, ctx.clock, days)
@@ -45,6 +46,8 @@ def due(
 @retention_app.command("show")
 def show(evidence_id: str, json_out: JsonOpt = False) -> None:
     """Whether an item may be disposed of, and which orders keep it."""
+    from custodyd.daemon.orders.retention import retention_status
+
     ctx = context()
     with ctx.session() as session:
         data = retention_status(session, evidence_id, clock=ctx.clock).as_dict()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from custodyd.daemon.cli.app import app
-from custodyd.daemon.config import Settings
 
 
 @app.command()
@@ -22,6 +21,7 @@ def serve(
     no_api: bool = typer.Option(False, "--no-api", help="Do not start the HTTP API."),
 ) -> None:
     """Run the daemon until SIGTERM/SIGINT. Logs are JSON lines on stderr."""
+    from custodyd.daemon.config import Settings
     from custodyd.daemon.service.daemon import ServeOptions
     from custodyd.daemon.service.daemon import serve as run
     from custodyd.daemon.service.logs import setup_logging

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth import list_tokens
-from custodyd.daemon.auth.admin import issue_token, withdraw_token
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.cases import cli_actor
 from custodyd.daemon.cli.common import context, print_json
-from custodyd.daemon.models import ApiToken
+
+if TYPE_CHECKING:
+    from custodyd.daemon.models import ApiToken
+
 
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
@@ -42,6 +43,8 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a token. The secret is printed once and stored only as a hash."""
+    from custodyd.daemon.auth.admin import issue_token
+
     ctx = context()
     new = issue_token(ctx, cli_actor(), role=role, cases=case or [], name=name, user=user)
     data = token_json(new.token) | {"cases": list(dict.fromkeys(case or []))}
@@ -59,6 +62,8 @@ def list_(
     json_out: JsonOpt = False,
 ) -> None:
     """List tokens (never their secrets)."""
+    from custodyd.daemon.auth import list_tokens
+
     ctx = context()
     with ctx.session() as session:
         rows = [token_json(t) for t in list_tokens(session, include_revoked=all_)]
@@ -76,6 +81,8 @@ def list_(
 @tokens_app.command("revoke")
 def revoke(name: str, json_out: JsonOpt = False) -> None:
     """Revoke a token by name; it stops working at once."""
+    from custodyd.daemon.auth.admin import withdraw_token
+
     ctx = context()
     data = token_json(withdraw_token(ctx, cli_actor(), name))
     if json_out:

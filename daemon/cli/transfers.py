@@ -17,7 +17,6 @@ from custodyd.daemon.cli.orders_support import (
     parse_leads,
     show_fields,
 )
-from custodyd.daemon.orders import transfers as svc
 
 transfers_app = typer.Typer(help="Transfers of personal data.", no_args_is_help=True)
 app.add_typer(transfers_app, name="transfers")
@@ -84,6 +83,8 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Record a transfer of personal data."""
+    from custodyd.daemon.orders import transfers as svc
+
     ctx = context()
     request = svc.TransferRequest(
         recipient=recipient,
@@ -110,6 +111,8 @@ def list_(
     json_out: JsonOpt = False,
 ) -> None:
     """List transfers."""
+    from custodyd.daemon.orders import transfers as svc
+
     ctx = context()
     with ctx.session() as session:
         rows = svc.list_transfers(session, ctx.clock, case_ref=case, status=status, limit=100_000)
@@ -132,6 +135,8 @@ def list_(
 
 @transfers_app.command("show")
 def show(transfer_id: int, json_out: JsonOpt = False) -> None:
+    from custodyd.daemon.orders import transfers as svc
+
     ctx = context()
     with ctx.session() as session:
         data = svc.transfer_dict(session, svc.get_transfer(session, transfer_id), ctx.clock)
@@ -145,6 +150,8 @@ def report(
     json_out: JsonOpt = False,
 ) -> None:
     """Record the recipient's report of use."""
+    from custodyd.daemon.orders import transfers as svc
+
     ctx = context()
     _out(svc.report_use(ctx, transfer_id, text, actor=cli_actor()), json_out, "report recorded")
 
@@ -157,6 +164,8 @@ def extend(
     json_out: JsonOpt = False,
 ) -> None:
     """Move the deadline with the sender's consent."""
+    from custodyd.daemon.orders import transfers as svc
+
     ctx = context()
     data = svc.extend(ctx, transfer_id, days, consent_ref=consent_ref, actor=cli_actor())
     _out(data, json_out, "extended")
@@ -169,6 +178,8 @@ def consent(
     json_out: JsonOpt = False,
 ) -> None:
     """Record prior written consent to share with a third party."""
+    from custodyd.daemon.orders import transfers as svc
+
     ctx = context()
     _out(svc.record_consent(ctx, transfer_id, ref, actor=cli_actor()), json_out, "consent recorded")
 
@@ -181,6 +192,8 @@ def release(
     json_out: JsonOpt = False,
 ) -> None:
     """Release the data to a third party: refused without prior written consent."""
+    from custodyd.daemon.orders import transfers as svc
+
     ctx = context()
     data = svc.release_to_third_party(ctx, transfer_id, to, actor=cli_actor(), part=part)
     _out(data, json_out, f"released to {to}")
@@ -194,6 +207,8 @@ def close(
     json_out: JsonOpt = False,
 ) -> None:
     """The data came back or were destroyed."""
+    from custodyd.daemon.orders import transfers as svc
+
     ctx = context()
     data = svc.close_transfer(ctx, transfer_id, outcome, actor=cli_actor(), note=note)
     _out(data, json_out, outcome)

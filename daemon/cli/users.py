@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from custodyd.daemon.auth import disable_user, list_users
-from custodyd.daemon.auth.admin import enrol_user
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.cases import cli_actor
 from custodyd.daemon.cli.common import context, print_json
-from custodyd.daemon.models import User
+
+if TYPE_CHECKING:
+    from custodyd.daemon.models import User
+
 
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -37,6 +38,8 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Add a user with a role."""
+    from custodyd.daemon.auth.admin import enrol_user
+
     ctx = context()
     data = user_json(enrol_user(ctx, cli_actor(), name, role))
     if json_out:
@@ -48,6 +51,8 @@ def add(
 @users_app.command("list")
 def list_(json_out: JsonOpt = False) -> None:
     """List users."""
+    from custodyd.daemon.auth import list_users
+
     ctx = context()
     with ctx.session() as session:
         rows = [user_json(u) for u in list_users(session, limit=10_000)]
@@ -65,6 +70,8 @@ def list_(json_out: JsonOpt = False) -> None:
 @users_app.command("disable")
 def disable(name: str, json_out: JsonOpt = False) -> None:
     """Disable a user: their tokens stop working."""
+    from custodyd.daemon.auth import disable_user
+
     ctx = context()
     with ctx.session() as session:
         data = user_json(disable_user(session, name))

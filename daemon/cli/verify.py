@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from custodyd.daemon.acquisition import verify_evidence
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.image import cli_actor
@@ -19,6 +18,8 @@ def verify(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Re-read the sealed image, compare BLAKE3 and piecewise digests, record the result."""
+    from custodyd.daemon.acquisition import verify_evidence
+
     ctx = context()
     try:
         with progress_bar() as progress:

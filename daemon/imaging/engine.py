@@ -12,15 +12,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from custodyd.daemon.errors import Cancelled, CustodydError, SourceError
+from custodyd.daemon.errors import Cancelled, CustodydError, DestinationError, SourceError
+from custodyd.daemon.imaging import mapfile
 from custodyd.daemon.imaging.hashers import Hasher, new_blake3, new_hasher
+from custodyd.daemon.imaging.mapfile import RescueMap, bad_ranges
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
-from custodyd.daemon.imaging.pipeline import Consumer, Pipeline
+from custodyd.daemon.imaging.pipeline import Consumer, PassResult, Pipeline
 from custodyd.daemon.imaging.progress import ProgressCallback
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
+from custodyd.daemon.imaging.rescue import CopyReader, MapKeeper, Rescuer, RescueStats
 from custodyd.daemon.imaging.writer import ImageWriter
 
 Log = Callable[[str], None]
@@ -39,6 +42,7 @@ class ImagingResult:
     image_path: Path | None
     ended_early: bool = False
     error: CustodydError | None = None
+    rescue: list[dict[str, int | str]] = field(default_factory=list)  # passes after the first
 
     @property
     def complete(self) -> bool:
@@ -89,6 +93,9 @@ def hash_consumers(
     return consumers, digests, piecewise
 
 
+MAP_NAME = "ddrescue.map"
+
+
 def image_source(
     source: Path,
     image_path: Path,
@@ -97,66 +104,265 @@ def image_source(
     window: int,
     block_size: int,
     buffers: int,
+    retries: int = 0,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     log: Log | None = None,
 ) -> ImagingResult:
+    """Image ``source`` into ``image_path`` and keep the rescue map beside it.
+
+    Pass 1 streams the source through the hashers and the writer; media errors are
+    zero-filled and left to the ddrescue-style passes of :mod:`.rescue`, which then
+    complete the image in place. If any such pass ran, the digests are those of the
+    finished image, read back from the destination (the streamed ones covered zeros
+    where data were later recovered). ``ddrescue.map`` (GNU format) is written beside
+    the image in every case, and kept consistent with the image's synced bytes, so an
+    interrupted acquisition can be resumed from it.
+    """
     say = log or (lambda _msg: None)
     fd, info = open_source(source)
     started = time.monotonic()
-    reader = SourceReader(fd, info, cancel=cancel)
-    errors = reader.errors
+    keeper = MapKeeper(RescueMap.new(info.size), image_path.parent / MAP_NAME, str(source))
+    reader = CopyReader(fd, info, keeper, cancel=cancel)
+    stats = RescueStats([])
     try:
         writer = ImageWriter(image_path)
         consumers, digests, piecewise = hash_consumers(hashes, window)
-        consumers.append(("writer", writer.write))
+
+        def write(view: memoryview) -> None:
+            writer.write(view)
+            if keeper.due():
+                writer.sync()  # the map may only vouch for bytes that are on disk
+                keeper.save(durable_upto=writer.written)
+
+        consumers.append(("writer", write))
         say(
             f"reading {info.path}: {info.size} bytes, sector {info.logical_sector_size}, "
             f"block {block_size}, buffers {buffers}, hashes {','.join(['blake3', *hashes])}"
         )
         pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
-        result = pipeline.run(
-            reader.read,
-            info.size,
-            progress=progress,
-            cancel=cancel,
-        )
+        result = pipeline.run(reader.read, info.size, progress=progress, cancel=cancel)
+        outcome, error = _pass_outcome(result, info)
+        if outcome == "complete" and not keeper.map.finished:
+            say(
+                f"pass 1 left {info.size - keeper.map.rescued} bytes unread; "
+                f"rescue passes follow (retries {retries})"
+            )
+            try:
+                writer.sync()
+                stats = Rescuer(
+                    reader,
+                    writer.fd,
+                    keeper,
+                    retries=retries,
+                    progress=progress,
+                    cancel=cancel,
+                    log=say,
+                ).run()
+                digests, piecewise = _rehash(
+                    writer.part_path,
+                    hashes,
+                    window,
+                    info.size,
+                    block_size,
+                    buffers,
+                    progress,
+                    cancel,
+                )
+            except (KeyboardInterrupt, Cancelled):
+                outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
+            except BaseException as exc:
+                outcome, error = "failed", _as_custodyd_error(exc)
     finally:
         reader.close()
         os.close(fd)
+    if outcome == "complete" and result.ended_early:
+        say(f"source ended after {result.bytes_read} of {info.size} bytes")
+    return _finish(
+        info,
+        writer,
+        keeper,
+        outcome,
+        error,
+        stats,
+        digests,
+        piecewise,
+        window,
+        started,
+        say,
+        bytes_read=result.bytes_read,
+        ended_early=result.ended_early,
+        durable_upto=writer.written,  # the reader marks bytes before the writer has them
+    )
+
+
+def _finish(
+    info: SourceInfo,
+    writer: ImageWriter,
+    keeper: MapKeeper,
+    outcome: str,
+    error: CustodydError | None,
+    stats: RescueStats,
+    digests: dict[str, Hasher],
+    piecewise: PiecewiseHasher,
+    window: int,
+    started: float,
+    say: Log,
+    *,
+    bytes_read: int,
+    ended_early: bool,
+    durable_upto: int | None,
+) -> ImagingResult:
+    """Seal the pass's output under its final name, or keep it as ``.incomplete``
+    with a map that vouches only for synced bytes; report what is unreadable."""
+    errors = ErrorMap(info.logical_sector_size)
+    for bad in bad_ranges(keeper.map):
+        if bad.status == mapfile.BAD_SECTOR or outcome == "complete":
+            errors.add(bad.pos, bad.size)
     for bad in errors.ranges:
         say(
             f"unreadable: bytes {bad.offset}-{bad.offset + bad.length - 1} "
             f"(sectors {bad.start_sector}+{bad.sectors}) zero-filled"
         )
-    outcome = "complete"
-    error: CustodydError | None = None
     final: Path | None = None
-    if result.cancelled:
-        outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
-    elif result.error is not None:
-        outcome, error = "failed", _as_custodyd_error(result.error)
-    else:
+    if outcome == "complete":
         try:
+            keeper.map.current_status = mapfile.DONE
+            keeper.save()
             final = writer.finish()
         except CustodydError as exc:
             outcome, error = "failed", exc
     if outcome != "complete":
         final = writer.abandon()
+        try:
+            keeper.save(durable_upto=durable_upto)
+        except CustodydError as exc:  # e.g. the full disk that ended the pass
+            say(f"rescue map not updated ({exc.detail}); the previous map stays valid")
         say(f"{outcome}: {error.detail if error else ''}; partial output kept as {final}")
-    elif result.ended_early:
-        say(f"source ended after {result.bytes_read} of {info.size} bytes")
-    seconds = time.monotonic() - started
     return ImagingResult(
         source=info,
         outcome=outcome,
-        bytes=result.bytes_read,
+        bytes=bytes_read,
         hashes={name: h.hexdigest() for name, h in digests.items()},
         piecewise=piecewise.finish(),
         window=window,
         errors=errors,
-        seconds=seconds,
+        seconds=time.monotonic() - started,
         image_path=final,
-        ended_early=result.ended_early,
+        ended_early=ended_early,
         error=error,
+        rescue=stats.passes,
+    )
+
+
+def _pass_outcome(result: PassResult, info: SourceInfo) -> tuple[str, CustodydError | None]:
+    if result.cancelled:
+        return "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
+    if result.error is not None:
+        return "failed", _as_custodyd_error(result.error)
+    return "complete", None
+
+
+def _rehash(
+    image: Path,
+    hashes: Sequence[str],
+    window: int,
+    size: int,
+    block_size: int,
+    buffers: int,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> tuple[dict[str, Hasher], PiecewiseHasher]:
+    """Digests of the image as it now is on the destination, through the same pipeline."""
+    consumers, digests, piecewise = hash_consumers(hashes, window)
+    fd = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        reader = SourceReader(fd, SourceInfo(str(image), size), cancel=cancel)
+        result = Pipeline(consumers, block_size=block_size, buffers=buffers).run(
+            reader.read, size, progress=progress, phase="rescue: hashing", cancel=cancel
+        )
+    finally:
+        os.close(fd)
+    if result.cancelled:
+        raise Cancelled("cancelled while hashing the rescued image")
+    if result.error is not None:
+        raise result.error
+    if result.bytes_read != size or reader.errors.ranges:
+        raise DestinationError(f"the rescued image {image} could not be read back whole")
+    return digests, piecewise
+
+
+def resume_image(
+    source: Path,
+    image_path: Path,
+    partial: Path,
+    *,
+    hashes: Sequence[str] = (),
+    window: int,
+    block_size: int,
+    buffers: int,
+    retries: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    log: Log | None = None,
+) -> ImagingResult:
+    """Continue an interrupted acquisition from its rescue map, in the same image.
+
+    Only bytes the map marks finished are trusted (the map is saved only after the
+    image bytes it vouches for were synced); everything else is read again, bad areas
+    through the usual passes. The digests are then those of the whole finished image,
+    so they equal a fresh acquisition's. ``result.bytes`` is the source size; the log
+    says how much was already there.
+    """
+    say = log or (lambda _msg: None)
+    map_path = image_path.parent / MAP_NAME
+    fd, info = open_source(source)
+    started = time.monotonic()
+    try:
+        rmap = mapfile.load(map_path, info.size)
+        keeper = MapKeeper(rmap, map_path, str(source))
+        already = rmap.rescued
+        say(
+            f"resuming {info.path}: {already} of {info.size} bytes already copied; "
+            f"{rmap.bytes_in(mapfile.BAD_SECTOR)} in bad sectors"
+        )
+        writer = ImageWriter(image_path, resume_from=partial)
+    except BaseException:
+        os.close(fd)
+        raise
+    reader = SourceReader(fd, info, cancel=cancel)
+    outcome, error = "complete", None
+    stats = RescueStats([])
+    digests: dict[str, Hasher] = {}
+    piecewise = PiecewiseHasher(window)
+    try:
+        stats = Rescuer(
+            reader, writer.fd, keeper, retries=retries, progress=progress, cancel=cancel, log=say
+        ).run()
+        os.ftruncate(writer.fd, info.size)  # a partial file shorter than the source
+        digests, piecewise = _rehash(
+            writer.part_path, hashes, window, info.size, block_size, buffers, progress, cancel
+        )
+    except (KeyboardInterrupt, Cancelled):
+        outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
+    except BaseException as exc:
+        outcome, error = "failed", _as_custodyd_error(exc)
+    finally:
+        reader.close()
+        os.close(fd)
+    return _finish(
+        info,
+        writer,
+        keeper,
+        outcome,
+        error,
+        stats,
+        digests,
+        piecewise,
+        window,
+        started,
+        say,
+        bytes_read=info.size if outcome == "complete" else rmap.finished_prefix(),
+        ended_early=False,
+        durable_upto=None,  # every pwrite was synced before the map vouched for it
     )

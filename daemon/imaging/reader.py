@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from custodyd.daemon.errors import Cancelled, SourceError
+from custodyd.hardware import sysfs
 
 BLKGETSIZE64 = 0x80081272
 BLKSSZGET = 0x1268
@@ -98,45 +99,16 @@ class ErrorMap:
         return [r.to_dict() for r in self.ranges]
 
 
-def _sysfs_text(path: Path) -> str | None:
-    try:
-        text = path.read_text(errors="replace").strip()
-    except OSError:
-        return None
-    return text or None
-
-
-def _vpd_serial(path: Path) -> str | None:
-    """The serial in a SCSI VPD page 0x80 (4-byte header, then ASCII)."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    text = data[4:].decode("ascii", "replace").strip(" \x00")
-    return text or None
-
-
 def _device_identity(rdev: int) -> tuple[str | None, str | None, str | None]:
-    """(kernel name, model, serial) of a block device from /sys."""
-    sys_dev = Path(f"/sys/dev/block/{os.major(rdev)}:{os.minor(rdev)}")
-    try:
-        real = sys_dev.resolve(strict=True)
-    except OSError:
+    """(kernel name, model, serial) of a block device, by :mod:`custodyd.hardware.sysfs` rules."""
+    ident = sysfs.identity_of_rdev(rdev)
+    if ident is None:
         return None, None, None
-    name = real.name
-    disk = real if (real / "device").exists() else real.parent  # a partition -> its disk
-    model = _sysfs_text(disk / "device" / "model")
-    serial = (
-        _sysfs_text(disk / "device" / "serial")  # NVMe, virtio, MMC
-        or _sysfs_text(disk / "serial")
-        or _vpd_serial(disk / "device" / "vpd_pg80")  # SCSI/SATA unit serial number page
-        or _sysfs_text(disk / "device" / "wwid")
-    )
-    if name.startswith("loop"):
-        backing = _sysfs_text(real / "loop" / "backing_file")
+    model, serial = ident.model, ident.serial
+    if ident.loop_backing_file is not None:
         model = model or "loop device"
-        serial = serial or backing
-    return name, model, serial
+        serial = serial or ident.loop_backing_file
+    return ident.kernel_name, model, serial
 
 
 def open_source(path: Path) -> tuple[int, SourceInfo]:

@@ -7,8 +7,6 @@ exactly one key wins and both use it.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.errors import ConfigError
 
 KEY_FILE = "ledger-ed25519.pem"
@@ -46,22 +45,8 @@ def _create(key_dir: Path, path: Path) -> None:
     pem = Ed25519PrivateKey.generate().private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
     )
-    tmp = key_dir / f".{KEY_FILE}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # fails if another process won the race: use theirs
-    except FileExistsError:
-        pass
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    dir_fd = os.open(key_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        # replace=False: when another process won the race, its key is kept and used.
+        write_atomic(path, pem, mode=0o600, replace=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the ledger signing key {path}: {exc}") from exc

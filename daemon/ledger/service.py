@@ -26,7 +26,6 @@ import contextlib
 import fcntl
 import hashlib
 import itertools
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import create_engine
 
 from custodyd.daemon.db import make_engine
+from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.errors import InvalidInput, LedgerIntegrityError, NotFound
 from custodyd.daemon.ledger import keys, merkle, verify
 from custodyd.daemon.ledger.entry import (
@@ -398,17 +398,7 @@ class Ledger:
                 with contextlib.suppress(NoteError):
                     if Checkpoint.parse(current.split("\n\n")[0] + "\n").size >= size:
                         return
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "w") as out:
-                out.write(note)
-                out.flush()
-                os.fsync(out.fileno())
-            tmp.replace(path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            write_atomic(path, note.encode(), mode=0o644)
 
     def checkpoints(self) -> list[str]:
         with self._reading() as conn:

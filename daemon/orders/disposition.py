@@ -26,6 +26,7 @@ from sqlmodel import col, select
 
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.durable import fsync_dir, write_all
 from custodyd.daemon.errors import Conflict, InvalidInput, NotFound
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Disposition, Evidence
@@ -37,14 +38,6 @@ KEEP = frozenset({"manifest.json", "acquisition.log", "inventory.json"})
 CHUNK = 4 * 1024 * 1024
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def secure_delete(path: Path) -> dict[str, Any]:
     """Overwrite ``path`` with zeros, fsync, unlink. Returns what was done."""
     size = path.stat().st_size
@@ -54,9 +47,8 @@ def secure_delete(path: Path) -> dict[str, Any]:
     try:
         left = size
         while left > 0:
-            n = os.write(fd, zeros[: min(CHUNK, left)])
-            left -= n
-        os.fsync(fd)
+            left -= write_all(fd, zeros[: min(CHUNK, left)])
+        os.fsync(fd)  # why: the zeros must reach the disk before the name is gone
     finally:
         os.close(fd)
     path.unlink()
@@ -124,7 +116,7 @@ def dispose(
                 if kept.is_file():
                     os.chmod(kept, 0o444)
             os.chmod(directory, 0o555)
-            _fsync_dir(directory)
+            fsync_dir(directory)  # why: the unlinks and the re-sealed mode must survive a crash
     with ctx.session() as session:
         item = session.get(Evidence, evidence_id)
         assert item is not None

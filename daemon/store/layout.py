@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import stat
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from custodyd.daemon.clock import Clock
+from custodyd.daemon.durable import fsync_dir, write_json_atomic
 
 IMAGE_NAME = "image.raw"
 MANIFEST_NAME = "manifest.json"
@@ -28,25 +28,8 @@ def evidence_directory(store: Path, case_ref: str, evidence_id: str) -> Path:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` durably: temporary file, fsync, rename, fsync the directory."""
-    tmp = path.with_name(path.name + ".tmp")
-    data = (json.dumps(obj, indent=2, default=str) + "\n").encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Write ``obj`` as JSON atomically and durably (see :mod:`custodyd.daemon.durable`)."""
+    write_json_atomic(path, obj, mode=0o640)
 
 
 class AcquisitionLog:
@@ -71,9 +54,10 @@ class AcquisitionLog:
             return
         try:
             self._file.flush()
+            # why: the log is part of the evidence directory that gets sealed next.
             os.fsync(self._file.fileno())
         except OSError:
-            self.failed = True
+            self.failed = True  # kept on the object (see .failed); nothing reads it yet
         finally:
             try:
                 self._file.close()
@@ -87,7 +71,9 @@ def seal(directory: Path) -> None:
         if entry.is_file():
             os.chmod(entry, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     os.chmod(directory, 0o555)
-    _fsync_dir(directory)
+    # why: the sealed directory's new mode is metadata of the directory inode; a
+    # crash must not bring back a writable evidence directory after we reported it sealed.
+    fsync_dir(directory)
 
 
 def unseal_for_disposal(directory: Path) -> None:

@@ -59,6 +59,7 @@ def test_acquire_records_seals_and_returns_manifest(ictx: AppContext, source_fil
     assert image.read_bytes() == source_file.read_bytes()
     assert sorted(p.name for p in directory.iterdir()) == [
         "acquisition.log",
+        "ddrescue.map",
         "image.raw",
         "inventory.json",
         "manifest.json",
