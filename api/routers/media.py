@@ -31,6 +31,18 @@ router = APIRouter(prefix="/v1/media", tags=["media"])
 HASHES = ("sha256", "sha1", "md5")
 POLL_SECONDS = 0.25  # how often the stream looks at the registry's revision
 KEEPALIVE_SECONDS = 15.0
+MEDIA_EVENT_SCHEMA = {  # one Server-Sent Event as parsed (event name, data line)
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["media"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": '{"revision": int, "items": [medium, ...]}',
+        },
+    },
+    "required": ["event", "data"],
+}
 
 
 class MediumOut(BaseModel):
@@ -72,7 +84,7 @@ def list_(
     "/events",
     summary="The attached media as Server-Sent Events: the whole list at once, then on each change",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": MEDIA_EVENT_SCHEMA}}}},
 )
 async def events(
     request: Request,

@@ -49,6 +49,7 @@ def screenshot(driver, name: str, *, full: bool = True) -> Path:  # type: ignore
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     size = driver.get_window_size()
+    driver.execute_script("window.scrollTo(0, 0)")
     if full:
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(size["width"], max(size["height"], min(int(height) + 100, 4000)))

@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -255,7 +256,8 @@ def test_examiner_does_the_whole_job_in_chromium(
     # a tampered public key on the page must make the same check fail
     driver.execute_script(
         "const k = document.getElementById('ledger-public-key');"
-        "const [n, h, b] = k.dataset.publicKey.split('+');"
+        "const v = k.dataset.publicKey; const i = v.indexOf('+'), j = v.indexOf('+', i + 1);"
+        "const n = v.slice(0, i), h = v.slice(i + 1, j), b = v.slice(j + 1);"
         "const raw = Uint8Array.from(atob(b), c => c.charCodeAt(0)); raw[5] ^= 1;"
         "k.dataset.publicKey = [n, h, btoa(String.fromCharCode(...raw))].join('+');"
     )
@@ -314,6 +316,23 @@ def test_examiner_does_the_whole_job_in_chromium(
     assert r.status_code == 200 and evidence_id not in r.text
 
     # -- admin and compliance pages render (screenshots) ---------------------------------
+    issued = (datetime.now(UTC) - timedelta(days=40)).date().isoformat()
+    order = cli_json(
+        live.home,
+        "orders",
+        "add",
+        "--evidence",
+        evidence_id,
+        "--regime",
+        "intl-expedited-60",
+        "--issued",
+        issued,
+        "--ref",
+        "MLA-2026-17",
+        "--authority",
+        "Prosecutor, State A",
+    )
+    assert order["evidence"] == [evidence_id]
     driver.get(f"{live.url}/media")
     driver.find_element(By.CSS_SELECTOR, "form[action='/signout'] button").click()
     _wait(driver, lambda d: d.current_url.endswith("/signin"), 10, "signed out")
@@ -330,6 +349,20 @@ def test_examiner_does_the_whole_job_in_chromium(
         assert driver.find_element(By.TAG_NAME, "h1").text, path
         assert "Not found" not in driver.find_element(By.TAG_NAME, "h1").text, path
         screenshot(driver, name)
+        if name == "16-retention":
+            assert "MLA-2026-17" in driver.page_source or evidence_id in driver.page_source
+
+    # -- disposal while an order stands: offered to the role, refused by the domain ------
+    driver.get(f"{live.url}/retention/{evidence_id}")
+    form = driver.find_element(By.CSS_SELECTOR, "form[action$='/dispose']")
+    form.find_element(By.NAME, "reason").send_keys("case closed")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    driver.switch_to.alert.accept()  # "Dispose of …? This cannot be undone."
+    _wait(driver, lambda d: "/dispose" in d.current_url, 10, "the disposal answer")
+    assert driver.find_element(By.TAG_NAME, "h1").text != "Not found"
+    assert "order" in driver.page_source.lower()
+    screenshot(driver, "19-disposal-refused")
+    assert api.get(f"/v1/evidence/{evidence_id}").json()["status"] == "sealed"
 
     # -- unplug: the medium leaves the page without a reload -----------------------------
     driver.get(f"{live.url}/media")

@@ -182,7 +182,10 @@ function showJob(section, job) {
   const eta = job.eta_seconds;
   field("eta").textContent =
     eta === null || eta === undefined ? "—" : eta < 10 ? `${eta.toFixed(1)} s` : `${eta.toFixed(0)} s`;
-  if (job.read_errors !== undefined) field("errors").textContent = String(job.read_errors);
+  if (job.read_errors !== undefined) {
+    field("errors").textContent =
+      String(job.read_errors) + (job.read_error_bytes ? ` (${job.read_error_bytes} bytes)` : "");
+  }
   field("error").textContent = job.error || job.cancel_reason || "none";
   if (job.evidence_id) {
     const cell = field("evidence");
@@ -249,8 +252,14 @@ function equal(a, b) {
 }
 
 function parseVerifierKey(vkey) {
-  const [name, hashHex, keyB64, extra] = vkey.trim().split("+");
-  if (extra !== undefined || !name || !hashHex || !keyB64) throw new Error("malformed public key");
+  // name+hash+base64key: the base64 part may itself contain "+"
+  const text = vkey.trim();
+  const first = text.indexOf("+");
+  const second = text.indexOf("+", first + 1);
+  if (first <= 0 || second < 0) throw new Error("malformed public key");
+  const name = text.slice(0, first);
+  const hashHex = text.slice(first + 1, second);
+  const keyB64 = text.slice(second + 1);
   const key = b64(keyB64);
   if (key.length !== 33 || key[0] !== 1) throw new Error("not an Ed25519 verifier key");
   return { name, hashHex, publicKey: key.slice(1) };
