@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -74,6 +75,15 @@ def problem(
     return body
 
 
+MAX_INSTANCE = 200
+
+
+def _instance(request: Request) -> str:
+    """The request path as the problem's ``instance``: percent-encoded (no raw control or
+    bidi characters reach a client's terminal) and cut, so a hostile path is not echoed whole."""
+    return quote(request.url.path, safe="/:@-._~")[:MAX_INSTANCE]
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -81,7 +91,7 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 async def _custodyd_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CustodydError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-    body = exc.to_problem(instance=request.url.path)
+    body = exc.to_problem(instance=_instance(request))
     return problem_response(exc.http_status, _jsonable(body), headers)
 
 
@@ -93,7 +103,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
     body = problem(
-        422, "invalid-input", "Invalid input", detail, instance=request.url.path, errors=errors
+        422, "invalid-input", "Invalid input", detail, instance=_instance(request), errors=errors
     )
     return problem_response(422, body)
 
@@ -107,7 +117,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         exc.status_code, "HTTP error"
     )
     detail = exc.detail if isinstance(exc.detail, str) else None
-    body = problem(exc.status_code, slug, title, detail, instance=request.url.path)
+    body = problem(exc.status_code, slug, title, detail, instance=_instance(request))
     return problem_response(exc.status_code, body, dict(exc.headers or {}))
 
 
@@ -118,7 +128,7 @@ async def _unencodable(request: Request, exc: Exception) -> JSONResponse:
         "invalid-input",
         "Invalid input",
         "text must be valid Unicode (no unpaired surrogates)",
-        instance=request.url.path,
+        instance=_instance(request),
     )
     return problem_response(422, body)
 
@@ -130,7 +140,7 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
         "invalid-input",
         "Invalid input",
         "a number in the request is outside the supported range",
-        instance=request.url.path,
+        instance=_instance(request),
     )
     return problem_response(422, body)
 
@@ -142,7 +152,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "internal",
         "Internal error",
         "the server failed to handle this request; the error is logged",
-        instance=request.url.path,
+        instance=_instance(request),
     )
     return problem_response(500, body)
 

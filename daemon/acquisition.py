@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from custodyd.daemon.cases import get_or_create_case
+from custodyd.daemon.cases import check_ref, get_or_create_case
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import (
@@ -150,6 +150,7 @@ def acquire(
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Image ``source`` into the store for case ``case_ref``; returns the sealed manifest."""
+    check_ref(case_ref)  # before anything is created: the ref names a store directory
     settings = ctx.settings
     source = Path(source)
     requested = parse_hashes(list(hashes) or settings.extra_hashes)
@@ -430,6 +431,9 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
         "bus": medium.bus,
         "size": medium.size,
         "write_block": medium.write_block,
+        # the USB bridge (or hardware blocker) the medium hung on when it was acquired
+        "usb_id": (medium.identity or {}).get("usb_id"),
+        "usb_chain": (medium.identity or {}).get("usb_chain") or [],
     }
 
 

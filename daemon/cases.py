@@ -6,19 +6,14 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from custodyd.daemon.clock import Clock
-from custodyd.daemon.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from custodyd.daemon.errors import AlreadyExists, Conflict, NotFound
 from custodyd.daemon.models import Case
+from custodyd.daemon.names import check_name, clip, echo
 
-MAX_REF = 200
 
-
-def _check_ref(ref: str) -> str:
-    ref = ref.strip()
-    if not ref or len(ref) > MAX_REF or any(c in ref for c in "/\\\0\n\r\t"):
-        raise InvalidInput(
-            f"case ref must be 1-{MAX_REF} characters, no slashes or control characters: {ref!r}"
-        )
-    return ref
+def check_ref(ref: str) -> str:
+    """``ref`` if it is an acceptable case ref (:func:`custodyd.daemon.names.check_name`)."""
+    return check_name(ref, "case ref")
 
 
 def find_case(session: Session, ref: str) -> Case | None:
@@ -28,14 +23,14 @@ def find_case(session: Session, ref: str) -> Case | None:
 def get_case(session: Session, ref: str) -> Case:
     case = find_case(session, ref)
     if case is None:
-        raise NotFound(f"no case {ref!r}", case=ref)
+        raise NotFound(f"no case {echo(ref)}", case=clip(ref))
     return case
 
 
 def create_case(session: Session, clock: Clock, ref: str, title: str = "") -> Case:
-    ref = _check_ref(ref)
+    ref = check_ref(ref)
     if find_case(session, ref) is not None:
-        raise AlreadyExists(f"case {ref!r} already exists", case=ref)
+        raise AlreadyExists(f"case {echo(ref)} already exists", case=clip(ref))
     case = Case(ref=ref, title=title, status="open", created_at=clock.now())
     session.add(case)
     session.flush()
@@ -51,7 +46,9 @@ def get_or_create_case(session: Session, clock: Clock, ref: str) -> tuple[Case, 
     if case is None:
         return create_case(session, clock, ref), True
     if case.status == "closed":
-        raise Conflict(f"case {ref!r} is closed; nothing new can be added to it", case=ref)
+        raise Conflict(
+            f"case {echo(ref)} is closed; nothing new can be added to it", case=clip(ref)
+        )
     return case, False
 
 

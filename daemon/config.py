@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     media_allow: CommaList = Field(default_factory=list)  # serial/wwn/by-path ids always eligible
     media_deny: CommaList = Field(default_factory=list)  # ids never touched
     api_max_body_bytes: int = 1 * MiB  # larger request bodies are refused with 413
+    api_header_timeout: float = 10.0  # seconds to send a request's line and headers
+    api_body_timeout: float = 30.0  # seconds to send its body once the headers are in
+    api_max_connections: int = 512  # open HTTP connections; idle/half-sent ones yield first
+    api_keep_alive_timeout: float = 5.0  # idle seconds between requests on one connection
     media_allow_only: bool = False  # True: only devices named in media_allow are media
     acquire_max_bps: int = 0  # cap on the acquisition read rate (0: unlimited)
     blockers_file: Path | None = None  # extra write-blocker ids (default home/blockers.json)

@@ -146,3 +146,9 @@ class AcquisitionInProgress(Conflict):
     """A second acquisition of a medium that is already queued or being acquired."""
 
     slug, title = "acquisition-in-progress", "This medium is already being acquired"
+
+
+class ReportError(CustodydError):
+    """A report could not be rendered (a template or typesetting failure: a bug, not input)."""
+
+    slug, title, http_status, exit_code = "report", "The report could not be rendered", 500, 1

@@ -20,7 +20,15 @@ from custodyd.hardware.device import BlockDevice
 
 UNSUPPORTED_BUSES = {"loop", "nvme", "virtio", "mmc"}
 
-_MAX = re.compile(r"max sectors\s*=\s*(\d+)/(\d+),\s*HPA is (enabled|disabled)", re.I)
+# ``hdparm -N``: " max sectors   = VISIBLE/NATIVE[(DCO?)], HPA is enabled|disabled" (newer
+# drives: "ACCESSIBLE MAX ADDRESS enabled|disabled"), or "..., HPA setting seems invalid"
+# when the answer is nonsense (seen from USB bridges: "0/1", with exit status 0).
+_MAX = re.compile(
+    r"max sectors\s*=\s*(\d+)\s*/\s*(\d+)(?:\(\d+\?\))?\s*,\s*"
+    r"(HPA is enabled|HPA is disabled|ACCESSIBLE MAX ADDRESS enabled|"
+    r"ACCESSIBLE MAX ADDRESS disabled|HPA setting seems invalid)",
+    re.I,
+)
 _DCO = re.compile(r"Real max sectors:\s*(\d+)", re.I)
 
 
@@ -52,16 +60,64 @@ class HiddenAreas:
         }
 
 
+class Unreliable(ValueError):
+    """hdparm answered, but the answer cannot be trusted (the reason says why)."""
+
+
 def parse_max_sectors(text: str) -> tuple[int, int, bool] | None:
+    """(visible, native, HPA/AMAX enabled) from ``hdparm -N``; None when absent.
+
+    Raises :class:`Unreliable` for an answer hdparm itself calls invalid or that is
+    impossible (native below visible, zero sectors)."""
     match = _MAX.search(text)
     if not match:
         return None
-    return int(match.group(1)), int(match.group(2)), match.group(3).lower() == "enabled"
+    visible, native, state = int(match.group(1)), int(match.group(2)), match.group(3).lower()
+    if "invalid" in state:
+        raise Unreliable(
+            f"hdparm says the HPA setting seems invalid ({visible}/{native}): the drive, "
+            "bridge or driver answers nonsense"
+        )
+    if visible == 0 or native < visible:
+        raise Unreliable(f"impossible max sectors {visible}/{native}")
+    return visible, native, state.endswith("enabled")
 
 
 def parse_dco(text: str) -> int | None:
     match = _DCO.search(text)
     return int(match.group(1)) if match else None
+
+
+def assess(
+    n_output: str, dco_output: str | None, kernel_sectors: int
+) -> tuple[HiddenAreas | None, str]:
+    """Judge hdparm's answers against the kernel's own size of the device.
+
+    A report is returned only when it is consistent: the visible max equals what the
+    kernel reads (``BLKGETSIZE64`` / sector size), native >= visible, DCO >= native.
+    Anything else is no determination, with the reason, never "no hidden area".
+    """
+    try:
+        parsed = parse_max_sectors(n_output)
+    except Unreliable as exc:
+        return None, str(exc)
+    if parsed is None:
+        lines = n_output.strip().splitlines()
+        return None, "device does not answer ATA READ NATIVE MAX: " + (
+            lines[-1].strip() if lines else "no output"
+        )
+    visible, native, enabled = parsed
+    if kernel_sectors and visible != kernel_sectors:
+        return None, (
+            f"hdparm's visible max ({visible} sectors) disagrees with the kernel's size "
+            f"({kernel_sectors} sectors): not trusted"
+        )
+    dco_max = parse_dco(dco_output) if dco_output else None
+    reason = "hdparm"
+    if dco_max is not None and dco_max < native:
+        reason = f"hdparm (DCO real max {dco_max} below native max {native} ignored)"
+        dco_max = None
+    return HiddenAreas(visible, native, enabled, dco_max), reason
 
 
 def hidden_areas(device: BlockDevice, timeout: float = 10.0) -> tuple[HiddenAreas | None, str]:
@@ -83,14 +139,7 @@ def hidden_areas(device: BlockDevice, timeout: float = 10.0) -> tuple[HiddenArea
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"hdparm -N failed: {exc}"
-    parsed = parse_max_sectors(out.stdout)
-    if parsed is None:
-        reason = (out.stderr or out.stdout).strip().splitlines()
-        return None, "device does not answer ATA READ NATIVE MAX: " + (
-            reason[-1] if reason else "no output"
-        )
-    visible, native, enabled = parsed
-    dco_max = None
+    dco_text: str | None = None
     try:
         dco = subprocess.run(
             [hdparm, "--dco-identify", device.devnode],
@@ -99,7 +148,8 @@ def hidden_areas(device: BlockDevice, timeout: float = 10.0) -> tuple[HiddenArea
             timeout=timeout,
             check=False,
         )
-        dco_max = parse_dco(dco.stdout)
+        dco_text = dco.stdout
     except (OSError, subprocess.TimeoutExpired):
         pass
-    return HiddenAreas(visible, native, enabled, dco_max), "hdparm"
+    sector = device.logical_sector_size or 512
+    return assess(out.stdout + out.stderr, dco_text, (device.size or 0) // sector)

@@ -1,7 +1,8 @@
 """Users and tokens (admin): the API side of ``custodyd users`` / ``custodyd tokens``.
 
 A created token's secret is in the 201 response only; it is stored as a hash.
-Every change is a ledger entry (``user.added``, ``token.created``, ``token.revoked``).
+Every change is a ledger entry (``user.added``, ``user.disabled``, ``token.created``,
+``token.revoked``), made by the same functions as the CLI's (``daemon/auth/admin.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from custodyd.api.auth import require_role
 from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal, list_tokens, list_users
-from custodyd.daemon.auth.admin import enrol_user, issue_token, withdraw_token
+from custodyd.daemon.auth.admin import enrol_user, issue_token, retire_user, withdraw_token
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.models import ApiToken, User
@@ -98,6 +99,16 @@ def add_user(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     return user_out(enrol_user(ctx, principal.actor, body.name, body.role))
+
+
+@router.post("/users/{name}/disable", response_model=UserOut, summary="Disable a user (admin)")
+def disable_user(
+    name: str,
+    principal: Principal = Depends(require_role("admin")),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    """Their tokens stop working at once; recorded as ``user.disabled`` (first time)."""
+    return user_out(retire_user(ctx, principal.actor, name))
 
 
 @router.get("/tokens", response_model=Page[TokenOut], summary="Active tokens (admin)")

@@ -14,10 +14,10 @@ from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon import auth
 from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.admin import set_member, unset_member
 from custodyd.daemon.auth.casework import open_case, shut_case, visible_case, visible_cases
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.errors import NotFound
 from custodyd.daemon.models import Case
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -121,15 +121,6 @@ def members(
         return [m.__dict__ for m in auth.list_members(session, ref)]
 
 
-def _member_ids(session: Any, kind: str, name: str) -> dict[str, int | None]:
-    if kind == "user":
-        return {"user_id": auth.get_user(session, name).id}
-    token = auth.find_token(session, name)
-    if token is None:
-        raise NotFound(f"no token {name!r}", token=name)
-    return {"token_id": token.id}
-
-
 @router.put("/{ref}/members", response_model=MemberOut, summary="Add or change a member (admin)")
 def put_member(
     ref: str,
@@ -137,18 +128,7 @@ def put_member(
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    with ctx.session() as session:
-        visible_case(session, principal, ref)
-        auth.add_member(
-            session, ctx.clock, ref, role=body.role, **_member_ids(session, body.kind, body.name)
-        )
-    ctx.ledger.append(
-        "case.member_set",
-        actor=principal.actor,
-        case=ref,
-        payload={"kind": body.kind, "name": body.name, "role": body.role},
-    )
-    return {"case": ref, "kind": body.kind, "name": body.name, "role": body.role}
+    return set_member(ctx, principal.actor, ref, body.kind, body.name, body.role)
 
 
 @router.delete(
@@ -163,10 +143,5 @@ def delete_member(
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
 ) -> Response:
-    with ctx.session() as session:
-        visible_case(session, principal, ref)
-        auth.remove_member(session, ref, **_member_ids(session, kind, name))
-    ctx.ledger.append(
-        "case.member_removed", actor=principal.actor, case=ref, payload={"kind": kind, "name": name}
-    )
+    unset_member(ctx, principal.actor, ref, kind, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -18,13 +18,14 @@ from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import PageParams, page, page_params
 from custodyd.api.schemas import EntryOut, entry_out
-from custodyd.daemon.auth import HISTORY_READ, Principal
-from custodyd.daemon.auth.audit import WAIT_SECONDS, access_event, submit_read
+from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.audit import WAIT_SECONDS, custody_read, submit_read
 from custodyd.daemon.auth.casework import visible_case
 from custodyd.daemon.auth.visibility import visible_evidence_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.custody import record_transfer
 from custodyd.daemon.errors import ServiceUnavailable
+from custodyd.daemon.ledger import Event
 
 router = APIRouter(prefix="/v1", tags=["custody"])
 
@@ -49,9 +50,8 @@ class CustodyTransferIn(BaseModel):
     time: datetime | None = Field(None, description="When it happened (default: now)")
 
 
-async def _audited(ctx: AppContext, principal: Principal, **what: Any) -> None:
+async def _audited(ctx: AppContext, event: Event) -> None:
     """Wait (without holding a worker thread) until the read is durably in the ledger."""
-    event = access_event(HISTORY_READ, actor=principal.actor, **what)
     future = submit_read(ctx, event)
     try:
         await asyncio.wait_for(asyncio.wrap_future(future), timeout=WAIT_SECONDS)
@@ -81,7 +81,7 @@ async def evidence_custody(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     ref = await run_in_threadpool(_evidence_case, ctx, principal, evidence_id)
-    await _audited(ctx, principal, what="custody", case=ref, evidence=evidence_id)
+    await _audited(ctx, custody_read(principal.actor, case=ref, evidence=evidence_id))
     entries = await run_in_threadpool(ctx.ledger.history, evidence_id)
     items, nxt = params.slice(entries)
     body = page([entry_out(e) for e in items], params, nxt)
@@ -100,7 +100,7 @@ async def case_custody(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     await run_in_threadpool(_case, ctx, principal, ref)
-    await _audited(ctx, principal, what="case custody", case=ref)
+    await _audited(ctx, custody_read(principal.actor, case=ref))
     entries = await run_in_threadpool(ctx.ledger.case_history, ref)
     items, nxt = params.slice(entries)
     body = page([entry_out(e) for e in items], params, nxt)

@@ -18,12 +18,14 @@ from pydantic import BaseModel
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import PageParams, page, page_params
-from custodyd.daemon.acquisition import get_manifest, list_evidence, verify_evidence
-from custodyd.daemon.auth import EVIDENCE_ACCESSED, Principal, record_read
+from custodyd.daemon.acquisition import get_manifest, verify_evidence
+from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.reads import audit_evidence_read, list_manifests, read_manifest
 from custodyd.daemon.auth.visibility import evidence_directory, visible_evidence_case
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import InvalidInput, NotFound
+from custodyd.daemon.names import echo
 from custodyd.daemon.store.layout import LOG_NAME, MANIFEST_NAME
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
@@ -96,9 +98,7 @@ def _matches(
 def _audit(
     ctx: AppContext, principal: Principal, what: str, case: str | None, evidence: Any
 ) -> None:
-    record_read(
-        ctx, EVIDENCE_ACCESSED, actor=principal.actor, what=what, case=case, evidence=evidence
-    )
+    audit_evidence_read(ctx, principal, what, case, evidence)
 
 
 @router.get("", response_model=EvidencePage, summary="Evidence of the caller's cases, filtered")
@@ -115,17 +115,7 @@ def list_(
     if hash is not None and not HEX.match(hash):
         raise InvalidInput("hash must be 32-128 hexadecimal characters", field="query.hash")
     digest = hash.lower() if hash is not None else None
-    if case is not None:
-        refs: list[str | None] = [case] if principal.can_read_case(case) else []
-    elif principal.is_admin:
-        refs = [None]
-    else:
-        refs = sorted(principal.case_refs)
-    found: list[dict[str, Any]] = []
-    for ref in refs:
-        found.extend(list_evidence(ctx, case_ref=ref, status=status))
-    if len(refs) > 1:
-        found.sort(key=lambda m: (m.get("started_at") or "", m["evidence_id"]))
+    found = list_manifests(ctx, principal, case, status)
     selected = [m for m in found if _matches(m, since, until, digest)]
     items, nxt = params.slice(selected)
     if items:
@@ -139,10 +129,7 @@ def read(
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    with ctx.session() as session:
-        ref = visible_evidence_case(session, principal, evidence_id)
-    _audit(ctx, principal, "manifest", ref, evidence_id)
-    return get_manifest(ctx, evidence_id)
+    return read_manifest(ctx, principal, evidence_id)
 
 
 @router.get("/{evidence_id}/inventory", response_model=Inventory, summary="Partitions, filesystems")
@@ -163,7 +150,7 @@ def _file(ctx: AppContext, principal: Principal, evidence_id: str, name: str) ->
         ref = visible_evidence_case(session, principal, evidence_id)
         path = evidence_directory(session, evidence_id) / name
     if not path.is_file():
-        raise NotFound(f"evidence {evidence_id!r} has no {name} (yet)", evidence=evidence_id)
+        raise NotFound(f"evidence {echo(evidence_id)} has no {name} (yet)", evidence=evidence_id)
     _audit(ctx, principal, name, ref, evidence_id)
     media = "application/json" if name.endswith(".json") else "text/plain; charset=utf-8"
     return FileResponse(path, media_type=media, filename=f"{evidence_id}-{name}")

@@ -108,6 +108,29 @@ def submit_read(ctx: AppContext, event: Event) -> Future[LedgerEntry]:
     return _submit(ctx, event)
 
 
+def custody_read(actor: str, *, case: str, evidence: str | None = None) -> Event:
+    """The ``history.read`` entry for reading the custody timeline of an item (or a case).
+
+    The one definition the CLI (``custodyd history``) and the API
+    (``GET /v1/evidence/{id}/custody``, ``GET /v1/cases/{ref}/custody``) both record.
+    """
+    what = "custody" if evidence is not None else "case custody"
+    return access_event(HISTORY_READ, actor=actor, what=what, case=case, evidence=evidence)
+
+
+def record_event(ctx: AppContext, event: Event) -> LedgerEntry:
+    """Append access entry ``event``; return once it is durable.
+
+    Raises :class:`ServiceUnavailable` when it could not be recorded in time (the
+    read must then be refused).
+    """
+    future = _submit(ctx, event)
+    try:
+        return future.result(timeout=WAIT_SECONDS)
+    except TimeoutError as exc:
+        raise ServiceUnavailable("the access could not be recorded in the ledger in time") from exc
+
+
 def record_read(
     ctx: AppContext,
     action: str,
@@ -118,16 +141,8 @@ def record_read(
     evidence: str | list[str] | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> LedgerEntry:
-    """Append one access entry (``what`` names the resource read, e.g. ``manifest``).
-
-    Returns once the entry is durable; raises :class:`ServiceUnavailable` when it
-    could not be recorded in time (the read must then be refused).
-    """
+    """Append one access entry (``what`` names the resource read, e.g. ``manifest``)."""
     event = access_event(
         action, actor=actor, what=what, case=case, evidence=evidence, detail=detail
     )
-    future = _submit(ctx, event)
-    try:
-        return future.result(timeout=WAIT_SECONDS)
-    except TimeoutError as exc:
-        raise ServiceUnavailable("the access could not be recorded in the ledger in time") from exc
+    return record_event(ctx, event)

@@ -10,6 +10,8 @@ from custodyd.daemon.auth.roles import ADMIN
 from custodyd.daemon.auth.tokens import create_token, find_token
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.durable import write_atomic
+from custodyd.daemon.ledger.service import Event
+from custodyd.daemon.ledger.staged import staged
 from custodyd.daemon.models import ApiToken
 
 ADMIN_TOKEN_FILE = "admin.token"
@@ -21,11 +23,11 @@ def ensure_admin_token(ctx: AppContext) -> Path | None:
     Returns ``None`` when an active admin token already exists (its secret is not
     known any more; ``custodyd tokens create --role admin`` makes another). The
     file is created 0600 before the secret is written, so it is never readable by
-    others, and the database row is committed only after the file is on disk; the
-    ledger then records ``token.created`` (never the secret).
+    others, and the database row is committed only after the file is on disk, together
+    with its ledger entry ``token.created`` (never the secret; the ledger outbox).
     """
     path = ctx.settings.home / ADMIN_TOKEN_FILE
-    with ctx.session() as session:
+    with staged(ctx) as (session, events):
         active = session.exec(
             select(ApiToken)
             .where(ApiToken.role == ADMIN)
@@ -42,9 +44,11 @@ def ensure_admin_token(ctx: AppContext) -> Path | None:
         new = create_token(session, ctx.clock, role=ADMIN, name=name)
         ctx.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(path, (new.secret + "\n").encode("ascii"), mode=0o600)
-    ctx.ledger.append(
-        "token.created",
-        actor="system:custodyd",
-        payload={"token": new.token.name, "role": ADMIN, "cases": [], "file": str(path)},
-    )
+        events.append(
+            Event(
+                "token.created",
+                "system:custodyd",
+                payload={"token": new.token.name, "role": ADMIN, "cases": [], "file": str(path)},
+            )
+        )
     return path

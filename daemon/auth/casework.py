@@ -9,16 +9,25 @@ from custodyd.daemon.auth.principal import Principal
 from custodyd.daemon.cases import close_case, create_case, find_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import NotFound
+from custodyd.daemon.ledger.service import Event
+from custodyd.daemon.ledger.staged import staged
 from custodyd.daemon.models import Case
+from custodyd.daemon.names import clip, echo
 
 
 def open_case(ctx: AppContext, principal: Principal, ref: str, title: str = "") -> Case:
     """Create case ``ref``; a non-admin creator becomes a member; ledger ``case.created``.
 
-    The case row is committed before the ledger append (the ledger takes its own
-    write lock and must not wait on our uncommitted transaction).
+    A case that exists but that the caller may not see answers exactly as a read of
+    it would (404 "no case"), never "already exists": the answer must not confirm
+    that someone else's case is there (refs are unique, so it cannot be created
+    either). Callers who can see it get the 409.
+
+    The case row and its ledger entry commit together (the ledger outbox).
     """
-    with ctx.session() as session:
+    with staged(ctx) as (session, events):
+        if not principal.can_read_case(ref) and find_case(session, ref) is not None:
+            visible_case(session, principal, ref)  # the very 404 a GET of it answers
         case = create_case(session, ctx.clock, ref, title)
         if not principal.is_admin:
             if principal.user_id is not None:
@@ -29,20 +38,20 @@ def open_case(ctx: AppContext, principal: Principal, ref: str, title: str = "") 
                 add_member(
                     session, ctx.clock, case.ref, role=principal.role, token_id=principal.token_id
                 )
-    ctx.ledger.append(
-        "case.created", actor=principal.actor, case=case.ref, payload={"title": case.title}
-    )
+        events.append(
+            Event("case.created", principal.actor, case=case.ref, payload={"title": case.title})
+        )
     return case
 
 
 def shut_case(ctx: AppContext, principal: Principal, ref: str) -> Case:
     """Close ``ref`` (idempotent); ledger ``case.closed`` the first time."""
-    with ctx.session() as session:
+    with staged(ctx) as (session, events):
         case = visible_case(session, principal, ref)
         was_open = case.status != "closed"
         case = close_case(session, ctx.clock, ref)
-    if was_open:
-        ctx.ledger.append("case.closed", actor=principal.actor, case=case.ref)
+        if was_open:
+            events.append(Event("case.closed", principal.actor, case=case.ref))
     return case
 
 
@@ -50,7 +59,7 @@ def visible_case(session: Session, principal: Principal, ref: str) -> Case:
     """Case ``ref`` if ``principal`` may see it; the same 404 whether missing or hidden."""
     case = find_case(session, ref) if principal.can_read_case(ref) else None
     if case is None:
-        raise NotFound(f"no case {ref!r}", case=ref)
+        raise NotFound(f"no case {echo(ref)}", case=clip(ref))
     return case
 
 

@@ -12,6 +12,7 @@ from custodyd.daemon.cases import get_case
 from custodyd.daemon.clock import Clock
 from custodyd.daemon.errors import InvalidInput, NotFound
 from custodyd.daemon.models import ApiToken, Case, CaseMember, User
+from custodyd.daemon.names import clip, echo
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def remove_member(
         .where(_member_filter(user_id, token_id))
     ).first()
     if member is None:
-        raise NotFound(f"not a member of case {case_ref!r}", case=case_ref)
+        raise NotFound(f"not a member of case {echo(case_ref)}", case=clip(case_ref))
     session.delete(member)
     session.flush()
 

@@ -20,6 +20,7 @@ from custodyd.daemon.auth.users import check_name, get_user
 from custodyd.daemon.clock import Clock
 from custodyd.daemon.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
 from custodyd.daemon.models import ApiToken, User
+from custodyd.daemon.names import clip, echo
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,9 @@ def create_token(
             raise InvalidInput(
                 f"user {user!r} has role {owner.role!r}; a token of theirs cannot be {role!r}"
             )
-    name = check_name(name, "token name") if name else f"{role}-{_random.token_hex(4)}"
+    name = check_name(name, "token name") if name is not None else f"{role}-{_random.token_hex(4)}"
     if find_token(session, name) is not None:
-        raise AlreadyExists(f"token {name!r} already exists", token=name)
+        raise AlreadyExists(f"token {echo(name)} already exists", token=name)
     secret = token_secret.new_secret()
     token = ApiToken(
         name=name,
@@ -74,7 +75,7 @@ def create_token(
 def revoke_token(session: Session, clock: Clock, name: str) -> ApiToken:
     token = find_token(session, name)
     if token is None:
-        raise NotFound(f"no token {name!r}", token=name)
+        raise NotFound(f"no token {echo(name)}", token=clip(name))
     if token.revoked_at is None:
         token.revoked_at = clock.now()
         session.add(token)

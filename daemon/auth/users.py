@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from custodyd.daemon import names
 from custodyd.daemon.auth.roles import check_role
 from custodyd.daemon.clock import Clock
 from custodyd.daemon.errors import AlreadyExists, InvalidInput, NotFound
 from custodyd.daemon.models import User
 
-MAX_NAME = 100
+PRINCIPAL_FORBIDDEN = frozenset(":")
 
 
 def check_name(name: str, what: str = "name") -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME or any(c.isspace() or c in "/\\:" for c in name):
-        raise InvalidInput(
-            f"{what} must be 1-{MAX_NAME} characters without spaces, slashes or colons: {name!r}"
-        )
+    """A user or token name: the one name rule (:mod:`custodyd.daemon.names`), and no
+    white space or ``:`` either (the name follows ``user:``/``token:`` in ledger actors)."""
+    names.check_name(name, what)
+    if any(c.isspace() or c in PRINCIPAL_FORBIDDEN for c in name):
+        raise InvalidInput(f"{what} {names.echo(name)} is not allowed: no spaces or colons")
     return name
 
 
@@ -28,7 +29,7 @@ def find_user(session: Session, name: str) -> User | None:
 def get_user(session: Session, name: str) -> User:
     user = find_user(session, name)
     if user is None:
-        raise NotFound(f"no user {name!r}", user=name)
+        raise NotFound(f"no user {names.echo(name)}", user=names.clip(name))
     return user
 
 
@@ -36,7 +37,7 @@ def add_user(session: Session, clock: Clock, name: str, role: str) -> User:
     name = check_name(name, "user name")
     role = check_role(role)
     if find_user(session, name) is not None:
-        raise AlreadyExists(f"user {name!r} already exists", user=name)
+        raise AlreadyExists(f"user {names.echo(name)} already exists", user=name)
     user = User(name=name, role=role, created_at=clock.now())
     session.add(user)
     session.flush()

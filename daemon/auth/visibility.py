@@ -11,10 +11,11 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from custodyd.daemon.auth.principal import Principal
-from custodyd.daemon.auth.roles import INVESTIGATOR
+from custodyd.daemon.auth.roles import COMPLIANCE
 from custodyd.daemon.errors import NotFound
 from custodyd.daemon.ledger import LedgerEntry
 from custodyd.daemon.models import Case, Evidence
+from custodyd.daemon.names import clip, echo
 
 
 def evidence_case(session: Session, evidence_id: str) -> str | None:
@@ -31,7 +32,7 @@ def visible_evidence_case(session: Session, principal: Principal, evidence_id: s
     """The case ref of an evidence item the caller may see; 404 otherwise."""
     ref = evidence_case(session, evidence_id)
     if ref is None or not principal.can_read_case(ref):
-        raise NotFound(f"no evidence {evidence_id!r}", evidence=evidence_id)
+        raise NotFound(f"no evidence {echo(evidence_id)}", evidence=clip(evidence_id))
     return ref
 
 
@@ -41,8 +42,9 @@ def entry_visible(session: Session, principal: Principal, entry: LedgerEntry) ->
     An entry belongs to its ``case``, else to the case of its ``evidence``, else
     to the case named in its payload (audit entries; one naming no single case
     is for admins only). Entries about no case at all
-    (media attached before any acquisition, system events) are workstation matters:
-    visible to every role except investigators, who see only their cases.
+    (access-control changes such as ``token.created`` naming other cases, media
+    attached before any acquisition, system events) are for admins and compliance
+    only: they would tell anyone else about cases and people outside their cases.
     """
     if principal.is_admin:
         return True
@@ -57,7 +59,7 @@ def entry_visible(session: Session, principal: Principal, entry: LedgerEntry) ->
             return False
         ref = named
     if ref is None:
-        return principal.role != INVESTIGATOR
+        return principal.role == COMPLIANCE
     return principal.can_read_case(ref)
 
 
@@ -65,5 +67,5 @@ def evidence_directory(session: Session, evidence_id: str) -> Path:
     """The evidence item's directory in the store (manifest, log, inventory, image)."""
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
-        raise NotFound(f"no evidence {evidence_id!r}", evidence=evidence_id)
+        raise NotFound(f"no evidence {echo(evidence_id)}", evidence=clip(evidence_id))
     return Path(evidence.directory)

@@ -52,7 +52,9 @@ def main() -> None:
         if "--json" in sys.argv:
             print(json.dumps(exc.to_problem()), file=sys.stderr)
         else:
-            _error(f"[bold red]error:[/] {exc.detail}")
+            from rich.markup import escape  # a detail is text, never markup
+
+            _error(f"[bold red]error:[/] {escape(exc.detail)}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _error("[bold red]cancelled[/]")

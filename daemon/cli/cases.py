@@ -1,4 +1,4 @@
-"""``custodyd cases create|list|close|add-member``."""
+"""``custodyd cases create|list|close|add-member|remove-member``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from rich.table import Table
 
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
-from custodyd.daemon.errors import InvalidInput, NotFound
+from custodyd.daemon.errors import InvalidInput
 
 if TYPE_CHECKING:
     from custodyd.daemon.auth import Principal
+    from custodyd.daemon.auth.admin import MemberKind
     from custodyd.daemon.models import Case
 
 
@@ -29,7 +30,7 @@ def cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _cli_principal() -> Principal:
+def cli_principal() -> Principal:
     """The operator at the workstation has full rights (they own the data directory)."""
     from custodyd.daemon.auth import ADMIN, Principal
 
@@ -56,7 +57,7 @@ def create(
     from custodyd.daemon.auth.casework import open_case
 
     ctx = context()
-    data = case_json(open_case(ctx, _cli_principal(), ref, title))
+    data = case_json(open_case(ctx, cli_principal(), ref, title))
     if json_out:
         print_json(data)
     else:
@@ -86,7 +87,7 @@ def close(ref: str, json_out: JsonOpt = False) -> None:
     from custodyd.daemon.auth.casework import shut_case
 
     ctx = context()
-    data = case_json(shut_case(ctx, _cli_principal(), ref))
+    data = case_json(shut_case(ctx, cli_principal(), ref))
     if json_out:
         print_json(data)
     else:
@@ -101,22 +102,42 @@ def add_member_cmd(
     token: Annotated[str | None, typer.Option("--token", help="Token name.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make a user or a token a member of a case."""
-    from custodyd.daemon.auth import add_member, find_token, get_user
+    """Make a user or a token a member of a case (recorded: ``case.member_set``)."""
+    from rich.markup import escape
 
-    if (user is None) == (token is None):
-        raise InvalidInput("give exactly one of --user or --token")
-    ctx = context()
-    with ctx.session() as session:
-        if user is not None:
-            add_member(session, ctx.clock, ref, role=role, user_id=get_user(session, user).id)
-        else:
-            found = find_token(session, token or "")
-            if found is None:
-                raise NotFound(f"no token {token!r}")
-            add_member(session, ctx.clock, ref, role=role, token_id=found.id)
-    data = {"case": ref, "user": user, "token": token, "role": role}
+    from custodyd.daemon.auth.admin import set_member
+
+    kind, name = _member(user, token)
+    data = set_member(context(), cli_actor(), ref, kind, name, role)
     if json_out:
         print_json(data)
     else:
-        Console().print(f"{user or token} is now a member of case [bold]{ref}[/] as {role}")
+        Console().print(f"{escape(name)} is now a member of case [bold]{escape(ref)}[/] as {role}")
+
+
+@cases_app.command("remove-member")
+def remove_member_cmd(
+    ref: str,
+    user: Annotated[str | None, typer.Option("--user", help="User name.")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Token name.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove a user or a token from a case (recorded: ``case.member_removed``)."""
+    from rich.markup import escape
+
+    from custodyd.daemon.auth.admin import unset_member
+
+    kind, name = _member(user, token)
+    unset_member(context(), cli_actor(), ref, kind, name)
+    if json_out:
+        print_json({"case": ref, "kind": kind, "name": name, "removed": True})
+    else:
+        Console().print(f"{escape(name)} is no longer a member of case [bold]{escape(ref)}[/]")
+
+
+def _member(user: str | None, token: str | None) -> tuple[MemberKind, str]:
+    if user is not None and token is None:
+        return "user", user
+    if token is not None and user is None:
+        return "token", token
+    raise InvalidInput("give exactly one of --user or --token")

@@ -25,6 +25,7 @@ COMMANDS: dict[str, Entry] = {
     "alerts": Entry("alerts", "Expiry and deadline alerts."),
     "bench": Entry("bench", "Benchmarks."),
     "cases": Entry("cases", "Cases."),
+    "custody": Entry("custody", "Custody of evidence items."),
     "dispose": Entry(
         "dispose", "Return or destroy an item: refused while any order or hold covers it."
     ),
@@ -45,6 +46,9 @@ COMMANDS: dict[str, Entry] = {
     "media": Entry("media", "Attached media (block devices) and their protection."),
     "orders": Entry("orders", "Preservation orders."),
     "regimes": Entry("regimes", "Legal bases (regimes) of preservation orders."),
+    "report": Entry(
+        "report", "Write the acquisition and custody report (PDF/A) of an item or a case."
+    ),
     "retention": Entry("retention", "Retention of evidence items."),
     "serve": Entry("serve", "Run the daemon until SIGTERM/SIGINT."),
     "tokens": Entry("tokens", "API tokens."),

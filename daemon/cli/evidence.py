@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from custodyd.daemon.cli.app import app
+from custodyd.daemon.cli.cases import cli_principal
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.image import show_manifest
 
@@ -20,12 +21,16 @@ def list_(
     status: str = typer.Option("sealed", "--status", help="sealed|incomplete|mismatch|all"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List evidence manifests (sealed ones unless --status says otherwise)."""
-    from custodyd.daemon.acquisition import list_evidence
+    """List evidence manifests (sealed ones unless --status says otherwise); audited."""
+    from custodyd.daemon.auth.reads import audit_evidence_read, list_manifests
 
     ctx = context()
     try:
-        items = list_evidence(ctx, case, None if status == "all" else status)
+        principal = cli_principal()
+        items = list_manifests(ctx, principal, case, None if status == "all" else status)
+        if items:
+            ids = [m["evidence_id"] for m in items]
+            audit_evidence_read(ctx, principal, "evidence list", case, ids)
     finally:
         ctx.close()
     if json_out:
@@ -45,12 +50,12 @@ def list_(
 
 @evidence_app.command("show")
 def show(evidence_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
-    """Print one evidence manifest."""
-    from custodyd.daemon.acquisition import get_manifest
+    """Print one evidence manifest; the read is recorded (``evidence.accessed``)."""
+    from custodyd.daemon.auth.reads import read_manifest
 
     ctx = context()
     try:
-        manifest = get_manifest(ctx, evidence_id)
+        manifest = read_manifest(ctx, cli_principal(), evidence_id)
     finally:
         ctx.close()
     if json_out:

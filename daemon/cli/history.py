@@ -1,11 +1,12 @@
 """``custodyd history EVIDENCE_ID``: the custody timeline of one item, from the ledger.
 
-The read is itself recorded (``history.read``), as every read of custody history is.
+The read is itself recorded (``history.read``) exactly as the API records it: the item
+and case read are in the payload, not in the entry's own fields, so reading a timeline
+does not lengthen it.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 
 import typer
@@ -13,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from custodyd.daemon.cli.app import app
+from custodyd.daemon.cli.cases import cli_principal
 from custodyd.daemon.cli.common import context, print_json
-from custodyd.daemon.errors import NotFound
 
 
 @app.command("history")
@@ -23,17 +24,15 @@ def history_cmd(
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Show the custody timeline of EVIDENCE_ID (oldest first)."""
-    ledger = context().ledger
-    entries = ledger.history(evidence_id)
-    if not entries:
-        raise NotFound(f"no ledger entries for evidence {evidence_id}")
-    ledger.append(
-        "history.read",
-        actor=f"cli:{getpass.getuser()}",
-        case=entries[-1].case,
-        evidence=evidence_id,
-        payload={"entries": len(entries)},
-    )
+    from custodyd.daemon.auth.audit import custody_read, record_event
+    from custodyd.daemon.auth.visibility import visible_evidence_case
+
+    ctx = context()
+    principal = cli_principal()
+    with ctx.session() as session:
+        ref = visible_evidence_case(session, principal, evidence_id)
+    record_event(ctx, custody_read(principal.actor, case=ref, evidence=evidence_id))
+    entries = ctx.ledger.history(evidence_id)
     if json_out:
         print_json({"evidence": evidence_id, "entries": [e.to_dict() for e in entries]})
         return

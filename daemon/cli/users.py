@@ -69,12 +69,10 @@ def list_(json_out: JsonOpt = False) -> None:
 
 @users_app.command("disable")
 def disable(name: str, json_out: JsonOpt = False) -> None:
-    """Disable a user: their tokens stop working."""
-    from custodyd.daemon.auth import disable_user
+    """Disable a user: their tokens stop working (recorded: ``user.disabled``)."""
+    from custodyd.daemon.auth.admin import retire_user
 
-    ctx = context()
-    with ctx.session() as session:
-        data = user_json(disable_user(session, name))
+    data = user_json(retire_user(context(), cli_actor(), name))
     if json_out:
         print_json(data)
     else:

@@ -400,6 +400,28 @@ class Ledger:
                         return
             write_atomic(path, note.encode(), mode=0o644)
 
+    def checkpoint_covering(self, index: int) -> tuple[int, str]:
+        """The first signed checkpoint whose tree contains entry ``index``: (size, note).
+
+        Every append signs one, so this is the checkpoint of the batch that wrote the
+        entry. It never changes afterwards, which is what makes a report of a fixed
+        set of entries reproducible however much the ledger grows later.
+        """
+        query = (
+            sa.select(CHECKPOINTS.c.size, CHECKPOINTS.c.note)
+            .where(CHECKPOINTS.c.size > index)
+            .order_by(CHECKPOINTS.c.size)
+            .limit(1)
+        )
+        row = self._hot(lambda conn: conn.execute(query).first())
+        if row is None:  # only a ledger written without checkpoints (never by us): sign one
+            note = self.checkpoint()
+            size = Checkpoint.parse(note.split("\n\n")[0] + "\n").size
+            if size <= index:
+                raise NotFound(f"ledger entry {index} does not exist")
+            return size, note
+        return int(row.size), str(row.note)
+
     def checkpoints(self) -> list[str]:
         with self._reading() as conn:
             rows = conn.execute(sa.select(CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.size))

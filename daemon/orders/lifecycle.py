@@ -25,6 +25,7 @@ from custodyd.daemon.clock import Clock, utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, InvalidInput, NotFound
 from custodyd.daemon.models import Case, Evidence, OrderItem, PreservationOrder
+from custodyd.daemon.names import check_name
 from custodyd.daemon.orders.records import SYSTEM_ACTOR, record, today
 from custodyd.daemon.orders.regimes import get_regime
 
@@ -128,6 +129,7 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
     """Enter an order. Its expiry counts from the issue date, whenever it is entered."""
     if not request.ref.strip():
         raise InvalidInput("an order needs its reference (--ref)")
+    check_name(request.ref, "order ref")
     now_day = today(ctx.clock)
     if request.issued_on > now_day:
         raise InvalidInput(
@@ -251,6 +253,8 @@ def renew_order(
     ctx: AppContext, order_id: int, *, actor: str, days: int | None = None, ref: str | None = None
 ) -> dict[str, Any]:
     """Extend the expiry by one renewal (the regime's length unless ``days`` is given)."""
+    if ref is not None:
+        check_name(ref, "order ref")
 
     def change(session: Session, order: PreservationOrder) -> dict[str, Any]:
         _require_live(order, ctx.clock, "renew it")
@@ -294,6 +298,8 @@ def followup_order(
     ctx: AppContext, order_id: int, *, actor: str, ref: str | None = None
 ) -> dict[str, Any]:
     """A follow-up request (search, seizure, disclosure) arrived: hold until a decision."""
+    if ref is not None:
+        check_name(ref, "order ref")
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
         if order.status == "hold":
@@ -313,6 +319,8 @@ def decide_order(
     ctx: AppContext, order_id: int, outcome: str, *, actor: str, ref: str | None = None
 ) -> dict[str, Any]:
     """Record the decision on the follow-up request: the hold ends, the expiry applies."""
+    if ref is not None:
+        check_name(ref, "order ref")
     if outcome not in OUTCOMES:
         raise InvalidInput(f"outcome must be granted or refused, not {outcome!r}")
 

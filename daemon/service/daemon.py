@@ -161,7 +161,19 @@ class Daemon:
             return
         import uvicorn
 
+        from custodyd.daemon.service.http_limits import (
+            GuardedH11Protocol,
+            HttpLimits,
+            backlog_for,
+            effective_cap,
+            raise_fd_limit,
+        )
+
         host, port = self.settings.host, self.settings.port
+        fd_limit = raise_fd_limit()
+        cap = effective_cap(self.settings.api_max_connections, fd_limit)
+        if cap < self.settings.api_max_connections:
+            log.warning("api_max_connections lowered to %d by the open-files limit", cap)
         config = uvicorn.Config(
             API_APP,
             factory=True,
@@ -170,6 +182,14 @@ class Daemon:
             log_config=None,
             access_log=False,
             lifespan="on",
+            http=GuardedH11Protocol,
+            timeout_keep_alive=max(1, int(self.settings.api_keep_alive_timeout)),
+            backlog=backlog_for(fd_limit),
+        )
+        config.custodyd_limits = HttpLimits(  # type: ignore[attr-defined]
+            header_timeout=self.settings.api_header_timeout,
+            body_timeout=self.settings.api_body_timeout,
+            max_connections=cap,
         )
         server = self._server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)

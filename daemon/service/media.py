@@ -35,10 +35,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import NotFound
+from custodyd.daemon.ledger.service import Event
+from custodyd.daemon.ledger.staged import staged
 from custodyd.daemon.models import Evidence, Medium
 from custodyd.hardware import readonly
 from custodyd.hardware.device import BlockDevice
@@ -227,7 +229,86 @@ class MediaRegistry:
         else:  # no auto policy, or already seen before a restart: an examiner decides
             state, policy = "held", "hold"
         now = self.ctx.clock.now()
-        row_id = self._save(device, now_ro, wb, state, now)
+        hidden_dict = hidden.to_dict() if hidden else None
+        message: str | None = None
+        if refused:
+            message = (
+                f"{device.devnode} is not write-protected and could not be made read-only "
+                f"({ro_error or wb_reason}); it will not be acquired"
+            )
+        # 3. the row and the ledger entries, in the order things happened to the medium,
+        #    in one transaction (the ledger outbox)
+        with staged(self.ctx) as (session, events):
+            row_id = self._save(session, device, now_ro, wb, state, now)
+            payload: dict[str, Any] = {
+                "medium_id": row_id,
+                "key": device.key,
+                "identity": device.to_dict(),
+                "read_only_on_arrival": was_ro,
+                "read_only": now_ro,
+                "write_block": wb,
+                "write_block_reason": wb_reason,
+                "hidden_areas": hidden_dict,
+                "hidden_areas_reason": hidden_reason,
+                "policy": policy,
+                "at_startup": at_startup,
+            }
+            if previous:
+                payload["reattach"] = True
+                payload["previous_incomplete"] = incomplete
+                payload["previous_evidence"] = done
+                if at_startup:
+                    payload["resume"] = "held: present when the daemon started; an examiner decides"
+                elif policy == "auto":
+                    payload["resume"] = (
+                        "restart: a new acquisition from the first sector into new evidence; "
+                        "earlier evidence (sealed or incomplete) stays as it is"
+                    )
+                else:
+                    payload["resume"] = "held: an examiner decides"
+            events.append(Event("medium.attached", ACTOR, payload=payload))
+            if set_nodes:
+                events.append(
+                    Event(
+                        "medium.read_only_set",
+                        ACTOR,
+                        payload={"medium_id": row_id, "key": device.key, "nodes": set_nodes},
+                    )
+                )
+            if hidden is not None and (hidden.hpa_sectors or hidden.dco_sectors):
+                # The medium holds sectors the host cannot see: an image of the visible
+                # size is not the whole disk, and the examiner must know before trusting it.
+                sector = device.logical_sector_size or 512
+                hidden_sectors = hidden.hpa_sectors + (hidden.dco_sectors or 0)
+                events.append(
+                    Event(
+                        "medium.hidden_area",
+                        ACTOR,
+                        payload={
+                            "medium_id": row_id,
+                            "key": device.key,
+                            **hidden.to_dict(),
+                            "hidden_bytes": hidden_sectors * sector,
+                            "source": hidden_reason,
+                            "changed": False,  # nothing is changed on the disk by detection
+                        },
+                    )
+                )
+                log.warning(
+                    "medium %s hides %d sectors (HPA %d, DCO %s); the visible area is imaged",
+                    device.devnode,
+                    hidden_sectors,
+                    hidden.hpa_sectors,
+                    hidden.dco_sectors,
+                )
+            if message is not None:
+                events.append(
+                    Event(
+                        "medium.refused",
+                        ACTOR,
+                        payload={"medium_id": row_id, "key": device.key, "reason": message},
+                    )
+                )
         live = LiveMedium(
             id=row_id,
             key=device.key,
@@ -238,56 +319,13 @@ class MediaRegistry:
             state=state,
             attached_at=now,
             policy=policy,
-            hidden_areas=hidden.to_dict() if hidden else None,
+            hidden_areas=hidden_dict,
             hidden_areas_reason=hidden_reason,
         )
         self._live[device.kernel_name] = live
-
-        # 3. the ledger, in the order things happened to the medium
-        payload: dict[str, Any] = {
-            "medium_id": row_id,
-            "key": device.key,
-            "identity": device.to_dict(),
-            "read_only_on_arrival": was_ro,
-            "read_only": now_ro,
-            "write_block": wb,
-            "write_block_reason": wb_reason,
-            "hidden_areas": live.hidden_areas,
-            "hidden_areas_reason": hidden_reason,
-            "policy": policy,
-            "at_startup": at_startup,
-        }
-        if previous:
-            payload["reattach"] = True
-            payload["previous_incomplete"] = incomplete
-            payload["previous_evidence"] = done
-            if at_startup:
-                payload["resume"] = "held: present when the daemon started; an examiner decides"
-            elif policy == "auto":
-                payload["resume"] = (
-                    "restart: a new acquisition from the first sector into new evidence; "
-                    "earlier evidence (sealed or incomplete) stays as it is"
-                )
-            else:
-                payload["resume"] = "held: an examiner decides"
-        self.ctx.ledger.append("medium.attached", actor=ACTOR, payload=payload)
-        if set_nodes:
-            self.ctx.ledger.append(
-                "medium.read_only_set",
-                actor=ACTOR,
-                payload={"medium_id": row_id, "key": device.key, "nodes": set_nodes},
-            )
-        if refused:
-            live.message = (
-                f"{device.devnode} is not write-protected and could not be made read-only "
-                f"({ro_error or wb_reason}); it will not be acquired"
-            )
-            self.ctx.ledger.append(
-                "medium.refused",
-                actor=ACTOR,
-                payload={"medium_id": row_id, "key": device.key, "reason": live.message},
-            )
-            log.error("medium refused: %s", live.message)
+        if message is not None:
+            live.message = message
+            log.error("medium refused: %s", message)
         log.info(
             "medium attached",
             extra={
@@ -358,8 +396,9 @@ class MediaRegistry:
             payload["bytes_done"] = job.bytes_done
             payload["bytes_total"] = job.bytes_total
         live.state = "detached"
-        self._save_state(live.id, "detached")
-        self.ctx.ledger.append("medium.detached", actor=ACTOR, payload=payload)
+        with staged(self.ctx) as (session, events):
+            self._save_state_in(session, live.id, "detached")
+            events.append(Event("medium.detached", ACTOR, payload=payload))
         log.info(
             "medium detached",
             extra={"event": "medium.detached", "device": live.path, "key": live.key},
@@ -416,37 +455,41 @@ class MediaRegistry:
             self._clear_loop_ro(name)
 
     # -- database ---------------------------------------------------------
-    def _save(self, device: BlockDevice, ro: bool, wb: str, state: str, now: datetime) -> int:
-        with self.ctx.session() as session:
-            row = session.exec(select(Medium).where(Medium.key == device.key)).first()
-            if row is None:
-                row = Medium(key=device.key, path=device.devnode, first_seen=now)
-            row.path = device.devnode
-            row.serial = device.serial
-            row.model = device.model
-            row.vendor = device.vendor
-            row.wwn = device.wwn
-            row.bus = device.bus
-            row.size = device.size
-            row.logical_sector_size = device.logical_sector_size
-            row.physical_sector_size = device.physical_sector_size
-            row.read_only = ro
-            row.write_block = wb
-            row.state = state
-            row.identity = device.to_dict()
-            row.last_seen = now
-            session.add(row)
-            session.flush()
-            assert row.id is not None
-            return row.id
+    def _save(
+        self, session: Session, device: BlockDevice, ro: bool, wb: str, state: str, now: datetime
+    ) -> int:
+        row = session.exec(select(Medium).where(Medium.key == device.key)).first()
+        if row is None:
+            row = Medium(key=device.key, path=device.devnode, first_seen=now)
+        row.path = device.devnode
+        row.serial = device.serial
+        row.model = device.model
+        row.vendor = device.vendor
+        row.wwn = device.wwn
+        row.bus = device.bus
+        row.size = device.size
+        row.logical_sector_size = device.logical_sector_size
+        row.physical_sector_size = device.physical_sector_size
+        row.read_only = ro
+        row.write_block = wb
+        row.state = state
+        row.identity = device.to_dict()
+        row.last_seen = now
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
 
     def _save_state(self, medium_id: int, state: str) -> None:
         with self.ctx.session() as session:
-            row = session.get(Medium, medium_id)
-            if row is not None:
-                row.state = state
-                row.last_seen = self.ctx.clock.now()
-                session.add(row)
+            self._save_state_in(session, medium_id, state)
+
+    def _save_state_in(self, session: Session, medium_id: int, state: str) -> None:
+        row = session.get(Medium, medium_id)
+        if row is not None:
+            row.state = state
+            row.last_seen = self.ctx.clock.now()
+            session.add(row)
 
     def _previous_evidence(self, key: str) -> dict[str, builtins.list[str]]:
         """Evidence ids already taken from this medium, by status."""

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +75,7 @@ def start_server(
     extra: Sequence[str] = (),
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> LiveServer:
     """Start ``custodyd serve`` with ``extra`` arguments and wait until it answers."""
     port = free_port()
@@ -86,6 +87,7 @@ def start_server(
             env=clean_env(home, env),
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec,
         )
     url = f"http://127.0.0.1:{port}"
     server = LiveServer(home, url, "", process, log)

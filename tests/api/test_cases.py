@@ -36,7 +36,7 @@ def test_duplicate_case_is_409(client: TestClient, admin: dict[str, str]) -> Non
 def test_bad_ref_is_422(client: TestClient, admin: dict[str, str]) -> None:
     r = client.post("/v1/cases", json={"ref": "a/b"}, headers=admin)
     assert r.status_code == 422
-    assert "no slashes" in r.json()["detail"]
+    assert "contains '/'" in r.json()["detail"]
 
 
 def test_lists_and_reads_are_per_membership(

@@ -98,7 +98,9 @@ def test_transfer_roles_and_validation(
     make_token: MakeToken,
     make_evidence: Callable[..., str],
 ) -> None:
+    acquired = clock.now()
     make_evidence("A", "ev-v")
+    clock.advance(timedelta(hours=4))
     inv = make_token("investigator", ["A"])
     assert (
         client.post("/v1/evidence/ev-v/custody/transfers", json=TRANSFER, headers=inv).status_code
@@ -122,7 +124,24 @@ def test_transfer_roles_and_validation(
         "/v1/evidence/ev-v/custody/transfers", json=TRANSFER | {"time": past}, headers=ex
     )
     assert r.status_code == 201
-    assert r.json()["payload"]["transferred_at"] == "2025-12-31T21:00:00.000000Z"
+    assert r.json()["payload"]["transferred_at"] == "2026-01-01T01:00:00.000000Z"
+    for implausible in ("0001-01-01T00:00:00Z", (acquired - timedelta(seconds=1)).isoformat()):
+        r = client.post(
+            "/v1/evidence/ev-v/custody/transfers", json=TRANSFER | {"time": implausible}, headers=ex
+        )
+        assert r.status_code == 422, implausible
+        assert "before the item was acquired" in r.json()["detail"]
+    skewed = (clock.now() + timedelta(minutes=4)).isoformat()  # within the 5 minutes of skew
+    r = client.post(
+        "/v1/evidence/ev-v/custody/transfers", json=TRANSFER | {"time": skewed}, headers=ex
+    )
+    assert r.status_code == 201
+    r = client.post(
+        "/v1/evidence/ev-v/custody/transfers",
+        json=TRANSFER | {"time": acquired.isoformat()},
+        headers=ex,
+    )
+    assert r.status_code == 201
 
 
 def test_no_transfer_of_disposed_evidence(

@@ -1,0 +1,57 @@
+"""Audited reads of evidence metadata, the same from the CLI and the API.
+
+Each function checks that the caller may see the item (the same 404 as a missing
+one otherwise), records the read (``evidence.accessed``, see
+:mod:`custodyd.daemon.auth.audit`) durably, and only then returns the data. The
+CLI's ``evidence show``/``evidence list`` and the API's ``GET /v1/evidence/...``
+call these, so a read is recorded identically whichever way it was made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from custodyd.daemon.auth.audit import EVIDENCE_ACCESSED, record_read
+from custodyd.daemon.auth.principal import Principal
+from custodyd.daemon.auth.visibility import visible_evidence_case
+from custodyd.daemon.context import AppContext
+
+
+def audit_evidence_read(
+    ctx: AppContext, principal: Principal, what: str, case: str | None, evidence: Any
+) -> None:
+    """Record that ``principal`` read ``what`` of ``evidence`` (an id or a list of ids)."""
+    record_read(
+        ctx, EVIDENCE_ACCESSED, actor=principal.actor, what=what, case=case, evidence=evidence
+    )
+
+
+def read_manifest(ctx: AppContext, principal: Principal, evidence_id: str) -> dict[str, Any]:
+    """The manifest of ``evidence_id``, the read recorded as ``what: manifest``."""
+    from custodyd.daemon.acquisition import get_manifest  # imaging is heavy: load on use
+
+    with ctx.session() as session:
+        ref = visible_evidence_case(session, principal, evidence_id)
+    audit_evidence_read(ctx, principal, "manifest", ref, evidence_id)
+    return get_manifest(ctx, evidence_id)
+
+
+def list_manifests(
+    ctx: AppContext, principal: Principal, case: str | None, status: str | None
+) -> list[dict[str, Any]]:
+    """Manifests of ``case`` (every visible case when None) with ``status`` (None: all);
+    the read recorded as ``what: evidence list`` naming every item listed."""
+    from custodyd.daemon.acquisition import list_evidence
+
+    if case is not None:
+        refs: list[str | None] = [case] if principal.can_read_case(case) else []
+    elif principal.is_admin:
+        refs = [None]
+    else:
+        refs = sorted(principal.case_refs)
+    found: list[dict[str, Any]] = []
+    for ref in refs:
+        found.extend(list_evidence(ctx, case_ref=ref, status=status))
+    if len(refs) > 1:
+        found.sort(key=lambda m: (m.get("started_at") or "", m["evidence_id"]))
+    return found
