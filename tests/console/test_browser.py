@@ -92,11 +92,15 @@ def _sign_in(driver, live: LiveServer, token: str) -> None:  # type: ignore[no-u
 
 
 def _wait(driver, condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # live parts replace elements while we look at them: look again
+    ignored = (StaleElementReferenceException,)
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+        return WebDriverWait(
+            driver, timeout, poll_frequency=0.05, ignored_exceptions=ignored
+        ).until(condition)
     except TimeoutException as exc:
         screenshot(driver, "failure")
         raise AssertionError(f"timed out after {timeout} s waiting for {what}") from exc
