@@ -250,3 +250,23 @@ def _nobody() -> Any:
     from custodyd.daemon.auth import Principal
 
     return Principal(actor="token:nobody", role="investigator")
+
+
+def test_admin_disables_a_user_and_their_console_session_ends(
+    client: TestClient, ctx: AppContext, app: Any, make_token: MakeToken
+) -> None:
+    from custodyd.daemon.auth import add_user
+    from custodyd.daemon.auth import create_token as new_token
+
+    with ctx.session() as session:
+        add_user(session, ctx.clock, "alice", "investigator")
+        alice = new_token(session, ctx.clock, role="investigator", user="alice").secret
+    with TestClient(app) as other:
+        sign_in(other, alice)
+        assert other.get("/cases").status_code == 200
+        sign_in(client, secret(make_token("admin", name="root")))
+        page = client.get("/admin")
+        assert 'action="/admin/users/alice/disable"' in page.text
+        r = client.post("/admin/users/alice/disable", data={"csrf": csrf_of(page.text)})
+        assert r.status_code == 200 and "disabled" in r.text
+        assert other.get("/cases", follow_redirects=False).headers["location"] == "/signin"

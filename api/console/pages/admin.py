@@ -1,5 +1,5 @@
-"""Admin: users, tokens (a new token's secret is shown once, on the answer to the post),
-and revocation (which ends that token's console sessions at once)."""
+"""Admin: users (add, disable), tokens (a new token's secret is shown once, on the answer
+to the post), and revocation (which ends that token's console sessions at once)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,16 @@ async def add_user(request: Request, principal: Principal = Depends(console_prin
     except ValueError as exc:
         raise InvalidInput(f"the user form is not valid: {exc}") from exc
     admin_api.add_user(body=body, principal=principal, ctx=get_ctx(request))
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/users/{name}/disable")
+async def disable_user(
+    name: str, request: Request, principal: Principal = Depends(console_principal)
+) -> Response:
+    check_form(request, await request.form())
+    ensure_allowed(request.app, principal, "POST", "/v1/users/{name}/disable")
+    admin_api.disable_user(name=name, principal=principal, ctx=get_ctx(request))
     return RedirectResponse("/admin", status_code=303)
 
 
