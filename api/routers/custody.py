@@ -26,6 +26,7 @@ from custodyd.daemon.context import AppContext
 from custodyd.daemon.custody import record_transfer
 from custodyd.daemon.errors import ServiceUnavailable
 from custodyd.daemon.ledger import Event
+from custodyd.daemon.orders.redaction import timeline_for
 
 router = APIRouter(prefix="/v1", tags=["custody"])
 
@@ -59,6 +60,13 @@ async def _audited(ctx: AppContext, event: Event) -> None:
         raise ServiceUnavailable("the read could not be recorded in the ledger in time") from exc
 
 
+def _shown(ctx: AppContext, principal: Principal, items: list[Any]) -> list[dict[str, Any]]:
+    """Entries as the caller may see them: confidential orders it may not know are
+    shown only as "held under a confidential order"."""
+    with ctx.session() as session:
+        return timeline_for(session, principal, [entry_out(e) for e in items])
+
+
 def _evidence_case(ctx: AppContext, principal: Principal, evidence_id: str) -> str:
     with ctx.session() as session:
         return visible_evidence_case(session, principal, evidence_id)
@@ -84,7 +92,7 @@ async def evidence_custody(
     await _audited(ctx, custody_read(principal.actor, case=ref, evidence=evidence_id))
     entries = await run_in_threadpool(ctx.ledger.history, evidence_id)
     items, nxt = params.slice(entries)
-    body = page([entry_out(e) for e in items], params, nxt)
+    body = page(await run_in_threadpool(_shown, ctx, principal, items), params, nxt)
     return {"subject": evidence_id, "case": ref, "total": len(entries)} | body
 
 
@@ -103,7 +111,7 @@ async def case_custody(
     await _audited(ctx, custody_read(principal.actor, case=ref))
     entries = await run_in_threadpool(ctx.ledger.case_history, ref)
     items, nxt = params.slice(entries)
-    body = page([entry_out(e) for e in items], params, nxt)
+    body = page(await run_in_threadpool(_shown, ctx, principal, items), params, nxt)
     return {"subject": ref, "case": ref, "total": len(entries)} | body
 
 

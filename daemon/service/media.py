@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, select
 
@@ -49,10 +49,19 @@ from custodyd.hardware.monitor import MediumEvent
 from custodyd.hardware.system_disks import SystemDisks
 from custodyd.hardware.writeblock import verdict
 
-if TYPE_CHECKING:
-    from custodyd.daemon.service.queue import AcquisitionQueue
-
 log = logging.getLogger("custodyd.media")
+
+
+class Acquirer(Protocol):
+    """What the registry asks of the acquisition queue (which itself builds on the registry).
+
+    Declared here so that the dependency runs one way: ``queue`` imports ``media``.
+    """
+
+    def submit(self, medium_key_or_id: str | int, case_ref: str, *, actor: str) -> Any: ...
+
+    def cancel_for_medium(self, key: str, reason: str) -> Any: ...
+
 
 ACTOR = "system:custodyd"
 
@@ -119,7 +128,7 @@ class MediaRegistry:
     def __init__(self, ctx: AppContext, *, auto_acquire: str | None = None) -> None:
         self.ctx = ctx
         self.auto_acquire = auto_acquire
-        self.queue: AcquisitionQueue | None = None
+        self.queue: Acquirer | None = None
         self._live: dict[str, LiveMedium] = {}  # by kernel name
         self._lock = threading.RLock()
         self._ro_set_by_us: set[str] = set()  # kernel names of loop devices we made ro

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from custodyd.daemon.bench.processes import drop_caches
 from custodyd.daemon.imaging import mapfile
-from tests.bench.test_imaging_bench import drop_caches
 from tests.conftest import REPO, needs_root
 from tests.imaging.conftest import MiB, fuse_mount
 
