@@ -270,3 +270,10 @@ def test_admin_disables_a_user_and_their_console_session_ends(
         r = client.post("/admin/users/alice/disable", data={"csrf": csrf_of(page.text)})
         assert r.status_code == 200 and "disabled" in r.text
         assert other.get("/cases", follow_redirects=False).headers["location"] == "/signin"
+
+
+def test_the_acquire_form_offers_the_formats_the_api_accepts() -> None:
+    """The API declares ``format: Literal["raw", "e01"] | None``; the form offers exactly those."""
+    from custodyd.api.console.pages.media import _formats
+
+    assert _formats() == ["raw", "e01"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -48,13 +48,15 @@ def media_page(request: Request, principal: Principal = Depends(console_principa
 
 
 def _formats() -> list[str]:
-    """Image formats the API accepts (``format`` in its acquire body), raw when not offered."""
+    """Image formats the API's acquire body accepts (``format``), none when it has no such field."""
     field = media_api.AcquireIn.model_fields.get("format")
-    if field is None:
-        return []
-    annotation = field.annotation
-    choices = getattr(annotation, "__args__", None)
-    return [str(c) for c in choices] if choices else ["raw"]
+    return _literal_values(field.annotation) if field is not None else []
+
+
+def _literal_values(annotation: Any) -> list[str]:
+    if get_origin(annotation) is Literal:
+        return [str(v) for v in get_args(annotation)]
+    return [v for arg in get_args(annotation) for v in _literal_values(arg)]
 
 
 @router.post("/media/{medium_id}/acquire")
