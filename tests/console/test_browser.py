@@ -320,7 +320,7 @@ def test_examiner_does_the_whole_job_in_chromium(
     assert r.status_code == 200 and evidence_id not in r.text
 
     # -- admin and compliance pages render (screenshots) ---------------------------------
-    issued = (datetime.now(UTC) - timedelta(days=40)).date().isoformat()
+    issued = (datetime.now(UTC) - timedelta(days=170)).date().isoformat()  # due in ~10 days
     order = cli_json(
         live.home,
         "orders",
@@ -328,7 +328,7 @@ def test_examiner_does_the_whole_job_in_chromium(
         "--evidence",
         evidence_id,
         "--regime",
-        "intl-expedited-60",
+        "domestic-180",
         "--issued",
         issued,
         "--ref",
