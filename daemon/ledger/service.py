@@ -479,18 +479,24 @@ class Ledger:
         names = {n for n, _ in self._trust(conn).ever_at(1 << 62)} | {self.key_name}
         bad = []
         for row in conn.execute(sa.select(PENDING).order_by(PENDING.c.id)).all():
-            problem = self._row_problem(row, names)
+            problem = self._row_problem(row, names, for_report=True)
             if problem is not None and problem != FOREIGN:
                 bad.append((int(row.id), problem))
         return bad
 
-    def _row_problem(self, row: Any, names: set[str]) -> str | None:
+    def _row_problem(self, row: Any, names: set[str], for_report: bool = False) -> str | None:
         """None if the row is ours and authentic; FOREIGN if another enrolled appliance's."""
         owner, mac = getattr(row, "owner", None), getattr(row, "mac", None)
         if not isinstance(owner, str) or not isinstance(mac, str):
             return "no appliance name or MAC (not staged by custodyd)"
         if owner != self.key_name:
-            return FOREIGN if owner in names else f"staged by unknown appliance {owner[:40]!r}"
+            # only that appliance can sign it (and only if its MAC verifies there);
+            # `ledger verify` reports rows of appliances the trust list never held
+            return (
+                FOREIGN
+                if owner in names or not for_report
+                else (f"staged by unknown appliance {owner[:40]!r}")
+            )
         events, created_at = row.events, row.created_at
         try:
             expected = self._mac(owner, created_at, events)
