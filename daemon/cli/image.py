@@ -15,7 +15,6 @@ from types import FrameType
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
@@ -92,6 +91,8 @@ def image(
 
 
 def show_manifest(manifest: dict[str, Any]) -> None:
+    from rich.console import Console  # only when a person reads it (start-up time)
+
     console = Console()
     console.print(f"[bold]evidence[/] {manifest['evidence_id']}  case {manifest['case']}")
     console.print(f"  status   {manifest['status']}  verified {manifest.get('verified')}")
