@@ -10,16 +10,19 @@ from __future__ import annotations
 import getpass
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.progress import progress_bar
+
+if TYPE_CHECKING:
+    from custodyd.daemon.imaging.progress import ProgressCallback
 
 
 def cli_actor() -> str:
@@ -60,15 +63,9 @@ def image(
     except BaseException:
         ctx.close()
         raise
-    cancel = threading.Event()
-
-    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
-        cancel.set()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        with progress_bar() as progress:
-            manifest = acquire(
+        manifest = with_progress_and_cancel(
+            lambda progress, cancel: acquire(
                 ctx,
                 source,
                 case,
@@ -82,8 +79,8 @@ def image(
                 cancel=cancel,
                 output=output,
             )
+        )
     finally:
-        signal.signal(signal.SIGINT, previous)
         ctx.close()
     if json_out:
         print_json(manifest)
@@ -91,7 +88,27 @@ def image(
         show_manifest(manifest)
 
 
+def with_progress_and_cancel(
+    run: Callable[[ProgressCallback | None, threading.Event], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run an acquisition with the progress bar (on a terminal) and Ctrl-C as a clean
+    cancel (the item is recorded ``incomplete``; the command exits 130)."""
+    cancel = threading.Event()
+
+    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with progress_bar() as progress:
+            return run(progress, cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def show_manifest(manifest: dict[str, Any]) -> None:
+    from rich.console import Console  # only when a person reads it (start-up time)
+
     console = Console()
     console.print(f"[bold]evidence[/] {manifest['evidence_id']}  case {manifest['case']}")
     console.print(f"  status   {manifest['status']}  verified {manifest.get('verified')}")
