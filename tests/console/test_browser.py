@@ -258,6 +258,9 @@ def test_examiner_does_the_whole_job_in_chromium(
         assert result.get_attribute("class") == "ok", result.text
         assert "Ed25519 signature by" in result.text and "valid" in result.text
     screenshot(driver, "09-custody-proofs")
+    # so far no script error, no Content-Security-Policy violation, no failed request
+    severe = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
 
     # the leaf must be the entry the page shows: a page that lies about it fails the check
     second = buttons[1].get_attribute("data-check-proof")
