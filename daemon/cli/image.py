@@ -3,6 +3,8 @@
 Ctrl-C cancels cleanly: the item is marked ``incomplete`` (ledger
 ``acquisition.incomplete``), the partial output keeps a ``.incomplete`` name and
 the command exits 130.
+``custodyd image --resume EVIDENCE_ID [SOURCE]`` continues an incomplete raw
+acquisition from its rescue map (SOURCE: where the same medium is now, if it moved).
 """
 
 from __future__ import annotations
@@ -31,8 +33,16 @@ def cli_actor() -> str:
 
 @app.command("image")
 def image(
-    source: Path = typer.Argument(..., help="Block device or image file to acquire."),
-    case: str = typer.Option(..., "--case", help="Case reference (created when new)."),
+    source: Path | None = typer.Argument(
+        None, help="Block device or image file to acquire (with --resume: optional)."
+    ),
+    case: str | None = typer.Option(None, "--case", help="Case reference (created when new)."),
+    resume_id: str | None = typer.Option(
+        None,
+        "--resume",
+        help="Continue the incomplete acquisition EVIDENCE_ID from its rescue map.",
+        metavar="EVIDENCE_ID",
+    ),
     store: Path | None = typer.Option(None, "--store", help="Evidence store directory."),
     hashes: str | None = typer.Option(
         None, "--hash", help="Extra digests besides BLAKE3: sha256,md5,sha1."
@@ -53,8 +63,30 @@ def image(
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
     from custodyd.daemon.acquisition import acquire, default_output
+    from custodyd.daemon.errors import InvalidInput
     from custodyd.daemon.imaging.output import ImageFormat
 
+    if resume_id is not None:
+        fixed = {
+            "--case": case,
+            "--store": store,
+            "--hash": hashes,
+            "--format": image_format,
+            "--compression": compression,
+            "--segment-size": segment_size,
+            "--examiner": examiner,
+            "--notes": notes,
+        }
+        given = [flag for flag, value in fixed.items() if value is not None]
+        if given:
+            raise InvalidInput(
+                f"{', '.join(given)}: fixed by the item being resumed; give only "
+                "--resume EVIDENCE_ID [SOURCE]"
+            )
+        _resume(resume_id, source, verify=not no_verify, json_out=json_out)
+        return
+    if source is None or case is None:
+        raise InvalidInput("give SOURCE and --case CASE (or --resume EVIDENCE_ID)")
     ctx = context()
     try:
         output = ImageFormat.of(
@@ -78,6 +110,30 @@ def image(
                 progress=progress,
                 cancel=cancel,
                 output=output,
+            )
+        )
+    finally:
+        ctx.close()
+    if json_out:
+        print_json(manifest)
+    else:
+        show_manifest(manifest)
+
+
+def _resume(evidence_id: str, source: Path | None, *, verify: bool, json_out: bool) -> None:
+    from custodyd.daemon.resume import resume
+
+    ctx = context()
+    try:
+        manifest = with_progress_and_cancel(
+            lambda progress, cancel: resume(
+                ctx,
+                evidence_id,
+                actor=cli_actor(),
+                source=source,
+                verify=verify,
+                progress=progress,
+                cancel=cancel,
             )
         )
     finally:

@@ -13,8 +13,10 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
-def chromium(profile: Path, width: int = 1280, height: int = 800):  # type: ignore[no-untyped-def]
-    """A new headless Chromium with a fresh profile in ``profile``."""
+def chromium(  # type: ignore[no-untyped-def]
+    profile: Path, width: int = 1280, height: int = 800, *, javascript: bool = True
+):
+    """A new headless Chromium with a fresh profile in ``profile`` (optionally without JS)."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.skip("needs Debian's chromium and chromium-driver")
     webdriver = pytest.importorskip("selenium.webdriver")
@@ -38,6 +40,10 @@ def chromium(profile: Path, width: int = 1280, height: int = 800):  # type: igno
     ):
         if arg:
             options.add_argument(arg)
+    if not javascript:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 

@@ -86,9 +86,11 @@ def _sign_in(driver, live: LiveServer, token: str) -> None:  # type: ignore[no-u
 
     driver.get(live.url + "/")
     assert driver.current_url.endswith("/signin")
+    from selenium.webdriver.common.keys import Keys
+
     field = driver.find_element(By.NAME, "token")
-    field.send_keys(token)
-    field.submit()
+    assert driver.switch_to.active_element == field  # autofocus: type straight away
+    field.send_keys(token, Keys.ENTER)  # the keyboard alone signs in
 
 
 def _wait(driver, condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
@@ -256,6 +258,29 @@ def test_examiner_does_the_whole_job_in_chromium(
         assert result.get_attribute("class") == "ok", result.text
         assert "Ed25519 signature by" in result.text and "valid" in result.text
     screenshot(driver, "09-custody-proofs")
+    # so far no script error, no Content-Security-Policy violation, no failed request
+    severe = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+
+    # the leaf must be the entry the page shows: a page that lies about it fails the check
+    second = buttons[1].get_attribute("data-check-proof")
+    driver.execute_script(
+        f"document.getElementById('entry-{second}').dataset.action = 'custody.transferred'"
+    )
+    buttons[1].click()
+    lied = _wait(
+        driver,
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, f"output[data-proof-result='{second}']").get_attribute(
+                "class"
+            )
+            == "bad"
+            and d.find_element(By.CSS_SELECTOR, f"output[data-proof-result='{second}']")
+        ),
+        20,
+        "the proof check to notice the page's wrong action",
+    )
+    assert "the page says custody.transferred" in lied.text
 
     # a tampered public key on the page must make the same check fail
     driver.execute_script(
