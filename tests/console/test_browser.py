@@ -258,6 +258,9 @@ def test_examiner_does_the_whole_job_in_chromium(
         assert result.get_attribute("class") == "ok", result.text
         assert "Ed25519 signature by" in result.text and "valid" in result.text
     screenshot(driver, "09-custody-proofs")
+    # so far no script error, no Content-Security-Policy violation, no failed request
+    severe = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
 
     # the leaf must be the entry the page shows: a page that lies about it fails the check
     second = buttons[1].get_attribute("data-check-proof")
@@ -312,6 +315,11 @@ def test_examiner_does_the_whole_job_in_chromium(
     screenshot(driver, "10-evidence-item-400px")
     driver.get(f"{live.url}/media")
     screenshot(driver, "11-media-400px")
+    for path in ("/media", "/evidence", f"/evidence/{evidence_id}/custody", "/cases"):
+        driver.get(live.url + path)
+        assert driver.execute_script(  # wide tables scroll inside their own box, not the page
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+        ), f"{path} scrolls sideways at 400 px"
     driver.set_window_size(1280, 800)
 
     # -- CSRF: a form posted from another origin is refused ------------------------------

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from custodyd.api.console.pages.common import ALL
-from custodyd.api.console.permissions import ensure_allowed
+from custodyd.api.console.permissions import ensure_allowed, has_operation
 from custodyd.api.console.web import ConsoleRoute, check_form, console_principal, render
 from custodyd.api.deps import get_ctx
 from custodyd.api.routers import cases as cases_api
 from custodyd.daemon.auth import ROLES, Principal
 from custodyd.daemon.errors import InvalidInput
 
+CASE_REPORT = "/v1/cases/{ref}/report.pdf"
 router = APIRouter(route_class=ConsoleRoute)
 
 
@@ -42,7 +44,7 @@ async def create(request: Request, principal: Principal = Depends(console_princi
     case = cases_api.create(
         body=body, response=Response(), principal=principal, ctx=get_ctx(request)
     )
-    return RedirectResponse(f"/cases/{case['ref']}", status_code=303)
+    return RedirectResponse(f"/cases/{quote(case['ref'], safe='')}", status_code=303)
 
 
 @router.get("/cases/{ref}")
@@ -53,7 +55,13 @@ def case_page(
     case = cases_api.read(ref=ref, principal=principal, ctx=ctx)
     members = cases_api.members(ref=ref, principal=principal, ctx=ctx)
     return render(
-        request, "case.html", title=f"Case {ref}", case=case, members=members, roles=ROLES
+        request,
+        "case.html",
+        title=f"Case {ref}",
+        case=case,
+        members=members,
+        roles=ROLES,
+        report=has_operation(request.app, "GET", CASE_REPORT),
     )
 
 
@@ -71,7 +79,7 @@ async def put_member(
         role=str(form.get("role") or ""),
     )
     cases_api.put_member(ref=ref, body=body, principal=principal, ctx=get_ctx(request))
-    return RedirectResponse(f"/cases/{ref}", status_code=303)
+    return RedirectResponse(f"/cases/{quote(ref, safe='')}", status_code=303)
 
 
 @router.post("/cases/{ref}/members/{kind}/{name}/remove")
@@ -93,4 +101,4 @@ async def remove_member(
         principal=principal,
         ctx=get_ctx(request),
     )
-    return RedirectResponse(f"/cases/{ref}", status_code=303)
+    return RedirectResponse(f"/cases/{quote(ref, safe='')}", status_code=303)
