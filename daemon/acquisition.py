@@ -764,6 +764,17 @@ def verify_evidence(
                 evidence_id=evidence_id,
                 status=evidence.status,
             )
+        sealing = session.exec(
+            select(Acquisition.id)
+            .where(Acquisition.evidence_id == evidence_id)
+            .where(Acquisition.state == "sealing")
+        ).first()
+        if sealing is not None:  # recorded sealed; its files are being put in place
+            raise Conflict(
+                f"evidence {evidence_id} is being sealed; verify it in a moment",
+                evidence_id=evidence_id,
+                status="sealing",
+            )
         image_path = Path(evidence.image_path)
     piecewise = manifest.get("piecewise") or {}
     window = int(piecewise.get("window") or ctx.settings.piecewise_window)

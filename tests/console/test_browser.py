@@ -315,6 +315,11 @@ def test_examiner_does_the_whole_job_in_chromium(
     screenshot(driver, "10-evidence-item-400px")
     driver.get(f"{live.url}/media")
     screenshot(driver, "11-media-400px")
+    for path in ("/media", "/evidence", f"/evidence/{evidence_id}/custody", "/cases"):
+        driver.get(live.url + path)
+        assert driver.execute_script(  # wide tables scroll inside their own box, not the page
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+        ), f"{path} scrolls sideways at 400 px"
     driver.set_window_size(1280, 800)
 
     # -- CSRF: a form posted from another origin is refused ------------------------------
