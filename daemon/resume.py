@@ -70,6 +70,31 @@ def resume(
         lock.release()
 
 
+def resumable_item(ctx: AppContext, medium_key: str, size: int) -> str | None:
+    """The newest ``incomplete`` raw item of this medium that a resume can continue
+    (partial image and rescue map present, map of this size), or None."""
+    from sqlmodel import col, select
+
+    from custodyd.daemon.models import Medium
+
+    with ctx.session() as session:
+        rows = session.exec(
+            select(Evidence)
+            .join(Medium, col(Evidence.medium_id) == col(Medium.id))
+            .where(Medium.key == medium_key, Evidence.status == "incomplete")
+            .order_by(col(Evidence.created_at).desc())
+        ).all()
+        candidates = [(e.id, Path(e.directory)) for e in rows]
+    for evidence_id, directory in candidates:
+        try:
+            rmap = mapfile.load(directory / MAP_NAME, size)
+        except mapfile.MapfileError:
+            continue
+        if (directory / RAW_PARTIAL).exists() and rmap.size == size:
+            return evidence_id
+    return None
+
+
 class _Item:
     """What a resume needs to know of the interrupted item."""
 
