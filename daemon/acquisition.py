@@ -56,7 +56,7 @@ from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
 from custodyd.daemon.inventory import inventory as run_inventory
 from custodyd.daemon.ledger.service import Event
-from custodyd.daemon.models import Acquisition, Case, Evidence, Medium
+from custodyd.daemon.models import Acquisition, AcquisitionState, Case, Evidence, Medium
 from custodyd.daemon.recovery import recover_incomplete
 from custodyd.daemon.store.layout import (
     INVENTORY_NAME,
@@ -333,10 +333,12 @@ def _open_item(
                 )
             )
             session.flush()
-            acquisition = Acquisition(evidence_id=evidence_id, state="running", started_at=now)
+            acquisition = Acquisition(
+                evidence_id=evidence_id, state=AcquisitionState.RUNNING, started_at=now
+            )
             if error is not None:
                 acquisition.state, acquisition.error, acquisition.finished_at = (
-                    "failed",
+                    AcquisitionState.INCOMPLETE,
                     error.detail,
                     now,
                 )
@@ -535,7 +537,8 @@ def _complete(
         evidence.manifest = manifest
         evidence.inventory = inv
         evidence.sealed_at = sealed_at
-        acq.state = "sealing"  # the disk side follows; recovery finishes it after a crash
+        # the disk side follows; recovery finishes it after a crash
+        acq.state = AcquisitionState.SEALING
         acq.bytes_done = result.bytes
         acq.bytes_total = result.source.size
         acq.read_errors = len(result.errors.ranges)
@@ -562,7 +565,7 @@ def _complete(
     with ctx.session() as session:
         acq = session.get(Acquisition, acquisition_id)
         assert acq is not None
-        acq.state = "done"
+        acq.state = AcquisitionState.DONE
         session.add(acq)
     return manifest
 
@@ -668,7 +671,7 @@ def _record_incomplete(ctx: AppContext, record: AcquisitionRecord) -> dict[str, 
         evidence.manifest = manifest
         if partial is not None:
             evidence.image_path = str(partial)
-        acq.state = "cancelled" if result.outcome == "cancelled" else "failed"
+        acq.state = AcquisitionState.INCOMPLETE  # why: acq.error and the ledger's reason
         acq.bytes_done = size
         acq.bytes_total = result.source.size
         acq.read_errors = len(result.errors.ranges)
