@@ -29,6 +29,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,47 @@ def _manifest(
     }
 
 
+@dataclass
+class AcquisitionRecord:
+    """One acquisition in flight: what each step after opening the item reads and adds."""
+
+    evidence_id: str
+    case_ref: str
+    actor: str
+    acquisition_id: int | None
+    directory: Path
+    image_path: Path
+    log: AcquisitionLog
+    started_at: str
+    examiner: str | None
+    notes: str | None
+    medium_id: int | None
+    medium: dict[str, Any] | None
+    requested: list[str]
+    result: ImagingResult | None = None  # set by the imaging pass
+    sealed: bool = False  # the database says sealed: from then on recovery rolls forward
+
+    def imaged(self) -> ImagingResult:
+        assert self.result is not None, "the imaging pass has not run"
+        return self.result
+
+    def manifest(self, **rest: Any) -> dict[str, Any]:
+        """The manifest of this item with ``rest`` (status, paths, times, verdicts)."""
+        return _manifest(
+            evidence_id=self.evidence_id,
+            case_ref=self.case_ref,
+            result=self.imaged(),
+            started_at=self.started_at,
+            examiner=self.examiner,
+            notes=self.notes,
+            actor=self.actor,
+            medium_id=self.medium_id,
+            requested=self.requested,
+            medium=self.medium,
+            **rest,
+        )
+
+
 def acquire(
     ctx: AppContext,
     source: Path,
@@ -217,32 +259,23 @@ def acquire(
     try:
         log = AcquisitionLog(directory / LOG_NAME, clock)
         log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
-        common: dict[str, Any] = {
-            "evidence_id": evidence_id,
-            "case_ref": case_ref,
-            "started_at": started.isoformat(),
-            "examiner": examiner,
-            "notes": notes,
-            "actor": actor,
-            "medium_id": medium_id,
-            "requested": requested,
-            "medium": medium,
-        }
+        record = AcquisitionRecord(
+            evidence_id=evidence_id,
+            case_ref=case_ref,
+            actor=actor,
+            acquisition_id=acquisition_id,
+            directory=directory,
+            image_path=image_path,
+            log=log,
+            started_at=started.isoformat(),
+            examiner=examiner,
+            notes=notes,
+            medium_id=medium_id,
+            medium=medium,
+            requested=list(requested),
+        )
         try:
-            return _image_and_seal(
-                ctx,
-                source,
-                acquisition_id,
-                log,
-                directory,
-                image_path,
-                common,
-                verify,
-                progress,
-                cancel,
-                output,
-                metadata,
-            )
+            return _image_and_seal(ctx, record, source, verify, progress, cancel, output, metadata)
         finally:
             log.close()
     finally:
@@ -352,12 +385,8 @@ def _open_item(
 
 def _image_and_seal(
     ctx: AppContext,
+    record: AcquisitionRecord,
     source: Path,
-    acquisition_id: int | None,
-    log: AcquisitionLog,
-    directory: Path,
-    image_path: Path,
-    common: dict[str, Any],
     verify: bool,
     progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
@@ -366,48 +395,36 @@ def _image_and_seal(
 ) -> dict[str, Any]:
     """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
     settings = ctx.settings
-    evidence_id = common["evidence_id"]
+    evidence_id = record.evidence_id
     try:
         result = image_source(
             source,
-            image_path,
-            hashes=common["requested"],
+            record.image_path,
+            hashes=record.requested,
             window=settings.piecewise_window,
             block_size=settings.block_size,
             buffers=settings.buffers,
             progress=progress,
             cancel=cancel,
-            log=log,
+            log=record.log,
             output=output,
             metadata=metadata,
             publish=False,  # renamed to its final name only after the database says sealed
         )
     except Exception as exc:  # could not even start (source vanished, store unwritable)
         result = failed_result(source, exc, settings.piecewise_window)
-    common["result"] = result
+    record.result = result
     if not result.complete:
-        return _record_incomplete(ctx, acquisition_id, log, directory, common)
-    state = {"sealed": False}
+        return _record_incomplete(ctx, record)
     try:
-        manifest = _complete(
-            ctx,
-            acquisition_id,
-            log,
-            directory,
-            image_path,
-            common,
-            verify,
-            progress,
-            cancel,
-            state,
-        )
+        manifest = _complete(ctx, record, verify, progress, cancel)
     except Exception as exc:
-        if state["sealed"]:
+        if record.sealed:
             raise  # the database says sealed: recovery finishes the disk side
         error = exc if isinstance(exc, CustodydError) else CustodydError(str(exc))
         result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
         result.error = error
-        return _record_incomplete(ctx, acquisition_id, log, directory, common)
+        return _record_incomplete(ctx, record)
     if manifest["verified"] is False:
         raise FixityMismatch(
             f"evidence {evidence_id}: the written image does not match what was read",
@@ -418,15 +435,10 @@ def _image_and_seal(
 
 def _complete(
     ctx: AppContext,
-    acquisition_id: int | None,
-    log: AcquisitionLog,
-    directory: Path,
-    image_path: Path,
-    common: dict[str, Any],
+    record: AcquisitionRecord,
     verify: bool,
     progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
-    state: dict[str, bool],
 ) -> dict[str, Any]:
     """Record, verify, inventory, then seal: the database first, the disk after.
 
@@ -435,14 +447,16 @@ def _complete(
     (recovery makes it ``incomplete``). The commit also leaves the acquisition in
     state ``sealing``; then the image is renamed, ``manifest.json`` written from the
     committed manifest and the directory sealed, and only then is the acquisition
-    ``done`` — a crash in between is rolled forward by recovery (``state["sealed"]``
+    ``done`` — a crash in between is rolled forward by recovery (``record.sealed``
     is set at that commit: after it nothing is rolled back).
     """
     settings, ledger, clock = ctx.settings, ctx.ledger, ctx.clock
-    result: ImagingResult = common["result"]
+    result = record.imaged()
     assert result.image_path is not None
     part_path = result.image_path
-    evidence_id, case_ref, actor = common["evidence_id"], common["case_ref"], common["actor"]
+    evidence_id, case_ref, actor = record.evidence_id, record.case_ref, record.actor
+    log, directory, image_path = record.log, record.directory, record.image_path
+    acquisition_id = record.acquisition_id
     log(
         f"read {result.bytes} bytes in {result.seconds:.2f}s; blake3 {result.hashes['blake3']}"
         + "".join(f"; {k} {v}" for k, v in result.hashes.items() if k != "blake3")
@@ -525,8 +539,7 @@ def _complete(
         f"{len(inv.get('filesystems', []))} filesystems"
     )
     status = "sealed" if verified is not False else "mismatch"
-    manifest = _manifest(
-        **common,
+    manifest = record.manifest(
         status=status,
         image_path=image_path,
         finished_at=clock.now().isoformat(),
@@ -571,7 +584,7 @@ def _complete(
                 "status": status,
             },
         )
-    state["sealed"] = True
+    record.sealed = True
     ledger.flush_pending()
     seal_on_disk(directory, image_path, manifest_bytes)
     with ctx.session() as session:
@@ -642,26 +655,20 @@ def _safe_inventory(image_path: Path) -> dict[str, Any]:
         }
 
 
-def _record_incomplete(
-    ctx: AppContext,
-    acquisition_id: int | None,
-    log: AcquisitionLog,
-    directory: Path,
-    common: dict[str, Any],
-) -> dict[str, Any]:
+def _record_incomplete(ctx: AppContext, record: AcquisitionRecord) -> dict[str, Any]:
     """Mark the item incomplete on disk, then in the database; re-raise the engine's error.
 
     What is recorded is what the partial file holds: ``bytes`` is its size and the
     piecewise digests are those of the windows complete in it (``bytes_read`` says how
     far the source was read).
     """
-    result: ImagingResult = common["result"]
+    result = record.imaged()
+    log, directory = record.log, record.directory
     error = result.error or CustodydError("acquisition did not complete")
     partial = keep_as_incomplete(directory)
     size = media_bytes_in(partial)
     finished = ctx.clock.now()
-    manifest = _manifest(
-        **common,
+    manifest = record.manifest(
         status="incomplete",
         image_path=partial,
         finished_at=finished.isoformat(),
@@ -681,8 +688,8 @@ def _record_incomplete(
     log(f"marked incomplete: {error.detail}; {size} bytes in {partial}")
     log.close()
     with ctx.session() as session:
-        evidence = session.get(Evidence, common["evidence_id"])
-        acq = session.get(Acquisition, acquisition_id)
+        evidence = session.get(Evidence, record.evidence_id)
+        acq = session.get(Acquisition, record.acquisition_id)
         assert evidence is not None and acq is not None
         evidence.status = "incomplete"
         evidence.bytes = size
@@ -701,9 +708,9 @@ def _record_incomplete(
             ctx,
             session,
             "acquisition.incomplete",
-            common["actor"],
-            common["case_ref"],
-            common["evidence_id"],
+            record.actor,
+            record.case_ref,
+            record.evidence_id,
             {
                 "reason": result.outcome,
                 "error": error.slug,
@@ -784,6 +791,17 @@ def verify_evidence(
                 "only sealed evidence can be verified",
                 evidence_id=evidence_id,
                 status=evidence.status,
+            )
+        sealing = session.exec(
+            select(Acquisition.id)
+            .where(Acquisition.evidence_id == evidence_id)
+            .where(Acquisition.state == "sealing")
+        ).first()
+        if sealing is not None:  # recorded sealed; its files are being put in place
+            raise Conflict(
+                f"evidence {evidence_id} is being sealed; verify it in a moment",
+                evidence_id=evidence_id,
+                status="sealing",
             )
         image_path = Path(evidence.image_path)
     piecewise = manifest.get("piecewise") or {}

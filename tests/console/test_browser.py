@@ -207,6 +207,9 @@ def test_examiner_does_the_whole_job_in_chromium(
     _wait(driver, finished, 120, "the progress bar at 100 % and the acquisition done")
     assert bar.get_attribute("value") == bar.get_attribute("max") == str(SIZE)
     assert len(seen_values) >= 2, "the bar never moved"
+    rate = driver.find_element(By.CSS_SELECTOR, "[data-field=rate]").text
+    assert "on average over" in rate, rate
+    assert driver.find_element(By.CSS_SELECTOR, "[data-field=eta]").text == "—"
     assert driver.execute_script("return window.notReloaded === true")
     screenshot(driver, "05-acquisition-done")
 
