@@ -479,7 +479,35 @@ def _complete(
     )
     verified: bool | None = None
     verify_seconds: float | None = None
-    if verify:
+    if verify and result.readback is not None:
+        # A rescued or resumed image was hashed by reading it back from the destination
+        # (page cache dropped): that read is the verification. Windows pass 1 streamed
+        # and no later pass touched were compared with the source stream; a second
+        # re-read would only compare the file with itself.
+        readback = result.readback
+        verified = not readback["mismatched"]
+        verify_seconds = readback["seconds"]
+        log(
+            f"verified by read-back: blake3 {result.hashes['blake3']}; "
+            f"{readback['compared']} window(s) equal to the source stream, "
+            f"{readback['rescued']} rescued, mismatched {readback['mismatched']}"
+        )
+        ledger.append(
+            "evidence.verified",
+            actor=actor,
+            case=case_ref,
+            evidence=evidence_id,
+            payload={
+                "match": verified,
+                "blake3": result.hashes["blake3"],
+                "expected": result.hashes["blake3"],
+                "mismatched_windows": readback["mismatched"],
+                "windows_compared_with_source": readback["compared"],
+                "windows_rescued": readback["rescued"],
+                "pass": "acquisition-readback",
+            },
+        )
+    elif verify:
         check = verify_image(
             part_path,
             expected_blake3=result.hashes["blake3"],
