@@ -58,7 +58,7 @@ from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
 from custodyd.daemon.inventory import inventory as run_inventory
 from custodyd.daemon.ledger.service import Event
-from custodyd.daemon.models import Acquisition, Case, Evidence, Medium
+from custodyd.daemon.models import Acquisition, AcquisitionState, Case, Evidence, Medium
 from custodyd.daemon.recovery import recover_incomplete
 from custodyd.daemon.store.layout import (
     INVENTORY_NAME,
@@ -357,10 +357,12 @@ def _open_item(
                 )
             )
             session.flush()
-            acquisition = Acquisition(evidence_id=evidence_id, state="running", started_at=now)
+            acquisition = Acquisition(
+                evidence_id=evidence_id, state=AcquisitionState.RUNNING, started_at=now
+            )
             if error is not None:
                 acquisition.state, acquisition.error, acquisition.finished_at = (
-                    "failed",
+                    AcquisitionState.INCOMPLETE,
                     error.detail,
                     now,
                 )
@@ -505,7 +507,35 @@ def _complete(
     )
     verified: bool | None = None
     verify_seconds: float | None = None
-    if verify:
+    if verify and result.readback is not None:
+        # A rescued or resumed image was hashed by reading it back from the destination
+        # (page cache dropped): that read is the verification. Windows pass 1 streamed
+        # and no later pass touched were compared with the source stream; a second
+        # re-read would only compare the file with itself.
+        readback = result.readback
+        verified = not readback["mismatched"]
+        verify_seconds = readback["seconds"]
+        log(
+            f"verified by read-back: blake3 {result.hashes['blake3']}; "
+            f"{readback['compared']} window(s) equal to the source stream, "
+            f"{readback['rescued']} rescued, mismatched {readback['mismatched']}"
+        )
+        ledger.append(
+            "evidence.verified",
+            actor=actor,
+            case=case_ref,
+            evidence=evidence_id,
+            payload={
+                "match": verified,
+                "blake3": result.hashes["blake3"],
+                "expected": result.hashes["blake3"],
+                "mismatched_windows": readback["mismatched"],
+                "windows_compared_with_source": readback["compared"],
+                "windows_rescued": readback["rescued"],
+                "pass": "acquisition-readback",
+            },
+        )
+    elif verify:
         check = verify_image(
             _media(record.image_ref or part_path),
             expected_blake3=result.hashes["blake3"],
@@ -563,7 +593,8 @@ def _complete(
         evidence.manifest = manifest
         evidence.inventory = inv
         evidence.sealed_at = sealed_at
-        acq.state = "sealing"  # the disk side follows; recovery finishes it after a crash
+        # the disk side follows; recovery finishes it after a crash
+        acq.state = AcquisitionState.SEALING
         acq.bytes_done = result.bytes
         acq.bytes_total = result.source.size
         acq.read_errors = len(result.errors.ranges)
@@ -595,7 +626,7 @@ def _complete(
     with ctx.session() as session:
         acq = session.get(Acquisition, acquisition_id)
         assert acq is not None
-        acq.state = "done"
+        acq.state = AcquisitionState.DONE
         session.add(acq)
     return manifest
 
@@ -753,7 +784,7 @@ def _record_incomplete(ctx: AppContext, record: AcquisitionRecord) -> dict[str, 
         evidence.manifest = manifest
         if partial is not None:
             evidence.image_path = str(partial)
-        acq.state = "cancelled" if result.outcome == "cancelled" else "failed"
+        acq.state = AcquisitionState.INCOMPLETE  # why: acq.error and the ledger's reason
         acq.bytes_done = size
         acq.bytes_total = result.source.size
         acq.read_errors = len(result.errors.ranges)
