@@ -395,7 +395,6 @@ def _image_and_seal(
 ) -> dict[str, Any]:
     """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
     settings = ctx.settings
-    evidence_id = record.evidence_id
     try:
         result = image_source(
             source,
@@ -404,6 +403,7 @@ def _image_and_seal(
             window=settings.piecewise_window,
             block_size=settings.block_size,
             buffers=settings.buffers,
+            retries=settings.rescue_retries,
             progress=progress,
             cancel=cancel,
             log=record.log,
@@ -414,6 +414,19 @@ def _image_and_seal(
     except Exception as exc:  # could not even start (source vanished, store unwritable)
         result = failed_result(source, exc, settings.piecewise_window)
     record.result = result
+    return seal_or_record_incomplete(ctx, record, verify, progress, cancel)
+
+
+def seal_or_record_incomplete(
+    ctx: AppContext,
+    record: AcquisitionRecord,
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+) -> dict[str, Any]:
+    """After the imaging pass (``record.result``): seal a complete image, or record the
+    item ``incomplete`` and re-raise the pass's error. Shared by acquire and resume."""
+    result = record.imaged()
     if not result.complete:
         return _record_incomplete(ctx, record)
     try:
@@ -427,8 +440,8 @@ def _image_and_seal(
         return _record_incomplete(ctx, record)
     if manifest["verified"] is False:
         raise FixityMismatch(
-            f"evidence {evidence_id}: the written image does not match what was read",
-            evidence_id=evidence_id,
+            f"evidence {record.evidence_id}: the written image does not match what was read",
+            evidence_id=record.evidence_id,
         )
     return manifest
 
