@@ -275,7 +275,7 @@ def _run(
         directory=item.directory,
         image_path=item.image_path,
         log=log,
-        started_at=item.started_at or ctx.clock.now().isoformat(),
+        started_at=item.started_at,
         examiner=item.examiner,
         notes=item.notes,
         medium_id=item.medium_id,

@@ -125,6 +125,7 @@ def image_source(
     output: ImageFormat | None = None,
     metadata: ImageMetadata | None = None,
     publish: bool = True,
+    sink: Callable[[SourceInfo], ImageSink] | None = None,
 ) -> ImagingResult:
     """Image ``source`` into ``image_path`` and keep the rescue map beside it.
 
@@ -143,7 +144,8 @@ def image_source(
     ``output`` chooses the image written (raw by default). An E01 sink also gets
     MD5 and SHA-1 (it stores them); as compressed chunks cannot be patched in
     place, rescued bytes go to a sparse side file and the E01 is then rewritten
-    once from the first one and that file (:meth:`E01Sink.rebuild`).
+    once from the first one and that file (:meth:`E01Sink.rebuild`). ``sink``
+    replaces the local file with another consumer (an S3 multipart upload).
     """
     say = log or (lambda _msg: None)
     output = output or ImageFormat()
@@ -156,7 +158,9 @@ def image_source(
     readback: dict[str, Any] | None = None
     try:
         output.check_source_size(info.size, info.path)
-        writer: ImageSink = open_sink(output, image_path, info, metadata)
+        writer: ImageSink = (
+            sink(info) if sink is not None else open_sink(output, image_path, info, metadata)
+        )
         consumers, digests, piecewise = hash_consumers(hashes, window)
 
         def write(view: memoryview) -> None:
