@@ -405,6 +405,7 @@ def _open_item(
         raise
     ctx.ledger.flush_pending()
     if error is not None:
+        error.extra.setdefault("evidence_id", evidence_id)  # the item exists: name it
         raise error
     assert lock is not None
     return lock, acquisition_id, case_ref, directory, medium
@@ -821,6 +822,7 @@ def _record_incomplete(ctx: AppContext, record: AcquisitionRecord) -> dict[str, 
             },
         )
     ctx.ledger.flush_pending()
+    error.extra.setdefault("evidence_id", record.evidence_id)  # where the partial output is
     raise error
 
 
