@@ -405,6 +405,7 @@ def _open_item(
         raise
     ctx.ledger.flush_pending()
     if error is not None:
+        error.extra.setdefault("evidence_id", evidence_id)  # the item exists: name it
         raise error
     assert lock is not None
     return lock, acquisition_id, case_ref, directory, medium
@@ -422,7 +423,6 @@ def _image_and_seal(
 ) -> dict[str, Any]:
     """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
     settings = ctx.settings
-    evidence_id = record.evidence_id
     try:
         result = image_source(
             source,
@@ -431,6 +431,7 @@ def _image_and_seal(
             window=settings.piecewise_window,
             block_size=settings.block_size,
             buffers=settings.buffers,
+            retries=settings.rescue_retries,
             progress=progress,
             cancel=cancel,
             log=record.log,
@@ -442,6 +443,19 @@ def _image_and_seal(
     except Exception as exc:  # could not even start (source vanished, store unwritable)
         result = failed_result(source, exc, settings.piecewise_window)
     record.result = result
+    return seal_or_record_incomplete(ctx, record, verify, progress, cancel)
+
+
+def seal_or_record_incomplete(
+    ctx: AppContext,
+    record: AcquisitionRecord,
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+) -> dict[str, Any]:
+    """After the imaging pass (``record.result``; a fresh one or a resumed one): seal,
+    or record the item ``incomplete`` and re-raise its error."""
+    result = record.imaged()
     if not result.complete:
         return _record_incomplete(ctx, record)
     try:
@@ -457,8 +471,8 @@ def _image_and_seal(
         return _record_incomplete(ctx, record)
     if manifest["verified"] is False:
         raise FixityMismatch(
-            f"evidence {evidence_id}: the written image does not match what was read",
-            evidence_id=evidence_id,
+            f"evidence {record.evidence_id}: the written image does not match what was read",
+            evidence_id=record.evidence_id,
         )
     return manifest
 
@@ -809,6 +823,7 @@ def _record_incomplete(ctx: AppContext, record: AcquisitionRecord) -> dict[str, 
             },
         )
     ctx.ledger.flush_pending()
+    error.extra.setdefault("evidence_id", record.evidence_id)  # where the partial output is
     raise error
 
 
