@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None  # default: sqlite in home
     store_dir: Path | None = None  # default: home/evidence
+    store_url: str | None = None  # s3://bucket/prefix: evidence on S3 with Object Lock
 
     # imaging
     block_size: int = 16 * MiB

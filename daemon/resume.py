@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from custodyd.daemon.acquisition import (
-    _complete,
+    AcquisitionRecord,
     _evidence,
-    _record_incomplete,
     _stage,
+    seal_or_record_incomplete,
     tool_version,
 )
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.errors import AcquisitionInProgress, Conflict, FixityMismatch, SourceError
+from custodyd.daemon.errors import AcquisitionInProgress, Conflict, SourceError
 from custodyd.daemon.imaging import mapfile
 from custodyd.daemon.imaging.engine import MAP_NAME, failed_result, resume_image
 from custodyd.daemon.imaging.progress import Progress
@@ -266,46 +266,20 @@ def _run(
         )
     except Exception as exc:  # the source or the partial image could not be opened
         result = failed_result(item.source, exc, settings.piecewise_window)
-    common: dict[str, Any] = {
-        "evidence_id": item.evidence_id,
-        "case_ref": item.case_ref,
-        "started_at": item.started_at,
-        "examiner": item.examiner,
-        "notes": item.notes,
-        "actor": actor,
-        "medium_id": item.medium_id,
-        "requested": item.requested,
-        "medium": item.manifest.get("medium"),
-        "result": result,
-    }
-    if not result.complete:
-        return _record_incomplete(ctx, acquisition_id, log, item.directory, common)
-    state = {"sealed": False}
-    try:
-        manifest = _complete(
-            ctx,
-            acquisition_id,
-            log,
-            item.directory,
-            item.image_path,
-            common,
-            verify,
-            progress,
-            cancel,
-            state,
-        )
-    except Exception as exc:
-        if state["sealed"]:
-            raise
-        from custodyd.daemon.errors import Cancelled, CustodydError
-
-        error = exc if isinstance(exc, CustodydError) else CustodydError(str(exc))
-        result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
-        result.error = error
-        return _record_incomplete(ctx, acquisition_id, log, item.directory, common)
-    if manifest["verified"] is False:
-        raise FixityMismatch(
-            f"evidence {item.evidence_id}: the written image does not match what was read",
-            evidence_id=item.evidence_id,
-        )
-    return manifest
+    record = AcquisitionRecord(
+        evidence_id=item.evidence_id,
+        case_ref=item.case_ref,
+        actor=actor,
+        acquisition_id=acquisition_id,
+        directory=item.directory,
+        image_path=item.image_path,
+        log=log,
+        started_at=item.started_at,
+        examiner=item.examiner,
+        notes=item.notes,
+        medium_id=item.medium_id,
+        medium=item.manifest.get("medium"),
+        requested=list(item.requested),
+        result=result,
+    )
+    return seal_or_record_incomplete(ctx, record, verify, progress, cancel)

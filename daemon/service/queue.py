@@ -383,6 +383,14 @@ class AcquisitionQueue:
             )
         else:
             job.evidence_id = str(manifest.get("evidence_id"))
+            from custodyd.daemon.orders.object_lock import lock_new_item
+
+            try:  # an item in S3 under orders of its case is locked at once
+                lock_new_item(self.ctx, manifest, actor=job.actor)
+            except (
+                Exception
+            ) as exc:  # the item is sealed; the lock is retried on the next order change
+                log.error("object lock after acquisition failed: %s", exc)
             self.media.set_state(medium, "acquired", evidence_id=job.evidence_id)
             job.state = "done"
             log.info(

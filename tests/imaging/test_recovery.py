@@ -301,3 +301,35 @@ def test_a_live_item_being_sealed_is_not_verified(
         check_store(list_evidence(after, "SEALING", status=None), small_settings.evidence_dir)
     finally:
         after.close()
+
+
+def test_a_command_still_runs_where_recovery_cannot(
+    ictx: AppContext,
+    small_settings: Settings,
+    clock: ManualClock,
+    source_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A user who may read the data directory but not write it still runs commands:
+    recovery says it cannot settle the unfinished items and leaves them."""
+    with monkeypatch.context() as patch:
+        crash_at(patch, acquisition_module, "verify_image", "before")
+        with pytest.raises(Crash):
+            acquire(ictx, source_file, "NOWRITE", actor=ACTOR)
+    (small_settings.home / "recovery.lock").mkdir()  # cannot be opened as the lock file
+    other = reopen(small_settings, clock)
+    try:
+        [item] = list_evidence(other, "NOWRITE", status=None)
+        assert item["status"] == "acquiring"
+        assert "cannot recover them here" in caplog.text
+    finally:
+        other.close()
+    (small_settings.home / "recovery.lock").rmdir()
+    after = reopen(small_settings, clock)
+    try:
+        [item] = list_evidence(after, "NOWRITE", status=None)
+        assert item["status"] == "incomplete"
+        check_store([item], small_settings.evidence_dir)
+    finally:
+        after.close()
