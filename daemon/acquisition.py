@@ -431,6 +431,7 @@ def _image_and_seal(
             window=settings.piecewise_window,
             block_size=settings.block_size,
             buffers=settings.buffers,
+            retries=settings.rescue_retries,
             progress=progress,
             cancel=cancel,
             log=record.log,

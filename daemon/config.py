@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     block_size: int = 16 * MiB
     buffers: int = 4
     piecewise_window: int = 64 * MiB
+    # Extra passes over the bad sectors once trimming and scraping are done (as
+    # ddrescue's --retry-passes; 0 by default like ddrescue: a dying disk is spared).
+    rescue_retries: int = Field(default=0, ge=0, le=100)
     extra_hashes: CommaList = Field(default_factory=list)
     image_format: str = "raw"  # raw | e01: what acquisitions write unless told otherwise
     e01_compression: str = "fast"  # none | fast | best

@@ -259,6 +259,7 @@ def _run(
             window=settings.piecewise_window,
             block_size=settings.block_size,
             buffers=settings.buffers,
+            retries=settings.rescue_retries,
             progress=progress,
             cancel=cancel,
             log=log,

@@ -80,6 +80,9 @@ def image(
         return
     if source is None or case is None:
         raise InvalidInput("give SOURCE and --case CASE (or --resume EVIDENCE_ID)")
+    from custodyd.daemon.cases import check_ref
+
+    check_ref(case)  # before the context: a refused ref creates no home, database or store dir
     ctx = context()
     try:
         output = ImageFormat.of(
