@@ -17,7 +17,9 @@ from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import ServiceUnavailable
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in the thread pool, a
+    # hop per request that cost more than the rest of an audited read together.
     ctx: AppContext = request.app.state.ctx
     return ctx
 

@@ -85,10 +85,16 @@ def revoke_token(session: Session, clock: Clock, name: str) -> ApiToken:
     return token
 
 
-def list_tokens(session: Session, *, include_revoked: bool = False) -> list[ApiToken]:
+def list_tokens(
+    session: Session, *, include_revoked: bool = False, offset: int = 0, limit: int | None = None
+) -> list[ApiToken]:
     query = select(ApiToken).order_by(col(ApiToken.id))
     if not include_revoked:
         query = query.where(col(ApiToken.revoked_at).is_(None))
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.exec(query))
 
 

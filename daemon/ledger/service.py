@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import create_engine
 
 from custodyd.daemon.db import make_engine
+from custodyd.daemon.db.raw import raw_cursor
 from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.errors import InvalidInput, LedgerIntegrityError, NotFound
 from custodyd.daemon.ledger import keys, merkle, verify
@@ -499,33 +500,26 @@ class Ledger:
         if key is None:
             raise InvalidInput("a timeline is of an evidence item or of a case")
 
-        def read(conn: Connection) -> Timeline:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            p = "?" if self.dialect == "sqlite" else "%s"
-            try:
-                cursor.execute(
-                    f"SELECT idx, leaf FROM ledger_entries WHERE {column} = {p} AND idx > {p}"
-                    f" ORDER BY idx LIMIT {p} OFFSET {p}",
-                    (key, after, limit + 1, offset),
-                )
-                rows = cursor.fetchall()
-                cursor.execute(
-                    f"SELECT count(*) FROM (SELECT 1 FROM ledger_entries WHERE {column} = {p}"
-                    f" LIMIT {p}) AS t",
-                    (key, count_up_to + 1),
-                )
-                counted = int(cursor.fetchone()[0])  # type: ignore[index]
-            finally:
-                cursor.close()
-            more = len(rows) > limit
-            rows = rows[:limit]
-            return Timeline(
-                leaves=[bytes(r[1]) for r in rows],
-                total=counted if counted <= count_up_to else None,
-                next_after=int(rows[-1][0]) if more else None,
+        with raw_cursor(self.engine) as (cursor, p):
+            cursor.execute(
+                f"SELECT idx, leaf FROM ledger_entries WHERE {column} = {p} AND idx > {p}"
+                f" ORDER BY idx LIMIT {p} OFFSET {p}",
+                (key, after, limit + 1, offset),
             )
-
-        return self._hot(read)
+            rows = cursor.fetchall()
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM ledger_entries WHERE {column} = {p}"
+                f" LIMIT {p}) AS t",
+                (key, count_up_to + 1),
+            )
+            counted = int(cursor.fetchone()[0])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Timeline(
+            leaves=[bytes(r[1]) for r in rows],
+            total=counted if counted <= count_up_to else None,
+            next_after=int(rows[-1][0]) if more else None,
+        )
 
     def entries(self, start: int = 0, limit: int | None = None) -> list[LedgerEntry]:
         query = sa.select(ENTRIES.c.leaf).where(ENTRIES.c.idx >= start).order_by(ENTRIES.c.idx)

@@ -6,6 +6,10 @@ on a free loopback port, and lets ``clients`` concurrent keep-alive connections
 read ``GET /v1/evidence/{id}/custody`` (first page; each read appends its
 ``history.read`` entry durably before it is answered) for ``seconds`` seconds.
 
+The same clients then read ``/healthz`` for a few seconds: the rate of the server
+and framework alone on this machine at this moment (``healthz_per_s``), the
+reference a regression floor is judged against.
+
 The load generator is a minimal HTTP/1.1 client on asyncio streams in this
 process, so that on a small machine the measurement is not dominated by the
 client's own CPU. The server's CPU per read is read from ``/proc/<pid>/stat``
@@ -161,12 +165,16 @@ async def _one(host: str, port: int, path: str, headers: dict[str, str]) -> tupl
         writer.close()
 
 
-async def _load(port: int, secret: str, clients: int, seconds: float) -> Load:
+async def _load(
+    port: int, secret: str, clients: int, seconds: float, *, path: str | None = None
+) -> Load:
+    """``clients`` connections reading custody histories (or ``path``) for ``seconds``."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     headers = {"Authorization": f"Bearer {secret}"}
     targets = [f"EV{i:08d}" for i in range(TARGETS)]
-    requests = [_request(f"/v1/evidence/{t}/custody", headers) for t in targets]
+    paths = [path] if path else [f"/v1/evidence/{t}/custody" for t in targets]
+    requests = [_request(p, headers) for p in paths]
     deadline = time.monotonic() + seconds
 
     async def client(n: int) -> None:
@@ -225,6 +233,10 @@ def run(
             load = asyncio.run(_load(port, secret, clients, seconds))
             server_cpu = _cpu_seconds(process.pid) - cpu_before
             size = _ledger_size(port, secret)
+            say("reference: /healthz (no authentication, no audit, no database)")
+            reference = asyncio.run(
+                _load(port, secret, clients, min(5.0, max(1.0, seconds / 3)), path="/healthz")
+            )
         finally:
             process.terminate()
             try:
@@ -246,6 +258,7 @@ def run(
         "cpu_ms_per_read": round(server_cpu * 1000 / max(ok, 1), 3),
         "server_cpu_s": round(server_cpu, 2),
         "client_cpu_ms_per_read": round(load.client_cpu_s * 1000 / max(reads, 1), 3),
+        "healthz_per_s": round(reference.statuses.get("200", 0) / reference.seconds, 1),
         "seed_seconds": round(seed_s, 1),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
