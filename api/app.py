@@ -1,7 +1,7 @@
 """The FastAPI application: ``create_app(ctx)``.
 
 Every module in :mod:`custodyd.api.routers` that defines ``router`` is included,
-so another team adds endpoints by adding a file there, never by editing this one.
+so endpoints are added by adding a file there, never by editing this one.
 Errors are mapped once (:mod:`custodyd.api.problems`); bodies are capped
 (:mod:`custodyd.api.limits`); OpenAPI is served at ``/openapi.json``.
 """
@@ -12,12 +12,11 @@ import importlib
 import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
 from custodyd.api import problems
-from custodyd.api.deps import current_runtime
+from custodyd.api.deps import Runtime
 from custodyd.api.limits import BodySizeLimit
 from custodyd.api.metrics import RequestMetrics
 from custodyd.daemon import __version__
@@ -46,24 +45,17 @@ def routers() -> list[APIRouter]:
     return found
 
 
-def _default_context() -> tuple[AppContext, bool]:
-    """The runtime's context when a daemon runs in this process, else a new one (owned)."""
-    runtime = current_runtime()
-    ctx = getattr(runtime, "ctx", None) if runtime is not None else None
-    if isinstance(ctx, AppContext):
-        return ctx, False
-    return open_context(Settings()), True
+def create_app(ctx: AppContext | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The API over ``ctx`` (the runtime's, else built from the environment and owned).
 
-
-def create_app(ctx: AppContext | None = None, *, runtime: Any | None = None) -> FastAPI:
-    """The API over ``ctx`` (built from the environment when omitted).
-
-    ``runtime`` pins the daemon runtime the media/acquisition endpoints use; by
-    default it is looked up per request (``custodyd.daemon.runtime.current()``).
+    ``runtime`` is the live daemon (``custodyd serve`` passes it); without one the
+    media and acquisition endpoints answer 503.
     """
     owned = False
+    if ctx is None and runtime is not None:
+        ctx = runtime.ctx
     if ctx is None:
-        ctx, owned = _default_context()
+        ctx, owned = open_context(Settings()), True
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -1,20 +1,41 @@
 """Request-scoped access to the application context and the daemon runtime.
 
-The context is fixed when the app is created (``app.state.ctx``). The runtime
-(udev monitor, scheduler, acquisition workers; team appliance's
-``custodyd.daemon.runtime``) exists only when the API runs inside ``custodyd
-serve``; endpoints that need it answer 503 otherwise.
+Both are fixed when the app is created: ``create_app(ctx, runtime=...)`` stores
+them on ``app.state``. The runtime (udev monitor, acquisition workers,
+scheduler) exists only when the API runs inside ``custodyd serve``, whose
+composition root (:mod:`custodyd.daemon.serve`) builds it and hands it over;
+endpoints that need it answer 503 otherwise.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import ServiceUnavailable
+from custodyd.daemon.service.media import MediaRegistry
+from custodyd.daemon.service.queue import AcquisitionQueue
+
+
+class Runtime(Protocol):
+    """What the API uses of the daemon it runs in (built in :mod:`custodyd.daemon.serve`)."""
+
+    @property
+    def ctx(self) -> AppContext: ...
+
+    @property
+    def media(self) -> MediaRegistry: ...
+
+    @property
+    def acquisitions(self) -> AcquisitionQueue: ...
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, the state of each part) for ``/readyz``."""
+        ...
+
+    def status(self) -> dict[str, Any]: ...
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -24,22 +45,12 @@ async def get_ctx(request: Request) -> AppContext:
     return ctx
 
 
-def current_runtime() -> Any | None:
-    """The in-process daemon runtime, or None when the API runs without one."""
-    try:
-        module = importlib.import_module("custodyd.daemon.runtime")
-    except ImportError:
-        return None
-    current = getattr(module, "current", None)
-    return current() if callable(current) else None
+def get_runtime(request: Request) -> Runtime | None:
+    runtime: Runtime | None = request.app.state.runtime
+    return runtime
 
 
-def get_runtime(request: Request) -> Any | None:
-    override = getattr(request.app.state, "runtime", None)
-    return override if override is not None else current_runtime()
-
-
-def require_runtime(request: Request) -> Any:
+def require_runtime(request: Request) -> Runtime:
     runtime = get_runtime(request)
     if runtime is None:
         raise ServiceUnavailable(

@@ -16,13 +16,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func
-from sqlmodel import col, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.models import Acquisition, AlertOutbox, Evidence
+from custodyd.daemon.stats import service_figures
 
 
 class RequestMetrics:
@@ -107,41 +104,15 @@ class ServiceCollector(Collector):
         evidence = GaugeMetricFamily(
             "custodyd_evidence_items", "Evidence items by status", labels=["status"]
         )
-        with self.ctx.session() as session:
-            for state, count in session.exec(
-                select(Acquisition.state, func.count()).group_by(Acquisition.state)
-            ):
-                acquisitions.add_metric([state], count)
-            for status, count in session.exec(
-                select(Evidence.status, func.count()).group_by(Evidence.status)
-            ):
-                evidence.add_metric([status], count)
-            for channel, state, count in session.exec(
-                select(AlertOutbox.channel, AlertOutbox.state, func.count()).group_by(
-                    AlertOutbox.channel, AlertOutbox.state
-                )
-            ):
-                alerts.add_metric([channel, state], count)
-            total = session.exec(
-                select(func.coalesce(func.sum(Acquisition.bytes_done), 0)).where(
-                    Acquisition.state == "done"
-                )
-            ).one()
-            acquired.add_metric([], float(total))
-            recent = session.exec(
-                select(Acquisition)
-                .where(Acquisition.state == "done")
-                .where(col(Acquisition.finished_at).is_not(None))
-                .order_by(col(Acquisition.id).desc())
-                .limit(20)
-            ).all()
-        seconds = sum(
-            max((utc(a.finished_at) - utc(a.started_at)).total_seconds(), 0.0)
-            for a in recent
-            if a.finished_at is not None
-        )
-        done = sum(a.bytes_done for a in recent)
-        throughput.add_metric([], done / seconds if seconds > 0 else 0.0)
+        figures = service_figures(self.ctx)  # counted by the domain; here only translated
+        for state, count in figures.acquisitions_by_state.items():
+            acquisitions.add_metric([state], count)
+        for status, count in figures.evidence_by_status.items():
+            evidence.add_metric([status], count)
+        for (channel, state), count in figures.alerts_by_channel_state.items():
+            alerts.add_metric([channel, state], count)
+        acquired.add_metric([], float(figures.acquired_bytes))
+        throughput.add_metric([], figures.throughput_bytes_per_second)
         yield acquisitions
         yield evidence
         yield alerts

@@ -1,4 +1,4 @@
-"""Who may see preservation orders and transfers (shared by the orders-team routers).
+"""Who may see preservation orders and transfers (shared by the orders routers).
 
 Compliance officers and admins see every order and transfer; anyone else sees
 those of the cases they are members of (investigators read the orders of their

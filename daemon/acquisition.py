@@ -40,6 +40,7 @@ from custodyd.daemon.errors import (
 )
 from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
 from custodyd.daemon.imaging.hashers import parse_hashes
+from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata, image_files
 from custodyd.daemon.imaging.piecewise import piecewise_manifest
 from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.safety import check_destination, check_source
@@ -48,7 +49,6 @@ from custodyd.daemon.inventory import inventory as run_inventory
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Evidence, Medium
 from custodyd.daemon.store.layout import (
-    IMAGE_NAME,
     INVENTORY_NAME,
     MANIFEST_NAME,
     AcquisitionLog,
@@ -114,6 +114,8 @@ def _manifest(
         "bytes": result.bytes,
         "hashes": dict(result.hashes),
         "requested_hashes": list(requested),
+        "format": result.image.get("format", image_format(image_path)),
+        "image": result.image or None,
         "piecewise": piecewise_manifest(result.window, result.piecewise),
         "read_errors": result.errors.to_list(),
         "read_error_count": len(result.errors.ranges),
@@ -148,13 +150,20 @@ def acquire(
     medium_id: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
+    output: ImageFormat | None = None,
 ) -> dict[str, Any]:
-    """Image ``source`` into the store for case ``case_ref``; returns the sealed manifest."""
+    """Image ``source`` into the store for case ``case_ref``; returns the sealed manifest.
+
+    ``output`` says what is written (default: the settings' ``image_format``, raw
+    unless configured; E01 with ``e01_compression`` and ``e01_segment_size``)."""
     check_ref(case_ref)  # before anything is created: the ref names a store directory
     settings = ctx.settings
     source = Path(source)
     requested = parse_hashes(list(hashes) or settings.extra_hashes)
+    output = output or default_output(settings)
     check_source(source)
+    if source.is_file():
+        output.check_source_size(source.stat().st_size, str(source))
     store_root = Path(store) if store is not None else settings.evidence_dir
     check_destination(source, store_root)
     try:
@@ -170,7 +179,7 @@ def acquire(
         case_ref = case.ref
         medium = _medium_identity(session, medium_id)
         directory = evidence_directory(store_root, case_ref, evidence_id)
-        image_path = directory / IMAGE_NAME
+        image_path = directory / output.image_name
         assert case.id is not None
         session.add(
             Evidence(
@@ -203,6 +212,7 @@ def acquire(
                 "source": str(source),
                 "medium_id": medium_id,
                 "hashes": ["blake3", *requested],
+                **output.to_dict(),
                 "examiner": examiner,
                 "notes": notes,
                 "directory": str(directory),
@@ -240,6 +250,15 @@ def acquire(
                 progress=progress,
                 cancel=cancel,
                 log=log,
+                output=output,
+                metadata=ImageMetadata(
+                    case=case_ref,
+                    evidence_id=evidence_id,
+                    examiner=examiner,
+                    notes=notes,
+                    started=started,
+                    version=tool_version(),
+                ),
             )
         except Exception as exc:  # could not even start (source vanished, store unwritable)
             result = failed_result(source, exc, settings.piecewise_window)
@@ -338,6 +357,7 @@ def _complete(
                 "blake3": check.blake3,
                 "expected": check.expected,
                 "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+                "bad_chunks": [c["index"] for c in check.bad_chunks],
                 "pass": "acquisition",
             },
         )
@@ -397,6 +417,16 @@ def _complete(
         )
     ledger.flush_pending()
     return manifest
+
+
+def default_output(settings: Any) -> ImageFormat:
+    return ImageFormat(
+        settings.image_format.lower(), settings.e01_compression.lower(), settings.e01_segment_size
+    )
+
+
+def image_format(image_path: Path | None) -> str:
+    return "e01" if image_path is not None and image_path.suffix == ".E01" else "raw"
 
 
 def _stage(
@@ -459,11 +489,12 @@ def _record_incomplete(
     """Mark the item incomplete everywhere, then re-raise the engine's error."""
     result: ImagingResult = common["result"]
     error = result.error or CustodydError("acquisition did not complete")
-    if result.image_path is not None and result.image_path.name == IMAGE_NAME:
+    if result.image_path is not None and result.image_path.suffix in (".raw", ".E01"):
         # A finished image whose later steps failed: it must not look complete either.
-        target = result.image_path.with_name(IMAGE_NAME + ".incomplete")
-        result.image_path.rename(target)
-        result.image_path = target
+        first = result.image_path
+        for path in image_files(first):
+            path.rename(path.with_name(path.name + ".incomplete"))
+        result.image_path = first.with_name(first.name + ".incomplete")
     finished = ctx.clock.now()
     manifest = _manifest(
         **common,
@@ -641,6 +672,8 @@ def verify_evidence(
         "blake3": check.blake3,
         "expected": check.expected,
         "mismatched_windows": check.mismatched_windows,
+        "bad_chunks": check.bad_chunks,
+        **({"md5": check.md5, "stored_md5": check.stored_md5} if check.md5 else {}),
         "read_errors": check.read_errors,
         "bytes": check.bytes,
         "expected_bytes": manifest.get("bytes"),
@@ -667,6 +700,7 @@ def verify_evidence(
                 "blake3": check.blake3,
                 "expected": check.expected,
                 "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+                "bad_chunks": [c["index"] for c in check.bad_chunks],
                 "bytes": check.bytes,
             },
         )
@@ -689,11 +723,11 @@ def recover_incomplete(ctx: AppContext) -> list[str]:
             if evidence is None:
                 continue
             case = session.get(Case, evidence.case_id)
-            part = Path(evidence.image_path + ".part")
-            if part.exists():
-                target = Path(evidence.image_path + ".incomplete")
-                part.rename(target)
-                evidence.image_path = str(target)
+            image = Path(evidence.image_path)
+            for part in sorted(image.parent.glob(f"{image.stem}.*.part")):
+                part.rename(part.with_name(part.name[: -len(".part")] + ".incomplete"))
+            if Path(evidence.image_path + ".incomplete").exists():
+                evidence.image_path = evidence.image_path + ".incomplete"
             acq.state = "incomplete"
             acq.error = "interrupted: custodyd stopped during the acquisition"
             acq.finished_at = now

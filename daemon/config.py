@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     buffers: int = 4
     piecewise_window: int = 64 * MiB
     extra_hashes: CommaList = Field(default_factory=list)
+    image_format: str = "raw"  # raw | e01: what acquisitions write unless told otherwise
+    e01_compression: str = "fast"  # none | fast | best
+    e01_segment_size: int = 1500 * MiB  # bytes per .E01/.E02/... segment
 
     # service
     host: str = "127.0.0.1"
@@ -71,7 +74,10 @@ class Settings(BaseSettings):
 
     # ledger
     ledger_origin: str = "custodyd.local/ledger"
-    ledger_key_name: str = "custodyd"
+    ledger_key_name: str = "custodyd"  # this appliance's name in the trust list (unique per lab)
+    # directories that each keep the newest checkpoint outside the database (a second
+    # disk, a network share); default: one inside home. Every one must be present.
+    witness_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
     # alerts
     smtp_url: str | None = None
@@ -80,12 +86,23 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: str | None = None
     alert_lead_days: list[int] = Field(default_factory=lambda: [30, 7, 1, 0])
+    # the 24/7 point of contact (art. 67): mail addresses and/or http(s) webhook URLs
+    contact_247: CommaList = Field(default_factory=list)
     alert_check_seconds: int = 60
 
     # fixity
     fixity_interval_days: float = 7.0
 
-    @field_validator("alert_to", "extra_hashes", "media_allow", "media_deny", mode="before")
+    @field_validator("witness_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "alert_to", "contact_247", "extra_hashes", "media_allow", "media_deny", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -116,6 +133,11 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.home / "keys"
+
+    @property
+    def witnesses(self) -> list[Path]:
+        """Where the ledger's witnessed checkpoint is kept (``witness_dirs`` or home/witness)."""
+        return list(self.witness_dirs) or [self.home / "witness"]
 
     def ensure_dirs(self) -> None:
         """Create the data directory (0700) and the evidence store."""

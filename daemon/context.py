@@ -6,6 +6,7 @@ to the domain services; nothing else reads global state.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from custodyd.daemon.db import make_engine, migrate, session_factory
 
 if TYPE_CHECKING:
     from custodyd.daemon.ledger import Ledger
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,5 +72,13 @@ def open_context(settings: Settings | None = None, clock: Clock | None = None) -
     ctx = AppContext(settings=settings, clock=clock or SystemClock())
     migrate(ctx.engine)
     if ctx.ledger.has_pending():  # a batch staged before a crash: land it before anything else
-        ctx.ledger.flush_pending()
+        from custodyd.daemon.errors import LedgerIntegrityError
+
+        try:
+            ctx.ledger.flush_pending()
+        except LedgerIntegrityError as exc:
+            # Refused (fork, forged row, no key): logged loudly by the ledger. Commands
+            # that only read (and `ledger verify`, which reports it) still run; every
+            # append keeps being refused with the same error.
+            log.error("staged ledger entries not flushed: %s", exc.detail)
     return ctx

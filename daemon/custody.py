@@ -64,6 +64,9 @@ def record_transfer(
             raise NotFound(f"no evidence {evidence_id!r}", evidence=evidence_id)
         if evidence.status == "disposed":
             raise Conflict(f"evidence {evidence_id!r} was disposed; it cannot change hands")
+        from custodyd.daemon.orders.transfers import assert_may_hand_over
+
+        assert_may_hand_over(session, evidence_id, to_party)  # art. 57: received data
         case = session.get(Case, evidence.case_id)
         case_ref = case.ref if case else None
         acquired = utc(evidence.created_at)

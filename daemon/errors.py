@@ -134,6 +134,40 @@ class LedgerIntegrityError(IntegrityFailure):
     slug, title = "ledger-integrity", "Ledger verification failed"
 
 
+class LedgerInconsistent(LedgerIntegrityError):
+    """The ledger in the database is not an extension of what was witnessed outside it.
+
+    Restored from an older backup, rows deleted, a witness missing or edited, or a
+    checkpoint that the trust list does not vouch for: every append is refused
+    (and keeps being refused) until an administrator deals with it; see
+    ``custodyd ledger rewitness``. 503: the service cannot record custody now.
+    """
+
+    slug, title, http_status = "ledger-inconsistent", "Ledger inconsistent with its witnesses", 503
+
+
+class LedgerPendingRejected(LedgerIntegrityError):
+    """A ``ledger_pending`` row is not authentic (bad or missing MAC) or not well formed.
+
+    Never signed; appends are refused while it stands (``custodyd ledger
+    discard-pending`` records and removes it).
+    """
+
+    slug, title, http_status = "ledger-pending-rejected", "Forged or malformed pending entry", 503
+
+
+class LedgerKeyMissing(LedgerIntegrityError):
+    """No signing key while the ledger has entries: never created implicitly then."""
+
+    slug, title, http_status = "ledger-key-missing", "Ledger signing key missing", 503
+
+
+class LedgerKeyUntrusted(LedgerIntegrityError):
+    """This appliance's key is not (or no longer) in the ledger's trust list."""
+
+    slug, title, http_status = "ledger-key-untrusted", "Ledger signing key not enrolled", 503
+
+
 class FixityMismatch(IntegrityFailure):
     slug, title = "fixity-mismatch", "Evidence image does not match its recorded hash"
 

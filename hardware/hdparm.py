@@ -153,3 +153,52 @@ def hidden_areas(device: BlockDevice, timeout: float = 10.0) -> tuple[HiddenArea
         pass
     sector = device.logical_sector_size or 512
     return assess(out.stdout + out.stderr, dco_text, (device.size or 0) // sector)
+
+
+class HiddenAreaChangeFailed(RuntimeError):
+    """hdparm could not change the visible max, or the drive does not show the change."""
+
+
+def set_visible_max(device: BlockDevice, sectors: int, *, timeout: float = 30.0) -> tuple[int, int]:
+    """Set the drive's visible max to ``sectors`` *volatilely* (ATA SET MAX without
+    the ``p`` prefix: the drive returns to its own setting at the next power cycle).
+
+    Used only when an examiner explicitly asks to image a hidden area; the caller
+    records the change and restores the previous max afterwards. DCO is never changed
+    (a DCO restore is permanent). Returns (visible, native) read back after the
+    change; raises :class:`HiddenAreaChangeFailed` when hdparm fails or the read-back
+    does not show the new max (a write blocker typically refuses SET MAX)."""
+    hdparm = shutil.which("hdparm")
+    if hdparm is None:
+        raise HiddenAreaChangeFailed("hdparm is not installed")
+    try:
+        done = subprocess.run(
+            [hdparm, "--yes-i-know-what-i-am-doing", "-N", str(sectors), device.devnode],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        check = subprocess.run(
+            [hdparm, "-N", device.devnode],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HiddenAreaChangeFailed(f"hdparm failed: {exc}") from None
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise HiddenAreaChangeFailed(
+            "hdparm could not set the max sectors: " + (lines[-1] if lines else "no output")
+        )
+    try:
+        parsed = parse_max_sectors(check.stdout)
+    except Unreliable as exc:
+        raise HiddenAreaChangeFailed(str(exc)) from None
+    if parsed is None or parsed[0] != sectors:
+        raise HiddenAreaChangeFailed(
+            f"the drive does not show the new max ({sectors}): {check.stdout.strip()[-120:]}"
+        )
+    return parsed[0], parsed[1]

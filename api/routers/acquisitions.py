@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from custodyd.api.auth import current_principal, require_role
-from custodyd.api.deps import require_runtime
+from custodyd.api.deps import Runtime, require_runtime
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.errors import NotFound
@@ -48,7 +48,7 @@ class JobOut(BaseModel):
     finished_at: str | None
 
 
-def _visible_job(runtime: Any, principal: Principal, job_id: str) -> Any:
+def _visible_job(runtime: Runtime, principal: Principal, job_id: str) -> Any:
     try:
         job = runtime.acquisitions.get(job_id)
     except NotFound:
@@ -65,7 +65,7 @@ def list_(
     ),
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
 ) -> dict[str, Any]:
     jobs = [
         j.to_dict()
@@ -80,7 +80,7 @@ def list_(
 def read(
     job_id: str,
     principal: Principal = Depends(current_principal),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
 ) -> dict[str, Any]:
     out: dict[str, Any] = _visible_job(runtime, principal, job_id).to_dict()
     return out
@@ -96,7 +96,7 @@ async def events(
     job_id: str,
     request: Request,
     principal: Principal = Depends(current_principal),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
 ) -> StreamingResponse:
     job = _visible_job(runtime, principal, job_id)
 
@@ -120,7 +120,7 @@ async def events(
 def cancel(
     job_id: str,
     principal: Principal = Depends(require_role("examiner")),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
 ) -> dict[str, Any]:
     _visible_job(runtime, principal, job_id)
     out: dict[str, Any] = runtime.acquisitions.cancel(job_id, actor=principal.actor).to_dict()

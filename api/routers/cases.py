@@ -16,13 +16,12 @@ from custodyd.daemon import auth
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.admin import set_member, unset_member
 from custodyd.daemon.auth.casework import open_case, shut_case, visible_case, visible_cases
+from custodyd.daemon.auth.roles import Role
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.models import Case
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
-
-Role = Literal["examiner", "investigator", "compliance", "admin"]
 
 
 class CaseIn(BaseModel):

@@ -90,7 +90,12 @@ async def evidence_custody(
     ref = visible_evidence_case_fast(ctx, principal, evidence_id)
     audit = submit_read(ctx, custody_read(principal.actor, case=ref, evidence=evidence_id))
     body = timeline_json(
-        ctx, subject=evidence_id, case=ref, evidence_id=evidence_id, page=_page(params, after)
+        ctx,
+        principal,
+        subject=evidence_id,
+        case=ref,
+        evidence_id=evidence_id,
+        page=_page(params, after),
     )
     await _audited(audit)  # nothing is answered before its read is recorded
     return Response(body, media_type=JSON)
@@ -110,7 +115,9 @@ async def case_custody(
 ) -> Response:
     visible_case_fast(ctx, principal, ref)
     audit = submit_read(ctx, custody_read(principal.actor, case=ref))
-    body = timeline_json(ctx, subject=ref, case=ref, evidence_id=None, page=_page(params, after))
+    body = timeline_json(
+        ctx, principal, subject=ref, case=ref, evidence_id=None, page=_page(params, after)
+    )
     await _audited(audit)
     return Response(body, media_type=JSON)
 

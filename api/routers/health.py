@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from custodyd.api.deps import get_ctx, get_runtime
+from custodyd.api.deps import Runtime, get_ctx, get_runtime
 from custodyd.daemon.context import AppContext
 
 router = APIRouter(tags=["health"])
@@ -46,7 +44,7 @@ def _check_ledger(ctx: AppContext) -> Check:
     return Check(ok=True, detail=f"{size} entries")
 
 
-def _runtime_checks(runtime: Any) -> dict[str, Check]:
+def _runtime_checks(runtime: Runtime | None) -> dict[str, Check]:
     """The runtime's own view of its parts (workers, udev monitor, scheduler)."""
     if runtime is None:
         detail = "no daemon runtime in this process (API only)"

@@ -8,19 +8,21 @@ medium already queued or running (409).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, Field
 
 from custodyd.api.auth import require_role
-from custodyd.api.deps import get_ctx, require_runtime
+from custodyd.api.deps import Runtime, get_ctx, require_runtime
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.api.routers.acquisitions import JobOut
+from custodyd.daemon.acquisition import default_output
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.casework import visible_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, InvalidInput
+from custodyd.daemon.imaging.output import ImageFormat
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
 
@@ -50,13 +52,22 @@ class AcquireIn(BaseModel):
         default_factory=list, max_length=3, description=f"Extra digests besides BLAKE3: {HASHES}"
     )
     notes: str | None = Field(None, max_length=5000)
+    format: Literal["raw", "e01"] | None = Field(
+        None, description="Image format (default: the appliance's image_format, raw)"
+    )
+    compression: Literal["none", "fast", "best"] | None = Field(
+        None, description="E01 chunk compression (default fast)"
+    )
+    segment_size: int | None = Field(
+        None, ge=1024 * 1024, description="E01 segment size in bytes (default 1500 MiB)"
+    )
 
 
 @router.get("", response_model=Page[MediumOut], summary="Media attached now (examiner)")
 def list_(
     params: PageParams = Depends(page_params),
     _principal: Principal = Depends(require_role("examiner")),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
 ) -> dict[str, Any]:
     items, nxt = params.slice([m.to_dict() for m in runtime.media.list()])
     return page(items, params, nxt)
@@ -66,7 +77,7 @@ def list_(
 def read(
     medium: str,
     _principal: Principal = Depends(require_role("examiner")),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
 ) -> dict[str, Any]:
     found: dict[str, Any] = runtime.media.get(medium).to_dict()
     return found
@@ -83,7 +94,7 @@ def acquire(
     body: AcquireIn,
     response: Response,
     principal: Principal = Depends(require_role("examiner")),
-    runtime: Any = Depends(require_runtime),
+    runtime: Runtime = Depends(require_runtime),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     hashes = [h.strip().lower() for h in body.hashes]
@@ -102,6 +113,9 @@ def acquire(
         hashes=hashes,
         examiner=principal.actor,
         notes=body.notes,
+        output=ImageFormat.of(
+            body.format, body.compression, body.segment_size, defaults=default_output(ctx.settings)
+        ),
     )
     response.headers["Location"] = f"/v1/acquisitions/{job.id}"
     out: dict[str, Any] = job.to_dict()

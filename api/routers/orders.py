@@ -1,7 +1,10 @@
-"""Preservation orders: enter, list, read, renew, follow-up (hold), decide, release.
+"""Preservation orders: enter, list, read, renew, follow-up (hold), decide, execute,
+refuse, notify, release.
 
 Writes need the ``compliance`` role (or admin); reads follow
-:mod:`custodyd.api.orders_access` (investigators read the orders of their cases).
+:mod:`custodyd.api.orders_access` (members read the orders of their cases; a
+confidential order only those named on it, compliance and admins) and are
+recorded in the ledger (``order.accessed``).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, IdPath, Loose, can_see, visible
+from custodyd.api.orders_access import WRITERS, IdPath, Loose, can_see
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.audit import record_read
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.orders import lifecycle
+from custodyd.daemon.orders.answers import notify_requester, refuse_order
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -29,6 +34,8 @@ class OrderIn(BaseModel):
     regime: str = Field(min_length=1, max_length=64)
     ref: str = Field(min_length=1, max_length=200)
     issued_on: date
+    received_on: date | None = Field(None, description="Default: the day of entry")
+    effected_on: date | None = Field(None, description="Default: the day of entry")
     evidence: list[str] = Field(default_factory=list, max_length=1000)
     case: str | None = Field(None, max_length=200, description="Alone: a whole-case order")
     authority: str | None = Text
@@ -40,6 +47,7 @@ class OrderIn(BaseModel):
     necessity: str | None = Text
     followup_announced: bool = False
     confidential: bool = False
+    need_to_know: list[str] = Field(default_factory=list, max_length=100)
     days: int | None = Field(None, ge=1, le=36500)
     lead_days: list[int] | None = Field(None, max_length=20)
     alert_to: list[str] = Field(default_factory=list, max_length=50)
@@ -53,7 +61,10 @@ class OrderOut(Loose):
     evidence: list[str]
     status: str
     issued_on: str
+    received_on: str
+    effected_on: str
     expires_on: str
+    expiry_rule: str | None
     hold: bool
     in_force: bool
 
@@ -68,8 +79,23 @@ class FollowupIn(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    outcome: Literal["granted", "refused"]
+    outcome: Literal["granted", "refused", "withdrawn"]
     ref: str | None = Field(None, max_length=200)
+
+
+class ExecutedIn(BaseModel):
+    basis: str = Field(min_length=1, max_length=10_000)
+    transfer: int | None = Field(None, ge=1, le=2**63 - 1)
+
+
+class RefuseIn(BaseModel):
+    grounds: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=10_000)
+
+
+class NoticeIn(BaseModel):
+    kind: Literal["cannot-secure", "confidentiality-threat", "other"]
+    text: str = Field(min_length=1, max_length=10_000)
 
 
 class ReleaseIn(BaseModel):
@@ -77,10 +103,7 @@ class ReleaseIn(BaseModel):
 
 
 def _visible_order(ctx: AppContext, principal: Principal, order_id: int) -> dict[str, Any]:
-    with ctx.session() as session:
-        order = lifecycle.get_order(session, order_id)
-        data = lifecycle.order_dict(session, order, ctx.clock)
-    return visible(principal, data, f"preservation order {order_id}")
+    return lifecycle.read_order(ctx, order_id, actor=principal.actor, principal=principal)
 
 
 @router.get("", response_model=Page[OrderOut], summary="Orders the caller may see")
@@ -101,12 +124,23 @@ def list_(
                 evidence_id=evidence,
                 status=status_,
                 limit=10**9,
+                principal=principal,
             )
             if case is None or can_see(principal, case)
             else []
         )
     rows = [r for r in rows if can_see(principal, r["case"])]
     items, nxt = params.slice(rows)
+    if items:
+        record_read(
+            ctx,
+            lifecycle.ORDER_ACCESSED,
+            actor=principal.actor,
+            what="orders",
+            case=case,
+            evidence=evidence,
+            detail={"order_ids": [r["id"] for r in items]},
+        )
     return page(items, params, nxt)
 
 
@@ -134,6 +168,9 @@ def create(
         necessity=body.necessity,
         followup_announced=body.followup_announced,
         confidential=body.confidential,
+        need_to_know=body.need_to_know,
+        received_on=body.received_on,
+        effected_on=body.effected_on,
         days=body.days,
         lead_days=body.lead_days,
         alert_to=body.alert_to,
@@ -190,3 +227,37 @@ def release(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     return lifecycle.release_order(ctx, order_id, actor=principal.actor, reason=body.reason)
+
+
+@router.post("/{order_id}/executed", response_model=OrderOut, summary="Granted request executed")
+def executed(
+    order_id: IdPath,
+    body: ExecutedIn,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return lifecycle.executed_order(
+        ctx, order_id, actor=principal.actor, basis=body.basis, transfer_id=body.transfer
+    )
+
+
+@router.post("/{order_id}/refusal", response_model=OrderOut, summary="Refuse the request")
+def refuse(
+    order_id: IdPath,
+    body: RefuseIn,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return refuse_order(
+        ctx, order_id, grounds=body.grounds, reason=body.reason, actor=principal.actor
+    )
+
+
+@router.post("/{order_id}/notices", response_model=OrderOut, summary="Notice to the requester")
+def notify(
+    order_id: IdPath,
+    body: NoticeIn,
+    principal: Principal = Depends(require_role(*WRITERS)),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return notify_requester(ctx, order_id, kind=body.kind, text=body.text, actor=principal.actor)

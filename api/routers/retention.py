@@ -17,6 +17,7 @@ from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import NotFound
 from custodyd.daemon.models import Case, Evidence
 from custodyd.daemon.orders.disposition import dispose, get_disposition
+from custodyd.daemon.orders.redaction import due_for, retention_for
 from custodyd.daemon.orders.retention import due_within, retention_status
 
 router = APIRouter(prefix="/v1/retention", tags=["orders"])
@@ -37,6 +38,7 @@ class RetentionOut(BaseModel):
     hold: bool
     retain_until: str | None
     blocking: list[dict[str, Any]]
+    held: str | None = None
 
 
 class DispositionIn(BaseModel):
@@ -72,6 +74,7 @@ def due(
 ) -> dict[str, Any]:
     with ctx.session() as session:
         rows = [r for r in due_within(session, ctx.clock, days) if can_see(principal, r["case"])]
+        rows = due_for(session, principal, rows)
     items, nxt = params.slice(rows)
     return page(items, params, nxt)
 
@@ -84,7 +87,8 @@ def show(
 ) -> dict[str, Any]:
     _case_of(ctx, principal, evidence_id)
     with ctx.session() as session:
-        return retention_status(session, evidence_id, clock=ctx.clock).as_dict()
+        status = retention_status(session, evidence_id, clock=ctx.clock).as_dict()
+        return retention_for(session, principal, status)
 
 
 @router.post(

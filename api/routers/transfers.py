@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, IdPath, Loose, can_see, visible
+from custodyd.api.orders_access import WRITERS, IdPath, Loose, can_see
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.audit import record_read
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.orders import transfers as svc
 
@@ -63,6 +64,7 @@ class ExtendIn(BaseModel):
 
 
 class ConsentIn(BaseModel):
+    third_party: str = Field(min_length=1, max_length=500)
     consent_ref: str = Field(min_length=1, max_length=500)
 
 
@@ -77,9 +79,9 @@ class CloseIn(BaseModel):
 
 
 def _visible(ctx: AppContext, principal: Principal, transfer_id: int) -> dict[str, Any]:
-    with ctx.session() as session:
-        data = svc.transfer_dict(session, svc.get_transfer(session, transfer_id), ctx.clock)
-    return visible(principal, data, f"transfer {transfer_id}")
+    return svc.read_transfer(
+        ctx, transfer_id, actor=principal.actor, visible=lambda ref: can_see(principal, ref)
+    )
 
 
 @router.get("", response_model=Page[TransferOut], summary="Transfers the caller may see")
@@ -98,6 +100,15 @@ def list_(
             )
     rows = [r for r in rows if can_see(principal, r["case"])]
     items, nxt = params.slice(rows)
+    if items:
+        record_read(
+            ctx,
+            svc.TRANSFER_ACCESSED,
+            actor=principal.actor,
+            what="transfers",
+            case=case,
+            detail={"transfer_ids": [r["id"] for r in items]},
+        )
     return page(items, params, nxt)
 
 
@@ -166,7 +177,9 @@ def consent(
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    return svc.record_consent(ctx, transfer_id, body.consent_ref, actor=principal.actor)
+    return svc.record_consent(
+        ctx, transfer_id, body.third_party, body.consent_ref, actor=principal.actor
+    )
 
 
 @router.post(

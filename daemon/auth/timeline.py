@@ -5,7 +5,9 @@ The API's custody endpoints read through here: a driver-level visibility check
 group-committed audit writer, the requested page read in SQL by keyset on the
 leaf index (:meth:`Ledger.timeline`), and the answer assembled from the stored
 leaf bytes — each leaf is already the canonical JSON of its entry, so nothing is
-decoded and re-encoded. The caller returns the body only once the audit entry is
+decoded and re-encoded, except the few entries about a preservation order, which
+a caller who may not know a confidential order sees replaced by a "held" notice
+(the orders service's rule). The caller returns the body only once the audit entry is
 durable.
 """
 
@@ -54,6 +56,7 @@ class PageRequest:
 
 def timeline_json(
     ctx: AppContext,
+    principal: Principal,
     *,
     subject: str,
     case: str,
@@ -69,6 +72,7 @@ def timeline_json(
         offset=page.offset,
         limit=page.limit,
     )
+    leaves = _as_seen_by(ctx, principal, found.leaves)
     more = found.next_after is not None
     head = {
         "subject": subject,
@@ -80,4 +84,30 @@ def timeline_json(
         "next_after": found.next_after,
     }
     opening = json.dumps(head, separators=(",", ":")).encode()[:-1]
-    return opening + b',"items":[' + b",".join(found.leaves) + b"]}"
+    return opening + b',"items":[' + b",".join(leaves) + b"]}"
+
+
+def _as_seen_by(ctx: AppContext, principal: Principal, leaves: list[bytes]) -> list[bytes]:
+    """The leaves, with entries about a confidential order the caller may not know
+    replaced as :func:`custodyd.daemon.orders.redaction.timeline_for` does.
+
+    Only entries that can name an order (``order_id``/``subject_id`` in their bytes)
+    are decoded and looked at; a page without any costs a substring scan.
+    """
+    suspects = [i for i, leaf in enumerate(leaves) if ORDER_MARK in leaf or ALERT_MARK in leaf]
+    if not suspects:
+        return leaves
+    from custodyd.daemon.orders.redaction import timeline_for
+
+    entries = [json.loads(leaves[i]) for i in suspects]
+    with ctx.session() as session:
+        shown = timeline_for(session, principal, entries)
+    out = list(leaves)
+    for i, original, entry in zip(suspects, entries, shown, strict=True):
+        if entry is not original:
+            out[i] = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    return out
+
+
+ORDER_MARK = b'"order_id"'
+ALERT_MARK = b'"subject_id"'

@@ -57,6 +57,42 @@ def ledger_cmd(
         Console().print(f"{key:>22}  {value}", highlight=False)
 
 
+@bench_app.command("imaging")
+def imaging_cmd(
+    size_mib: int = typer.Option(2048, "--size-mib", help="Size of the random source file."),
+    rounds: int = typer.Option(3, "--rounds", help="Rounds of dd/image/b3sum/verify."),
+    slow_rounds: int = typer.Option(1, "--slow-rounds", help="Rounds of the sha256 tools."),
+    workdir: Path | None = typer.Option(
+        None, "--workdir", help="Scratch directory on the disk to measure (default: temp)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Image, verify and start-up as whole processes vs dd, b3sum, dc3dd, dcfldd (cold cache)."""
+    from custodyd.daemon.bench import imaging
+
+    console = Console(stderr=True)
+    with tempfile.TemporaryDirectory(prefix="custodyd-bench-", dir=workdir) as scratch:
+        report = imaging.measure(
+            Path(scratch),
+            size=size_mib * imaging.MiB,
+            rounds=rounds,
+            slow_rounds=slow_rounds,
+            say=lambda message: console.print(message, highlight=False),
+        )
+    report["command"] = (
+        f"custodyd bench imaging --size-mib {size_mib} --rounds {rounds} "
+        f"--slow-rounds {slow_rounds} --json"
+    )
+    if json_out:
+        print_json(report)
+        return
+    out = Console()
+    for name, verdict in report["targets"].items():
+        mark = "[green]met[/]" if verdict["met"] else "[red]not met[/]"
+        out.print(f"{name:>24}  {verdict['got']:>8}  target {verdict['op']} {verdict['value']}  "
+                  f"{mark}", highlight=False)  # fmt: skip
+
+
 @bench_app.command("api")
 def api_cmd(
     entries: int = typer.Option(
@@ -68,7 +104,7 @@ def api_cmd(
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Audited custody-history reads against a real custodyd serve: rate, latency, CPU."""
-    from custodyd.daemon.service import bench_api
+    from custodyd.daemon.bench import api as bench_api
 
     console = Console(stderr=True)
     result = bench_api.run(

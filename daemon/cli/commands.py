@@ -30,6 +30,9 @@ COMMANDS: dict[str, Entry] = {
         "dispose", "Return or destroy an item: refused while any order or hold covers it."
     ),
     "evidence": Entry("evidence", "Evidence items and their manifests."),
+    "extract": Entry(
+        "extract", "Extract one file of a sealed image into a new sealed, derived evidence item."
+    ),
     "fixity": Entry("fixity", "Scheduled fixity re-verification."),
     "history": Entry("history", "Show the custody timeline of EVIDENCE_ID (oldest first)."),
     "image": Entry(

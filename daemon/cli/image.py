@@ -37,12 +37,29 @@ def image(
     examiner: str | None = typer.Option(None, "--examiner"),
     notes: str | None = typer.Option(None, "--notes"),
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip the re-read verify pass."),
+    image_format: str | None = typer.Option(
+        None, "--format", help="raw (default) or e01 (EnCase 6 Expert Witness)."
+    ),
+    compression: str | None = typer.Option(
+        None, "--compression", help="E01 chunk compression: none, fast (default) or best."
+    ),
+    segment_size: str | None = typer.Option(
+        None, "--segment-size", help="E01 segment size, e.g. 650M, 2G (default 1500M)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
-    from custodyd.daemon.acquisition import acquire
+    from custodyd.daemon.acquisition import acquire, default_output
+    from custodyd.daemon.imaging.output import ImageFormat
 
     ctx = context()
+    try:
+        output = ImageFormat.of(
+            image_format, compression, segment_size, defaults=default_output(ctx.settings)
+        )
+    except BaseException:
+        ctx.close()
+        raise
     cancel = threading.Event()
 
     def on_sigint(_signum: int, _frame: FrameType | None) -> None:
@@ -63,6 +80,7 @@ def image(
                 store=store,
                 progress=progress,
                 cancel=cancel,
+                output=output,
             )
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -88,3 +106,6 @@ def show_manifest(manifest: dict[str, Any]) -> None:
             f"+{bad['sectors']}) zero-filled"
         )
     console.print(f"  image    {manifest['image_path']}")
+    segments = (manifest.get("image") or {}).get("segments") or []
+    if len(segments) > 1:
+        console.print(f"  segments {len(segments)} (.E01 .. {Path(segments[-1]).suffix})")

@@ -58,13 +58,132 @@ def checkpoint_cmd(json_out: bool = JSON) -> None:
 
 
 @ledger_app.command("public-key")
-def public_key_cmd(json_out: bool = JSON) -> None:
-    """Print the C2SP verifier key (name+hash+base64) that checks the checkpoints."""
-    key = context().ledger.public_key()
+def public_key_cmd(
+    founding: bool = typer.Option(
+        False, "--founding", help="The ledger's founding key (what an outside verifier needs)."
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Print this appliance's C2SP verifier key (name+hash+base64); never creates one."""
+    ledger = context().ledger
+    trusted = ledger.trust()
+    key = str(ledger.verifier) if founding else ledger.public_key()
     if json_out:
-        print_json({"public_key": key})
+        doc: dict[str, Any] = {"public_key": key}
+        if trusted.founding is not None:
+            doc["founding_key"] = str(trusted.founding)
+            doc["trusted"] = [str(v) for v in trusted.trusted_at(1 << 62).values()]
+        print_json(doc)
     else:
         typer.echo(key)
+
+
+@ledger_app.command("init-key")
+def init_key_cmd(json_out: bool = JSON) -> None:
+    """Create this appliance's signing key (explicitly; never replaces one).
+
+    On an empty ledger the key founds it at the first entry. On a non-empty shared
+    ledger it signs nothing until an enrolled appliance runs `ledger enroll-key`.
+    """
+    from custodyd.daemon.ledger import admin
+
+    status = admin.init_key(context().ledger)
+    if json_out:
+        print_json(status.__dict__)
+        return
+    console.print(f"public key: {status.public_key}", highlight=False)
+    if status.founding:
+        console.print("the ledger is empty: this key founds it at the first entry")
+    elif not status.trusted:
+        name = status.public_key.split("+")[0]
+        console.print(
+            "not enrolled yet: on an enrolled appliance run\n"
+            f"  custodyd ledger enroll-key {name} '{status.public_key}'",
+            highlight=False,
+        )
+    if status.witnessed:
+        console.print("the ledger verified; its checkpoint is now witnessed here")
+
+
+@ledger_app.command("enroll-key")
+def enroll_key_cmd(
+    name: str = typer.Argument(..., help="The appliance's name (its key's name)."),
+    public_key: str = typer.Argument(..., help="Its C2SP verifier key (`ledger public-key`)."),
+    json_out: bool = JSON,
+) -> None:
+    """Add another appliance's key to the trust list (recorded as a ledger entry)."""
+    from custodyd.daemon.cli.cases import cli_actor
+    from custodyd.daemon.ledger import admin
+
+    entry = admin.enroll_key(context().ledger, name, public_key, actor=cli_actor())
+    _entry_out(entry, json_out, f"enrolled {name}")
+
+
+@ledger_app.command("remove-key")
+def remove_key_cmd(
+    key: str = typer.Argument(..., help="The key (or its name) to remove from the trust list."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    json_out: bool = JSON,
+) -> None:
+    """Remove a key from the trust list: checkpoints it signs afterwards are rejected."""
+    from custodyd.daemon.cli.cases import cli_actor
+    from custodyd.daemon.ledger import admin
+
+    entry = admin.remove_key(context().ledger, key, actor=cli_actor(), reason=reason)
+    _entry_out(entry, json_out, f"removed {key}")
+
+
+@ledger_app.command("rotate-key")
+def rotate_key_cmd(json_out: bool = JSON) -> None:
+    """Replace this appliance's key; the old key signs the recorded handover."""
+    from custodyd.daemon.cli.cases import cli_actor
+    from custodyd.daemon.ledger import admin
+
+    old, new = admin.rotate_key(context().ledger, actor=cli_actor())
+    if json_out:
+        print_json({"old_key": old, "new_key": new})
+    else:
+        console.print(f"rotated {old}\n     -> {new}", highlight=False)
+
+
+@ledger_app.command("rewitness")
+def rewitness_cmd(
+    reason: str = typer.Option(..., "--reason", help="What happened and what was decided."),
+    json_out: bool = JSON,
+) -> None:
+    """After a refusal has been investigated: record and set aside the old witnesses,
+    witness the ledger as it is now (refused unless the database ledger verifies)."""
+    from custodyd.daemon.cli.cases import cli_actor
+    from custodyd.daemon.ledger import admin
+
+    result = admin.rewitness(context().ledger, actor=cli_actor(), reason=reason)
+    if json_out:
+        print_json(result)
+        return
+    for item in result["witnesses"]:
+        kept = f" (kept as {item['kept_as']})" if "kept_as" in item else ""
+        console.print(f"{item['path']}: {item['state']}{kept}", highlight=False)
+    console.print(f"recorded as entry {result['entry']}; witnessed size {result['size']}")
+
+
+@ledger_app.command("discard-pending")
+def discard_pending_cmd(
+    ids: list[int] = typer.Argument(..., help="ledger_pending row ids that were refused."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    json_out: bool = JSON,
+) -> None:
+    """Remove forged or malformed staged rows, recording what they held."""
+    from custodyd.daemon.cli.cases import cli_actor
+
+    entry = context().ledger.discard_pending(ids, actor=cli_actor(), reason=reason)
+    _entry_out(entry, json_out, f"discarded {len(ids)} row(s)")
+
+
+def _entry_out(entry: Any, json_out: bool, what: str) -> None:
+    if json_out:
+        print_json(entry.to_dict())
+    else:
+        console.print(f"{what}: ledger entry {entry.index}", highlight=False)
 
 
 @proof_app.command("inclusion")
@@ -156,11 +275,17 @@ def export_cmd(
 def verify_cmd(
     bundle: Path | None = typer.Option(None, "--bundle", help="Verify this export offline."),
     key: str | None = typer.Option(
-        None, "--key", help="Verifier key (text or file) for --bundle; get it independently."
+        None,
+        "--key",
+        help="The ledger's founding key (text or file) for --bundle; get it independently.",
+    ),
+    checkpoint: list[Path] = typer.Option(
+        [], "--checkpoint", help="Also check against this signed checkpoint kept elsewhere."
     ),
     json_out: bool = JSON,
 ) -> None:
-    """Re-check every entry, the tree and every checkpoint; exit 20 naming the first bad entry."""
+    """Re-check every entry, the tree, every checkpoint and every witness; exit 20 naming
+    the first bad entry (a witness missing while the ledger has entries fails too)."""
     from custodyd.daemon.ledger import offline
 
     if bundle is not None:
@@ -180,9 +305,15 @@ def verify_cmd(
     elif key is not None:
         raise InvalidInput("--key goes with --bundle")
     else:
+        outside = []
+        for path in checkpoint:
+            try:
+                outside.append((f"the checkpoint in {path}", path.read_text()))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"cannot read checkpoint {path}: {exc}") from exc
         ledger = context().ledger
         with _busy(f"verifying {ledger.size()} ledger entries", json_out):
-            report = ledger.verify()
+            report = ledger.verify(outside)
     _show(report, json_out)
     if not report.ok:
         where = (
@@ -208,10 +339,12 @@ def _show(report: VerifyReport, json_out: bool) -> None:
     if json_out:
         print_json(report.to_dict())
         return
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     if report.ok:
         console.print(
             f"[green]ok[/] {report.size} entries, {report.checkpoints} checkpoint(s), "
-            f"root {report.root} ({report.seconds:.2f} s)",
+            f"{report.witnesses} witness(es), root {report.root} ({report.seconds:.2f} s)",
             highlight=False,
         )
         return

@@ -1,4 +1,4 @@
-"""``custodyd orders add|list|show|renew|followup|decide|release``."""
+"""``custodyd orders add|list|show|renew|followup|decide|executed|refuse|notify|release``."""
 
 from __future__ import annotations
 
@@ -13,11 +13,38 @@ from custodyd.daemon.cli.orders_support import (
     JsonOpt,
     cli_actor,
     console,
+    flag_errors,
     parse_day,
     parse_leads,
     show_fields,
 )
 from custodyd.daemon.errors import InvalidInput
+
+# domain field -> the flag that sets it (domain errors name fields; we name flags)
+FLAGS = {
+    "ref": "--ref",
+    "issued_on": "--issued",
+    "received_on": "--received",
+    "effected_on": "--effected",
+    "authority": "--authority",
+    "offence": "--offence",
+    "summary": "--summary",
+    "data_concerned": "--data",
+    "relation": "--relation",
+    "custodian": "--custodian",
+    "necessity": "--necessity",
+    "followup_announced": "--followup-announced",
+    "need_to_know": "--need-to-know",
+    "evidence": "--evidence",
+    "case": "--case",
+    "outcome": "--outcome",
+    "basis": "--basis",
+    "transfer": "--transfer",
+    "grounds": "--grounds",
+    "reason": "--reason",
+    "kind": "--kind",
+    "text": "--text",
+}
 
 orders_app = typer.Typer(help="Preservation orders.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
@@ -30,12 +57,19 @@ FIELDS = [
     "case",
     "evidence",
     "issued_on",
+    "received_on",
+    "effected_on",
     "expires_on",
+    "expiry_rule",
     "renewals",
     "authority",
     "confidential",
+    "need_to_know",
     "followup_ref",
     "decision",
+    "executed_basis",
+    "refusal_grounds",
+    "refusal_reason",
     "end_reason",
 ]
 
@@ -48,6 +82,12 @@ def _out(data: dict[str, Any], json_out: bool, verb: str) -> None:
     show_fields(data, FIELDS)
     if data["status"] == "hold":
         console.print("[yellow]hold until a decision: no expiry while it stands[/]")
+    if data["status"] == "executing":
+        console.print("[yellow]granted: kept until the execution is recorded (orders executed)[/]")
+    for notice in data.get("notices") or []:
+        console.print(
+            f"notice {notice['at']} [{notice['kind']}]: {notice['text']}", highlight=False
+        )
 
 
 @orders_app.command("add")
@@ -55,6 +95,13 @@ def add(
     regime: Annotated[str, typer.Option("--regime", help="Legal basis (custodyd regimes list).")],
     issued: Annotated[str, typer.Option("--issued", help="Issue date YYYY-MM-DD.")],
     ref: Annotated[str, typer.Option("--ref", help="The order's reference.")],
+    received: Annotated[
+        str | None, typer.Option("--received", help="Day the request arrived (default: today).")
+    ] = None,
+    effected: Annotated[
+        str | None,
+        typer.Option("--effected", help="Day the data were preserved (default: today)."),
+    ] = None,
     evidence: Annotated[
         list[str] | None, typer.Option("--evidence", help="Evidence id (repeatable).")
     ] = None,
@@ -74,6 +121,10 @@ def add(
     confidential: Annotated[
         bool, typer.Option("--confidential", help="Do not notify the user.")
     ] = False,
+    need_to_know: Annotated[
+        list[str] | None,
+        typer.Option("--need-to-know", help="User who may know a confidential order (repeatable)."),
+    ] = None,
     days: Annotated[
         int | None, typer.Option("--days", help="Period other than the regime's.")
     ] = None,
@@ -83,7 +134,8 @@ def add(
     alert_to: Annotated[list[str] | None, typer.Option("--alert-to")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Enter a preservation order; its expiry counts from the issue date."""
+    """Enter a preservation order; international minimums run from the day preservation was
+    effected, a domestic maximum from the issue date."""
     from custodyd.daemon.orders import lifecycle
 
     ctx = context()
@@ -93,6 +145,8 @@ def add(
         regime=regime,
         ref=ref,
         issued_on=issued_on,
+        received_on=parse_day(received, "--received"),
+        effected_on=parse_day(effected, "--effected"),
         evidence_ids=evidence or [],
         case_ref=case,
         authority=authority,
@@ -104,11 +158,14 @@ def add(
         necessity=necessity,
         followup_announced=followup_announced,
         confidential=confidential,
+        need_to_know=need_to_know or [],
         days=days,
         lead_days=parse_leads(lead_days),
         alert_to=alert_to or [],
     )
-    _out(lifecycle.create_order(ctx, request, actor=cli_actor()), json_out, "entered")
+    with flag_errors(FLAGS):
+        data = lifecycle.create_order(ctx, request, actor=cli_actor())
+    _out(data, json_out, "entered")
 
 
 @orders_app.command("list")
@@ -149,8 +206,7 @@ def show(order_id: int, json_out: JsonOpt = False) -> None:
     from custodyd.daemon.orders import lifecycle
 
     ctx = context()
-    with ctx.session() as session:
-        data = lifecycle.order_dict(session, lifecycle.get_order(session, order_id), ctx.clock)
+    data = lifecycle.read_order(ctx, order_id, actor=cli_actor())
     _out(data, json_out, "")
 
 
@@ -188,16 +244,78 @@ def followup(
 @orders_app.command("decide")
 def decide(
     order_id: int,
-    outcome: Annotated[str, typer.Option("--outcome", help="granted or refused.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="granted, refused or withdrawn.")],
     ref: Annotated[str | None, typer.Option("--ref", help="Decision reference.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Record the decision on the follow-up request; the hold ends."""
+    """Record the decision on the follow-up request: granted -> executing; else the hold ends."""
     from custodyd.daemon.orders import lifecycle
 
     ctx = context()
-    data = lifecycle.decide_order(ctx, order_id, outcome, actor=cli_actor(), ref=ref)
+    with flag_errors(FLAGS):
+        data = lifecycle.decide_order(ctx, order_id, outcome, actor=cli_actor(), ref=ref)
     _out(data, json_out, f"decided ({outcome})")
+
+
+@orders_app.command("executed")
+def executed(
+    order_id: int,
+    basis: Annotated[
+        str, typer.Option("--basis", help="What executed it: seizure, production, transfer.")
+    ],
+    transfer: Annotated[
+        int | None, typer.Option("--transfer", help="The transfer that executed it.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record that a granted follow-up request was executed; the ordinary expiry applies."""
+    from custodyd.daemon.orders import lifecycle
+
+    ctx = context()
+    with flag_errors(FLAGS):
+        data = lifecycle.executed_order(
+            ctx, order_id, actor=cli_actor(), basis=basis, transfer_id=transfer
+        )
+    _out(data, json_out, "executed")
+
+
+@orders_app.command("refuse")
+def refuse(
+    order_id: int,
+    grounds: Annotated[
+        str,
+        typer.Option(
+            "--grounds", help="political-offence, essential-interests or dual-criminality."
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="The reasons given (art. 61(22)).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Refuse a preservation request on the grounds the texts allow."""
+    from custodyd.daemon.orders.answers import refuse_order
+
+    ctx = context()
+    with flag_errors(FLAGS):
+        data = refuse_order(ctx, order_id, grounds=grounds, reason=reason, actor=cli_actor())
+    _out(data, json_out, f"refused ({grounds})")
+
+
+@orders_app.command("notify")
+def notify(
+    order_id: int,
+    kind: Annotated[
+        str, typer.Option("--kind", help="cannot-secure, confidentiality-threat or other.")
+    ],
+    text: Annotated[str, typer.Option("--text", help="What the requester was told.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a time-stamped notice to the requesting state (art. 68(6))."""
+    from custodyd.daemon.orders.answers import notify_requester
+
+    ctx = context()
+    with flag_errors(FLAGS):
+        data = notify_requester(ctx, order_id, kind=kind, text=text, actor=cli_actor())
+    _out(data, json_out, f"notice recorded ({kind})")
 
 
 @orders_app.command("release")

@@ -1,8 +1,10 @@
-"""Helpers shared by the orders-team command modules (no commands of its own)."""
+"""Helpers shared by the orders, transfers, regimes... command modules (no commands)."""
 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
@@ -49,3 +51,20 @@ def show_fields(data: dict[str, Any], keys: list[str]) -> None:
             if isinstance(value, list):
                 value = ", ".join(str(v) for v in value)
             console.print(f"[bold]{key:>18}[/] {value}", highlight=False)
+
+
+@contextmanager
+def flag_errors(flags: Mapping[str, str]) -> Iterator[None]:
+    """Re-word an :class:`InvalidInput` that names domain fields with the CLI's flags."""
+    try:
+        yield
+    except InvalidInput as exc:
+        fields = list(exc.extra.get("fields") or [])
+        if exc.extra.get("field"):
+            fields.append(exc.extra["field"])
+        if not fields:
+            raise
+        named = ", ".join(flags.get(f, f) for f in fields)
+        exc.detail = f"{exc.detail} (CLI: {named})"
+        exc.extra["flags"] = [flags.get(f, f) for f in fields]
+        raise

@@ -5,20 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING
 
 from custodyd.daemon.imaging.progress import Progress as EngineProgress
 from custodyd.daemon.imaging.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 @contextmanager
@@ -29,6 +22,17 @@ def progress_bar(enabled: bool | None = None) -> Iterator[ProgressCallback | Non
     if not enabled:
         yield None
         return
+    # rich's progress machinery is imported only when a bar is shown (start-up time).
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

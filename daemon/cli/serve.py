@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from custodyd.daemon.cli.app import app
+from custodyd.daemon.errors import InvalidInput
 
 
 @app.command()
@@ -19,12 +20,17 @@ def serve(
     ),
     no_udev: bool = typer.Option(False, "--no-udev", help="Do not watch block devices."),
     no_api: bool = typer.Option(False, "--no-api", help="Do not start the HTTP API."),
+    log_format: str = typer.Option(
+        "auto",
+        "--log-format",
+        help="Logs on stderr: text, json, or auto (text on a terminal, JSON otherwise).",
+    ),
 ) -> None:
-    """Run the daemon until SIGTERM/SIGINT. Logs are JSON lines on stderr."""
+    """Run the daemon until SIGTERM/SIGINT."""
     from custodyd.daemon.config import Settings
-    from custodyd.daemon.service.daemon import ServeOptions
-    from custodyd.daemon.service.daemon import serve as run
-    from custodyd.daemon.service.logs import setup_logging
+    from custodyd.daemon.serve.daemon import ServeOptions
+    from custodyd.daemon.serve.daemon import serve as run
+    from custodyd.daemon.serve.logs import LOG_FORMATS, setup_logging
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -34,5 +40,7 @@ def serve(
     if auto_acquire is not None:
         overrides["auto_acquire"] = auto_acquire
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    setup_logging()
+    if log_format not in LOG_FORMATS:
+        raise InvalidInput(f"the log format is one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    setup_logging(log_format=log_format)
     raise typer.Exit(run(settings, ServeOptions(use_udev=not no_udev, api=not no_api)))

@@ -33,9 +33,9 @@ FIELDS = [
     "transferred_on",
     "consented_days",
     "deadline",
-    "third_party_consent",
-    "consent_ref",
+    "consents",
     "use_report",
+    "dispositions",
 ]
 
 
@@ -46,6 +46,7 @@ def _out(data: dict[str, Any], json_out: bool, verb: str) -> None:
     console.print(f"transfer [bold]{data['id']}[/] {verb}", highlight=False)
     shown = {
         **data,
+        "consents": [f"{c['third_party']} ({c['consent_ref']})" for c in data.get("consents", [])],
         "items": [
             f"{i['evidence_id']}{' (' + i['part'] + ')' if i['part'] else ''}"
             for i in data["items"]
@@ -138,8 +139,7 @@ def show(transfer_id: int, json_out: JsonOpt = False) -> None:
     from custodyd.daemon.orders import transfers as svc
 
     ctx = context()
-    with ctx.session() as session:
-        data = svc.transfer_dict(session, svc.get_transfer(session, transfer_id), ctx.clock)
+    data = svc.read_transfer(ctx, transfer_id, actor=cli_actor())
     _out(data, json_out, "")
 
 
@@ -174,14 +174,18 @@ def extend(
 @transfers_app.command("consent")
 def consent(
     transfer_id: int,
+    third_party: Annotated[
+        str, typer.Option("--third-party", help="The party the sender consented to.")
+    ],
     ref: Annotated[str, typer.Option("--ref", help="The written consent's reference.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Record prior written consent to share with a third party."""
+    """Record the sender's prior written consent to share with one named third party."""
     from custodyd.daemon.orders import transfers as svc
 
     ctx = context()
-    _out(svc.record_consent(ctx, transfer_id, ref, actor=cli_actor()), json_out, "consent recorded")
+    data = svc.record_consent(ctx, transfer_id, third_party, ref, actor=cli_actor())
+    _out(data, json_out, f"consent recorded for {third_party}")
 
 
 @transfers_app.command("release")

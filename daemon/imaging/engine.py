@@ -14,17 +14,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from custodyd.daemon.errors import Cancelled, CustodydError, DestinationError, SourceError
 from custodyd.daemon.imaging import mapfile
 from custodyd.daemon.imaging.hashers import Hasher, new_blake3, new_hasher
 from custodyd.daemon.imaging.mapfile import RescueMap, bad_ranges
+from custodyd.daemon.imaging.output import (
+    E01Sink,
+    FinishInfo,
+    ImageFormat,
+    ImageMetadata,
+    ImageSink,
+    RawSink,
+    open_sink,
+)
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
 from custodyd.daemon.imaging.pipeline import Consumer, PassResult, Pipeline
 from custodyd.daemon.imaging.progress import ProgressCallback
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
 from custodyd.daemon.imaging.rescue import CopyReader, MapKeeper, Rescuer, RescueStats
-from custodyd.daemon.imaging.writer import ImageWriter
 
 Log = Callable[[str], None]
 
@@ -43,6 +52,7 @@ class ImagingResult:
     ended_early: bool = False
     error: CustodydError | None = None
     rescue: list[dict[str, int | str]] = field(default_factory=list)  # passes after the first
+    image: dict[str, Any] = field(default_factory=dict)  # format, segments, ...
 
     @property
     def complete(self) -> bool:
@@ -108,6 +118,8 @@ def image_source(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     log: Log | None = None,
+    output: ImageFormat | None = None,
+    metadata: ImageMetadata | None = None,
 ) -> ImagingResult:
     """Image ``source`` into ``image_path`` and keep the rescue map beside it.
 
@@ -118,15 +130,23 @@ def image_source(
     where data were later recovered). ``ddrescue.map`` (GNU format) is written beside
     the image in every case, and kept consistent with the image's synced bytes, so an
     interrupted acquisition can be resumed from it.
+
+    ``output`` chooses the image written (raw by default). An E01 sink also gets
+    MD5 and SHA-1 (it stores them); as compressed chunks cannot be patched in
+    place, rescued bytes go to a sparse side file and the E01 is then rewritten
+    once from the first one and that file (:meth:`E01Sink.rebuild`).
     """
     say = log or (lambda _msg: None)
+    output = output or ImageFormat()
+    hashes = [*hashes, *(h for h in output.required_hashes if h not in hashes)]
     fd, info = open_source(source)
     started = time.monotonic()
     keeper = MapKeeper(RescueMap.new(info.size), image_path.parent / MAP_NAME, str(source))
     reader = CopyReader(fd, info, keeper, cancel=cancel)
     stats = RescueStats([])
     try:
-        writer = ImageWriter(image_path)
+        output.check_source_size(info.size, info.path)
+        writer: ImageSink = open_sink(output, image_path, info, metadata)
         consumers, digests, piecewise = hash_consumers(hashes, window)
 
         def write(view: memoryview) -> None:
@@ -138,7 +158,8 @@ def image_source(
         consumers.append(("writer", write))
         say(
             f"reading {info.path}: {info.size} bytes, sector {info.logical_sector_size}, "
-            f"block {block_size}, buffers {buffers}, hashes {','.join(['blake3', *hashes])}"
+            f"block {block_size}, buffers {buffers}, hashes {','.join(['blake3', *hashes])}, "
+            f"output {output.to_dict()}"
         )
         pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
         result = pipeline.run(reader.read, info.size, progress=progress, cancel=cancel)
@@ -150,25 +171,38 @@ def image_source(
             )
             try:
                 writer.sync()
+                gaps = [(b.pos, b.size) for b in bad_ranges(keeper.map)]
                 stats = Rescuer(
                     reader,
-                    writer.fd,
+                    writer.rescue_fd(),
                     keeper,
                     retries=retries,
                     progress=progress,
                     cancel=cancel,
                     log=say,
                 ).run()
-                digests, piecewise = _rehash(
-                    writer.part_path,
-                    hashes,
-                    window,
-                    info.size,
-                    block_size,
-                    buffers,
-                    progress,
-                    cancel,
-                )
+                if isinstance(writer, E01Sink):
+                    say("rewriting the E01 image with the rescued sectors")
+                    digests, piecewise = writer.rebuild(
+                        gaps,
+                        lambda: hash_consumers(hashes, window),
+                        block_size=block_size,
+                        buffers=buffers,
+                        progress=progress,
+                        cancel=cancel,
+                    )
+                else:
+                    assert isinstance(writer, RawSink)
+                    digests, piecewise = _rehash(
+                        writer.part_path,
+                        hashes,
+                        window,
+                        info.size,
+                        block_size,
+                        buffers,
+                        progress,
+                        cancel,
+                    )
             except (KeyboardInterrupt, Cancelled):
                 outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
             except BaseException as exc:
@@ -198,7 +232,7 @@ def image_source(
 
 def _finish(
     info: SourceInfo,
-    writer: ImageWriter,
+    writer: ImageSink,
     keeper: MapKeeper,
     outcome: str,
     error: CustodydError | None,
@@ -229,7 +263,9 @@ def _finish(
         try:
             keeper.map.current_status = mapfile.DONE
             keeper.save()
-            final = writer.finish()
+            final = writer.finish(
+                FinishInfo({name: h.hexdigest() for name, h in digests.items()}, errors)
+            )
         except CustodydError as exc:
             outcome, error = "failed", exc
     if outcome != "complete":
@@ -252,6 +288,7 @@ def _finish(
         ended_early=ended_early,
         error=error,
         rescue=stats.passes,
+        image=writer.details() if outcome == "complete" else {},
     )
 
 
@@ -326,7 +363,7 @@ def resume_image(
             f"resuming {info.path}: {already} of {info.size} bytes already copied; "
             f"{rmap.bytes_in(mapfile.BAD_SECTOR)} in bad sectors"
         )
-        writer = ImageWriter(image_path, resume_from=partial)
+        writer = RawSink(image_path, resume_from=partial)
     except BaseException:
         os.close(fd)
         raise

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from custodyd.daemon.errors import Cancelled, SourceError
+from custodyd.daemon.imaging.ewf.reader import is_ewf
 from custodyd.daemon.imaging.hashers import new_blake3
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher, diff_windows
 from custodyd.daemon.imaging.progress import ProgressCallback, ProgressMeter
@@ -25,6 +26,10 @@ class HashResult:
     piecewise: list[str]
     read_errors: list[dict[str, int]]
     seconds: float
+    # E01 only: chunks that failed their checks, and the MD5 recomputed vs. stored inside
+    bad_chunks: list[dict[str, Any]] = field(default_factory=list)
+    md5: str | None = None
+    stored_md5: str | None = None
 
 
 @dataclass
@@ -36,6 +41,9 @@ class VerifyResult:
     bytes: int = 0
     seconds: float = 0.0
     read_errors: list[dict[str, int]] = field(default_factory=list)
+    bad_chunks: list[dict[str, Any]] = field(default_factory=list)
+    md5: str | None = None
+    stored_md5: str | None = None
 
 
 HASH_CHUNK = 1024 * 1024
@@ -59,8 +67,13 @@ def hash_image(
     the same shape as ``b3sum --no-mmap``.
     ``block_size``/``buffers`` are accepted for symmetry and ignored. Unreadable
     sectors count as zeros and are listed, so a damaged image is reported, not
-    silently accepted.
+    silently accepted. An E01 image is decoded (every chunk checked) and its media
+    data hashed instead (:func:`custodyd.daemon.imaging.ewf.verify.hash_ewf`).
     """
+    if is_ewf(path):
+        from custodyd.daemon.imaging.ewf.verify import hash_ewf  # it builds a HashResult
+
+        return hash_ewf(path, window=window, progress=progress, cancel=cancel, piecewise=piecewise)
     started = time.monotonic()
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -133,7 +146,12 @@ def verify_image(
         cancel=cancel,
         piecewise=False,
     )
-    match = got.blake3 == expected_blake3 and not got.read_errors
+    match = (
+        got.blake3 == expected_blake3
+        and not got.read_errors
+        and not got.bad_chunks
+        and got.md5 == got.stored_md5
+    )
     windows: list[dict[str, Any]] = []
     seconds = got.seconds
     if not match:
@@ -155,4 +173,7 @@ def verify_image(
         bytes=got.bytes,
         seconds=seconds,
         read_errors=got.read_errors,
+        bad_chunks=got.bad_chunks,
+        md5=got.md5,
+        stored_md5=got.stored_md5,
     )

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import InvalidInput
 from custodyd.daemon.ledger import merkle
+from custodyd.daemon.ledger.host import StagingHost
 from custodyd.daemon.ledger.service import Event
 
 ENTRIES_PER_ITEM = 20
@@ -44,7 +44,7 @@ def _event(i: int, items: int) -> Event:
 
 
 def run(
-    ctx: AppContext,
+    ctx: StagingHost,
     entries: int,
     *,
     batch: int = 1000,

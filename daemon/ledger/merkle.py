@@ -9,7 +9,7 @@ they are. Hashing is exactly RFC 9162 §2.1.1 (SHA-256)::
 
 so the RFC's own vectors and any outside verifier apply.
 
-Storage model used by :mod:`custodyd.daemon.ledger.store`: every *complete*
+Storage model used by :mod:`custodyd.daemon.ledger.service`: every *complete*
 subtree is stored once it exists, keyed by ``(level, index)``; node
 ``(level, i)`` covers leaves ``[i * 2**level, (i + 1) * 2**level)``. Every range
 the RFC's proof recursion needs decomposes into at most ``log2(n)`` such nodes

@@ -131,6 +131,22 @@ def open_note(note: str, verifier: Verifier) -> str:
     return text
 
 
+def signers(note: str) -> list[tuple[str, bytes]]:
+    """(key name, key hash) of each signature line, unverified (to pick the verifier)."""
+    split = note.rfind("\n\n")
+    found = []
+    for line in note[split + 2 :].splitlines() if split >= 0 else []:
+        if not line.startswith(SIG_PREFIX):
+            continue
+        try:
+            name, b64 = line[len(SIG_PREFIX) :].split(" ")
+            blob = base64.b64decode(b64, validate=True)
+        except (ValueError, binascii.Error):
+            continue
+        found.append((name, blob[:4]))
+    return found
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     origin: str

@@ -22,10 +22,11 @@ database: commit first (the append would wait for that lock).
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
+import hmac
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,8 +43,15 @@ from sqlmodel import create_engine
 
 from custodyd.daemon.db import make_engine
 from custodyd.daemon.db.raw import raw_cursor
-from custodyd.daemon.durable import write_atomic
-from custodyd.daemon.errors import InvalidInput, LedgerIntegrityError, NotFound
+from custodyd.daemon.errors import (
+    InvalidInput,
+    LedgerInconsistent,
+    LedgerIntegrityError,
+    LedgerKeyMissing,
+    LedgerKeyUntrusted,
+    LedgerPendingRejected,
+    NotFound,
+)
 from custodyd.daemon.ledger import keys, merkle, verify
 from custodyd.daemon.ledger.entry import (
     LedgerEntry,
@@ -55,11 +63,12 @@ from custodyd.daemon.ledger.note import (
     Checkpoint,
     NoteError,
     Verifier,
-    open_checkpoint,
     raw_public_key,
     sign_note,
     verifier_key,
 )
+from custodyd.daemon.ledger.trust import KEY_ACTIONS, TrustList, key_event
+from custodyd.daemon.ledger.witness import Witnesses, note_size
 from custodyd.daemon.models.ledger import (
     LedgerCheckpointRow,
     LedgerEntryRow,
@@ -70,14 +79,17 @@ from custodyd.daemon.models.ledger import (
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from custodyd.daemon.context import AppContext
+    from custodyd.daemon.ledger.host import LedgerHost
 
 ENTRIES = LedgerEntryRow.__table__  # type: ignore[attr-defined]
 NODES = LedgerNodeRow.__table__  # type: ignore[attr-defined]
 CHECKPOINTS = LedgerCheckpointRow.__table__  # type: ignore[attr-defined]
 PENDING = LedgerPendingRow.__table__  # type: ignore[attr-defined]
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+KEY_ACTIONS_SQL = "(" + ", ".join(f"'{a}'" for a in KEY_ACTIONS) + ")"
+FOREIGN = "staged by another enrolled appliance"  # left for that appliance to flush
 PG_LOCK_KEY = 0x6375_7374_6C65_6467  # "custledg": the advisory lock of the appender
 FETCH_BATCH = 20_000
 
@@ -110,14 +122,21 @@ class Event:
 class Ledger:
     """The custody ledger of one database. Obtain it as ``ctx.ledger``."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: LedgerHost) -> None:
         self.ctx = ctx
         self.origin = ctx.settings.ledger_origin
         self.key_name = ctx.settings.ledger_key_name
         self._lock = threading.Lock()
+        self._key: Any = None
+        self._witnessed_in_tx = False
+        self._signed_in_tx: tuple[str, int] | None = None
+        self._replace_witness = False
+        self._lock_file: Any = None
+        self._trust_cache: tuple[str | None, int, TrustList] | None = None
+        self._witness_cache: dict[Path, tuple[str, Checkpoint]] = {}
 
     @classmethod
-    def open(cls, ctx: AppContext) -> Ledger:
+    def open(cls, ctx: LedgerHost) -> Ledger:
         return cls(ctx)
 
     # --- engines --------------------------------------------------------------
@@ -185,31 +204,165 @@ class Ledger:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """A transaction holding the ledger's single-writer lock, committed on exit."""
-        with self._lock, self._write_engine.begin() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
-            yield conn
+        """A transaction holding the ledger's single-writer lock, committed on exit.
+
+        The newest checkpoint signed in it is written to the witnesses after the
+        commit, still under this appliance's lock file (``$CUSTODYD_HOME/ledger.lock``):
+        so another process of the same appliance never sees a committed checkpoint
+        whose witness is not written yet (it would take it for a deleted witness).
+        """
+        with self._lock, self._appliance_lock():
+            self._signed_in_tx = None
+            with self._write_engine.begin() as conn:
+                self._witnessed_in_tx = False  # the first signature checks the witnesses
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+                yield conn
+            signed, self._signed_in_tx = self._signed_in_tx, None
+            if signed is not None:
+                self.witnesses.write(*signed, replace=self._replace_witness)
+            self._replace_witness = False
+
+    @contextmanager
+    def _appliance_lock(self) -> Iterator[None]:
+        if self._lock_file is None:
+            home = self.ctx.settings.home
+            home.mkdir(parents=True, exist_ok=True)
+            self._lock_file = open(home / "ledger.lock", "a+")  # noqa: SIM115 (kept open)
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def close(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
         for name in ("_write_engine", "_hot_engine"):
             engine = self.__dict__.get(name)
             if engine is not None and engine is not self.engine:
                 engine.dispose()
 
-    # --- key ------------------------------------------------------------------
+    # --- keys and the trust list ------------------------------------------------
 
-    @cached_property
-    def _signing_key(self) -> Any:
-        return keys.load_or_create(self.ctx.settings.key_dir)
+    @property
+    def witnesses(self) -> Witnesses:
+        return Witnesses(self.ctx.settings.witnesses, self.origin)
 
-    @cached_property
-    def verifier(self) -> Verifier:
-        return Verifier.parse(self.public_key())
+    def local_key(self) -> Any:
+        """This appliance's signing key, or None when it has none (never created here)."""
+        if self._key is None:
+            self._key = keys.load(keys.key_path(self.ctx.settings.key_dir))
+        return self._key
+
+    def local_verifier(self) -> Verifier | None:
+        key = self.local_key()
+        if key is None:
+            return None
+        return Verifier.parse(verifier_key(self.key_name, raw_public_key(key.public_key())))
 
     def public_key(self) -> str:
-        """The C2SP verifier key (``name+hash+base64``) of the checkpoint signer."""
-        return verifier_key(self.key_name, raw_public_key(self._signing_key.public_key()))
+        """The C2SP verifier key (``name+hash+base64``) of this appliance's signing key."""
+        verifier = self.local_verifier()
+        if verifier is None:
+            raise LedgerKeyMissing(
+                "this appliance has no ledger signing key "
+                f"({keys.key_path(self.ctx.settings.key_dir)}"
+                " is missing); it is never created implicitly once the ledger has entries: "
+                "run `custodyd ledger init-key` (see README, Security and integrity)"
+            )
+        return str(verifier)
+
+    @property
+    def verifier(self) -> Verifier:
+        """The founding key (the trust anchor an outside verifier is given)."""
+        founding = self.trust().founding
+        if founding is None:
+            return Verifier.parse(self.public_key())
+        return founding
+
+    def trust(self) -> TrustList:
+        """The trust list as the database holds it now (founding key + key entries)."""
+        with self._reading() as conn:
+            return self._trust(conn)
+
+    def _trust(self, conn: Connection) -> TrustList:
+        row = conn.execute(
+            sa.select(CHECKPOINTS.c.signer).order_by(CHECKPOINTS.c.size).limit(1)
+        ).first()
+        founding_text = row.signer if row is not None else None
+        if row is not None and founding_text is None:  # a ledger begun before signers were kept
+            local = self.local_verifier()
+            founding_text = str(local) if local else None
+        cached = self._trust_cache
+        size = _size(conn)
+        if cached is None or cached[0] != founding_text or cached[1] > size:
+            founding = Verifier.parse(founding_text) if founding_text else None
+            cached = (founding_text, 0, TrustList(founding))
+        scanned = cached[1]
+        if size > scanned:
+            rows = conn.execute(
+                sa.text(
+                    f"SELECT idx, leaf FROM ledger_entries WHERE action IN {KEY_ACTIONS_SQL} "
+                    "AND idx >= :start ORDER BY idx"
+                ),
+                {"start": scanned},
+            )
+            events = [key_event(int(r[0]), bytes(r[1])) for r in rows]
+            cached[2].add(e for e in events if e is not None)
+            cached = (cached[0], size, cached[2])
+        self._trust_cache = cached
+        return cached[2]
+
+    def _signer(self, conn: Connection, trusted: TrustList, previous: int, empty: bool) -> Any:
+        """The key to sign the next checkpoint with; never a new key on a non-empty ledger."""
+        key_dir = self.ctx.settings.key_dir
+        key = self.local_key()
+        if key is None and empty:
+            key = self._key = keys.create(keys.key_path(key_dir))  # the first entry ever
+            log.warning("created the ledger signing key %s (first entry)", keys.key_path(key_dir))
+        if key is None:
+            raise self._refuse(
+                LedgerKeyMissing,
+                f"refusing to sign: no ledger signing key ({keys.key_path(key_dir)} is missing) "
+                "while the ledger has entries; restore the key file, or run "
+                "`custodyd ledger init-key` and enrol the new key (README, Security and integrity)",
+            )
+        if trusted.founding is None:
+            return key
+        for attempt in range(2):
+            mine = self.local_verifier()
+            assert mine is not None
+            if trusted.is_trusted(mine, previous):
+                return key
+            if attempt == 0:  # rotated by another process meanwhile? read the files again
+                self._promote_rotated(trusted, previous)
+                self._key = None
+                key = self.local_key()
+                if key is None:
+                    break
+        raise self._refuse(
+            LedgerKeyUntrusted,
+            f"refusing to sign: this appliance's key {mine} is not in the ledger's trust list "
+            "(not enrolled yet, removed, or rotated away); enrol it with "
+            "`custodyd ledger enroll-key NAME PUBLIC_KEY` on an enrolled appliance",
+        )
+
+    def _promote_rotated(self, trusted: TrustList, previous: int) -> None:
+        """A rotation that committed but died before its key file was promoted: finish it."""
+        key_dir = self.ctx.settings.key_dir
+        nxt = keys.load(keys.next_key_path(key_dir))
+        if nxt is None:
+            return
+        vkey = Verifier.parse(verifier_key(self.key_name, raw_public_key(nxt.public_key())))
+        if trusted.is_trusted(vkey, previous):
+            keys.promote_next(key_dir)
+
+    def _refuse(self, kind: type[LedgerIntegrityError], message: str, **extra: Any) -> Exception:
+        """Log a refusal loudly (it is an incident, not a user error) and return it to raise."""
+        log.critical("LEDGER REFUSES TO SIGN: %s", message)
+        return kind(message, **extra)
 
     # --- appending --------------------------------------------------------------
 
@@ -236,8 +389,7 @@ class Ledger:
         _check_events(events)
         with self._writing() as conn:
             self._flush_in(conn)  # its checkpoints precede ours; the witness takes the newest
-            entries, note, size = self._append_in(conn, events)
-        self._witness(note, size)
+            entries, _, _ = self._append_in(conn, events)
         return entries
 
     def _append_in(
@@ -275,10 +427,18 @@ class Ledger:
         conn.execute(ENTRIES.insert(), entry_rows)
         conn.execute(NODES.insert(), node_rows)
         new_size = size + len(events)
-        note = self._sign(conn, new_size, merkle.fold([h for _, _, h in stack]))
+        note = self._sign(conn, new_size, merkle.fold([h for _, _, h in stack]), size)
         return entries, note, new_size
 
     # --- the outbox (ledger_pending) ----------------------------------------------
+
+    @cached_property
+    def _mac_key(self) -> bytes:
+        return keys.mac_key(self.ctx.settings.key_dir)
+
+    def _mac(self, owner: str, created_at: str, events: Any) -> str:
+        body = canonical_json({"owner": owner, "created_at": created_at, "events": events})
+        return hmac.new(self._mac_key, b"custodyd-pending\n" + body, hashlib.sha256).hexdigest()
 
     def stage(self, session: Session, events: Sequence[Event]) -> None:
         """Stage ``events`` as one batch through the CALLER's session (the outbox).
@@ -287,7 +447,9 @@ class Ledger:
         commit call :meth:`flush_pending` (a crash before that is repaired by the
         next :func:`~custodyd.daemon.context.open_context` or append). Payloads are
         made plain JSON here, so a value the ledger would refuse fails the caller's
-        transaction instead of blocking the flush (and so every later append).
+        transaction instead of blocking the flush (and so every later append). The
+        row carries this appliance's name and an HMAC under its pending-row key, so a
+        row inserted by anyone else is refused, never signed.
         """
         if not events:
             return
@@ -297,19 +459,26 @@ class Ledger:
             doc = entry_document(0, now, ev.actor, ev.action, ev.case, ev.evidence, ev.payload)
             canonical_json(doc)  # refuse now what the flush would refuse (it would block)
             batch.append({k: doc[k] for k in ("action", "actor", "case", "evidence", "payload")})
-        session.execute(PENDING.insert().values(created_at=now, events=batch))
+        session.execute(
+            PENDING.insert().values(
+                created_at=now,
+                events=batch,
+                owner=self.key_name,
+                mac=self._mac(self.key_name, now, batch),
+            )
+        )
 
     def flush_pending(self) -> list[LedgerEntry]:
         """Append every staged batch (oldest first) and delete its row, in one transaction.
 
         Each batch gets its own checkpoint, exactly as :meth:`append_many` would. As
         the rows are deleted in the transaction that appends them, a batch lands
-        exactly once whatever the moment the process dies.
+        exactly once whatever the moment the process dies. A forged or malformed row
+        refuses the whole flush (:class:`LedgerPendingRejected`, naming it); the
+        genuine rows stay staged until an administrator deals with it.
         """
         with self._writing() as conn:
-            entries, witness = self._flush_in(conn)
-        if witness is not None:
-            self._witness(*witness)
+            entries, _ = self._flush_in(conn)
         return entries
 
     def has_pending(self) -> bool:
@@ -317,11 +486,67 @@ class Ledger:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(PENDING.c.id).limit(1)).first() is not None
 
+    def pending_problems(self, conn: Connection | None = None) -> list[tuple[int, str]]:
+        """(row id, what is wrong) for every staged row that must not be signed."""
+        if conn is None:
+            with self._reading() as reading:
+                return self.pending_problems(reading)
+        names = {n for n, _ in self._trust(conn).ever_at(1 << 62)} | {self.key_name}
+        bad = []
+        for row in conn.execute(sa.select(PENDING).order_by(PENDING.c.id)).all():
+            problem = self._row_problem(row, names, for_report=True)
+            if problem is not None and problem != FOREIGN:
+                bad.append((int(row.id), problem))
+        return bad
+
+    def _row_problem(self, row: Any, names: set[str], for_report: bool = False) -> str | None:
+        """None if the row is ours and authentic; FOREIGN if another enrolled appliance's."""
+        owner, mac = getattr(row, "owner", None), getattr(row, "mac", None)
+        if not isinstance(owner, str) or not isinstance(mac, str):
+            return "no appliance name or MAC (not staged by custodyd)"
+        if owner != self.key_name:
+            # only that appliance can sign it (and only if its MAC verifies there);
+            # `ledger verify` reports rows of appliances the trust list never held
+            return (
+                FOREIGN
+                if owner in names or not for_report
+                else (f"staged by unknown appliance {owner[:40]!r}")
+            )
+        events, created_at = row.events, row.created_at
+        try:
+            expected = self._mac(owner, created_at, events)
+        except (InvalidInput, TypeError, ValueError) as exc:
+            return f"not well formed ({str(exc)[:80]})"
+        if not hmac.compare_digest(expected, mac):
+            return "MAC does not verify (forged or altered)"
+        if not _well_formed(events):
+            return "not well formed (events)"
+        return None
+
     def _flush_in(self, conn: Connection) -> tuple[list[LedgerEntry], tuple[str, int] | None]:
-        rows = conn.execute(sa.select(PENDING.c.id, PENDING.c.events).order_by(PENDING.c.id))
+        rows = conn.execute(sa.select(PENDING).order_by(PENDING.c.id)).all()
+        if not rows:
+            return [], None
+        names = {n for n, _ in self._trust(conn).ever_at(1 << 62)} | {self.key_name}
+        ours, bad = [], []
+        for row in rows:
+            problem = self._row_problem(row, names)
+            if problem is None:
+                ours.append(row)
+            elif problem != FOREIGN:
+                bad.append(f"row {row.id}: {problem}")
+        if bad:
+            raise self._refuse(
+                LedgerPendingRejected,
+                f"refusing to sign staged ledger_pending {'; '.join(bad[:5])}"
+                f"{f' (and {len(bad) - 5} more)' if len(bad) > 5 else ''}; genuine staged "
+                "entries wait; `custodyd ledger discard-pending ID --reason ...` records and "
+                "removes the bad row(s)",
+                pending_rows=[b.split(":")[0] for b in bad],
+            )
         entries: list[LedgerEntry] = []
         witness: tuple[str, int] | None = None
-        for row in rows.all():
+        for row in ours:
             events = [Event(**ev) for ev in row.events]
             if events:
                 _check_events(events)
@@ -331,37 +556,95 @@ class Ledger:
             conn.execute(PENDING.delete().where(PENDING.c.id == row.id))
         return entries, witness
 
+    def discard_pending(self, ids: Sequence[int], *, actor: str, reason: str) -> LedgerEntry:
+        """Remove refused staged rows, recording what they held in a ledger entry."""
+        if not reason.strip():
+            raise InvalidInput("a reason is required")
+        with self._writing() as conn:
+            problems = dict(self.pending_problems(conn))
+            unknown = [i for i in ids if i not in problems]
+            if unknown:
+                raise InvalidInput(
+                    f"ledger_pending row(s) {unknown} are not refused rows; only forged or "
+                    "malformed rows can be discarded (genuine ones are flushed)"
+                )
+            rows = conn.execute(sa.select(PENDING).where(PENDING.c.id.in_(list(ids)))).all()
+            record = [
+                {
+                    "id": int(r.id),
+                    "problem": problems[int(r.id)],
+                    "created_at": str(r.created_at)[:40],
+                    "owner": None if r.owner is None else str(r.owner)[:80],
+                    "content": _excerpt(r.events),
+                }
+                for r in rows
+            ]
+            conn.execute(PENDING.delete().where(PENDING.c.id.in_(list(ids))))
+            entries, _, _ = self._append_in(
+                conn,
+                [
+                    Event(
+                        "ledger.pending_discarded",
+                        actor,
+                        payload={"reason": reason, "rows": record},
+                    )
+                ],
+            )
+        return entries[0]
+
     # --- checkpoints --------------------------------------------------------------
 
-    def _sign(self, conn: Connection, size: int, root: bytes) -> str:
-        """Sign a checkpoint for ``size``/``root`` after proving it extends the last one."""
-        last = conn.execute(
-            sa.select(CHECKPOINTS.c.size, CHECKPOINTS.c.note)
-            .order_by(CHECKPOINTS.c.size.desc())
-            .limit(1)
-        ).first()
-        if last is not None:
+    def _sign(self, conn: Connection, size: int, root: bytes, before: int) -> str:
+        """Sign a checkpoint for ``size``/``root`` (``before`` entries preceded this batch).
+
+        Refuses (:class:`LedgerInconsistent`, logged loudly) unless the new tree is
+        provably an extension of (1) the last checkpoint in the database, signed by a
+        key the trust list held then, with no unsigned entries after it, and (2) the
+        checkpoint held by every witness outside the database (RFC 9162 consistency
+        proofs). A database restored from an older copy, or with rows deleted, never
+        gets a signature.
+        """
+        trusted = self._trust(conn)
+        last = _latest_checkpoint(conn)
+        previous: Checkpoint | None = None
+        if last is None:
+            if before:
+                raise self._refuse(
+                    LedgerInconsistent,
+                    f"refusing to sign: the database holds {before} ledger entries but no "
+                    "signed checkpoint (inserted outside custodyd?)",
+                    first_bad_index=0,
+                )
+        else:
+            if last[0] != before:
+                raise self._refuse(
+                    LedgerInconsistent,
+                    f"refusing to sign: entries {last[0]}..{before - 1} carry no signed "
+                    f"checkpoint (the last one is of size {last[0]}): inserted outside custodyd?",
+                    first_bad_index=min(last[0], before),
+                )
+            earlier = conn.execute(
+                sa.select(sa.func.max(CHECKPOINTS.c.size)).where(CHECKPOINTS.c.size < last[0])
+            ).scalar()
             try:
-                previous = open_checkpoint(last.note, self.verifier, self.origin)
+                previous, _ = trusted.open(last[1], self.origin, int(earlier or 0))
             except NoteError as exc:
-                raise LedgerIntegrityError(
-                    f"refusing to sign: the last checkpoint (size {last.size}) does not verify "
-                    f"with this ledger's key: {exc}",
-                    bad_checkpoint=last.size,
+                raise self._refuse(
+                    LedgerInconsistent,
+                    f"refusing to sign: the last checkpoint (size {last[0]}) does not verify "
+                    f"against the ledger's trust list: {exc}",
+                    bad_checkpoint=last[0],
                 ) from exc
             if previous.size == size and previous.root == root:
-                return str(last.note)
-            try:
-                proof = merkle.consistency_proof(previous.size, size, _reader(conn))
-                merkle.verify_consistency(previous.size, size, previous.root, root, proof)
-            except (merkle.ProofError, KeyError, ValueError) as exc:
-                raise LedgerIntegrityError(
-                    f"refusing to sign size {size}: not consistent with the signed "
-                    f"checkpoint of size {previous.size}: {exc}",
-                    first_bad_index=previous.size,
-                ) from exc
+                self._signed_in_tx = (last[1], size)
+                return last[1]
+            self._prove(
+                conn, previous, size, root, f"the signed checkpoint of size {previous.size}"
+            )
+        self._check_witnesses(conn, trusted, previous, size, root)
+        key = self._signer(conn, trusted, before, empty=last is None and before == 0)
         text = Checkpoint(self.origin, size, root).text()
-        note = sign_note(text, self.key_name, self._signing_key)
+        note = sign_note(text, self.key_name, key)
         conn.execute(
             CHECKPOINTS.insert(),
             {
@@ -369,9 +652,84 @@ class Ledger:
                 "root": root,
                 "note": note,
                 "signed_at": format_time(self.ctx.clock.now()),
+                "signer": verifier_key(self.key_name, raw_public_key(key.public_key())),
             },
         )
+        self._signed_in_tx = (note, size)  # witnessed once committed (_writing)
         return note
+
+    def _prove(self, conn: Connection, old: Checkpoint, size: int, root: bytes, what: str) -> None:
+        if old.size > size:
+            raise self._refuse(
+                LedgerInconsistent,
+                f"refusing to sign size {size}: {what} covers {old.size} entries, the database "
+                f"only {size} (restored from an older copy, or entries deleted)",
+                first_bad_index=size,
+            )
+        try:
+            proof = merkle.consistency_proof(old.size, size, _reader(conn))
+            merkle.verify_consistency(old.size, size, old.root, root, proof)
+        except (merkle.ProofError, KeyError, ValueError, LedgerIntegrityError) as exc:
+            raise self._refuse(
+                LedgerInconsistent,
+                f"refusing to sign size {size}: not consistent with {what} "
+                f"(a fork: the database is not an extension of it): {exc}",
+                first_bad_index=old.size,
+            ) from exc
+
+    def _check_witnesses(
+        self,
+        conn: Connection,
+        trusted: TrustList,
+        previous: Checkpoint | None,
+        size: int,
+        root: bytes,
+    ) -> None:
+        if self._witnessed_in_tx:
+            return  # proven for this transaction's first batch; later ones extend it (_prove)
+        for found in self.witnesses.read():
+            what = f"the witness {found.path}"
+            if found.note is None:
+                if found.error or previous is not None:
+                    raise self._refuse(
+                        LedgerInconsistent,
+                        f"refusing to sign: {what} is {found.error or 'missing'} while the "
+                        f"ledger has {previous.size if previous else 0} entries; "
+                        "`custodyd ledger rewitness --reason ...` after checking why",
+                    )
+                continue  # an empty ledger: nothing witnessed yet
+            try:
+                claimed = note_size(found.note)
+            except NoteError as exc:
+                raise self._refuse(
+                    LedgerInconsistent, f"refusing to sign: {what} is not a checkpoint: {exc}"
+                ) from exc
+            if claimed > size:
+                raise self._refuse(
+                    LedgerInconsistent,
+                    f"refusing to sign size {size}: {what} covers {claimed} entries, the "
+                    f"database only {size} (restored from an older copy, or entries deleted)",
+                    first_bad_index=size,
+                )
+            cp = self._witnessed(found.path, found.note, trusted)
+            if previous is not None and (cp.size, cp.root) == (previous.size, previous.root):
+                continue  # proven together with the last checkpoint
+            self._prove(conn, cp, size, root, f"{what} (size {cp.size})")
+        self._witnessed_in_tx = True
+
+    def _witnessed(self, path: Path, note: str, trusted: TrustList) -> Checkpoint:
+        cached = self._witness_cache.get(path)
+        if cached is not None and cached[0] == note:
+            return cached[1]
+        try:
+            cp, _ = trusted.open(note, self.origin, note_size(note) or 1, ever=True)
+        except NoteError as exc:
+            raise self._refuse(
+                LedgerInconsistent,
+                f"refusing to sign: the witness {path} does not verify: {exc}",
+            ) from exc
+        self._witness_cache[path] = (note, cp)
+        return cp
 
     def checkpoint(self) -> str:
         """The latest signed checkpoint note; signs a new one first if the tree grew."""
@@ -383,37 +741,14 @@ class Ledger:
         with self._writing() as conn:
             size = _size(conn)
             root = merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
-            note = self._sign(conn, size, root)
-        self._witness(note, size)
+            note = self._sign(conn, size, root, size)
         return note
 
-    # --- witness file ---------------------------------------------------------------
-
-    @property
-    def witness_path(self) -> Path:
-        """One witness per database (a data dir may be pointed at another database)."""
-        url = self.engine.url.render_as_string(hide_password=True)
-        tag = hashlib.sha256(url.encode()).hexdigest()[:12]
-        return self.ctx.settings.home / f"ledger-witness-{tag}.note"
+    # --- witnesses ------------------------------------------------------------------
 
     def witness(self) -> str | None:
-        try:
-            return self.witness_path.read_text()
-        except FileNotFoundError:
-            return None
-
-    def _witness(self, note: str, size: int) -> None:
-        """Keep the largest committed checkpoint in the witness file (atomic, fsynced)."""
-        path = self.witness_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            current = self.witness()
-            if current is not None:
-                with contextlib.suppress(NoteError):
-                    if Checkpoint.parse(current.split("\n\n")[0] + "\n").size >= size:
-                        return
-            write_atomic(path, note.encode(), mode=0o644)
+        """The note of the first witness (None when missing)."""
+        return self.witnesses.read()[0].note
 
     def checkpoint_covering(self, index: int) -> tuple[int, str]:
         """The first signed checkpoint whose tree contains entry ``index``: (size, note).
@@ -563,30 +898,74 @@ class Ledger:
 
     # --- verification and export ----------------------------------------------------
 
-    def verify(self) -> verify.VerifyReport:
+    def verify(self, checkpoints: Sequence[tuple[str, str]] = ()) -> verify.VerifyReport:
         """Re-check the whole ledger; see :mod:`custodyd.daemon.ledger.verify`.
 
-        Reads one consistent snapshot, so it can run while appends continue. The
-        witness file is read first: it can only be older than the snapshot.
+        Besides every entry, node and stored checkpoint (each signed by a key the
+        trust list held then), the ledger must extend the checkpoint in every
+        witness (missing ones fail while the ledger has entries) and each of
+        ``checkpoints`` ((label, note) kept elsewhere). Staged rows that would be
+        refused are reported too. Reads one consistent snapshot, so it can run while
+        appends continue; the witnesses are read first (they can only be older).
         """
-        witness = self.witness()
+        witnessed = [
+            (f"the witness {w.path}", w.note if not w.error else f"unreadable: {w.error}")
+            for w in self.witnesses.read()
+        ]
         with self._reading() as conn, _snapshot(conn):
             notes = [
                 (int(r[0]), str(r[1]))
                 for r in _stream(conn, "SELECT size, note FROM ledger_checkpoints ORDER BY size")
             ]
+            founding = self._trust(conn).founding
 
             def stored(level: int) -> Iterable[tuple[int, bytes]]:
                 sql = f"SELECT idx, hash FROM ledger_nodes WHERE level = {int(level)} ORDER BY idx"
                 for idx, value in _stream(conn, sql):
                     yield idx, bytes(value)
 
-            return verify.run(
-                _entry_rows(conn), notes, self.verifier, self.origin, stored, witness=witness
+            report = verify.run(
+                _entry_rows(conn),
+                notes,
+                founding,
+                self.origin,
+                stored,
+                witnesses=[*witnessed, *checkpoints],
             )
+            pending = self.pending_problems(conn)
+        failures = [
+            f"ledger_pending row {row_id} is refused: {problem}" for row_id, problem in pending
+        ]
+        mine = self.local_verifier()
+        if mine is None and report.size:
+            failures.append(
+                "this appliance has no ledger signing key "
+                f"({keys.key_path(self.ctx.settings.key_dir)}"
+                " is missing): appends are refused; restore the key file, or run "
+                "`custodyd ledger init-key` and enrol the new key"
+            )
+        elif mine is not None and founding is not None:
+            with self._reading() as conn:
+                now = self._trust(conn)
+            if not now.is_trusted(mine, 1 << 62):
+                report.notes.append(
+                    f"this appliance's key {mine} is not in the trust list: it cannot append "
+                    "until enrolled (`custodyd ledger enroll-key` on an enrolled appliance)"
+                )
+        for failure in failures:
+            report.problems.append(verify.Problem(None, failure))
+        if failures:
+            report.ok = False
+            if report.message.endswith("all verified"):
+                report.message = failures[0]
+        return report
 
     def export_bundle(self) -> dict[str, Any]:
-        """Everything a third party needs to verify offline (with the public key)."""
+        """Everything a third party needs to verify offline (with the founding key).
+
+        The trust list travels inside: its key entries are ledger entries, and the
+        founding key is named (an outside verifier must get it independently).
+        """
         checkpoint = self.checkpoint()
         with self._reading() as conn:
             notes = [
@@ -597,10 +976,14 @@ class Ledger:
                 LedgerEntry.from_leaf(leaf).to_dict(with_leaf=True)
                 for _, leaf, _ in _entry_rows(conn)
             ]
+            trusted = self._trust(conn)
+        founding = str(trusted.founding) if trusted.founding else self.public_key()
         return {
             "format": "custodyd-ledger-bundle/1",
             "origin": self.origin,
-            "public_key": self.public_key(),
+            "public_key": founding,
+            "founding_key": founding,
+            "trust": trusted.to_dict(),
             "checkpoint": checkpoint,
             "checkpoints": notes,
             "entries": entries,
@@ -625,6 +1008,38 @@ def _check_events(events: Sequence[Event]) -> None:
     for ev in events:
         if not ev.action or not ev.actor:
             raise InvalidInput("a ledger entry needs an action and an actor")
+
+
+def _well_formed(events: Any) -> bool:
+    if not isinstance(events, list):
+        return False
+    for ev in events:
+        if not isinstance(ev, dict) or set(ev) != {
+            "action",
+            "actor",
+            "case",
+            "evidence",
+            "payload",
+        }:
+            return False
+        if not (isinstance(ev["action"], str) and ev["action"]):
+            return False
+        if not (isinstance(ev["actor"], str) and ev["actor"]):
+            return False
+        if not all(ev[k] is None or isinstance(ev[k], str) for k in ("case", "evidence")):
+            return False
+        if not (ev["payload"] is None or isinstance(ev["payload"], dict)):
+            return False
+    return True
+
+
+def _excerpt(value: Any, limit: int = 2000) -> str:
+    """What a refused row held, as bounded text for the record."""
+    try:
+        text = canonical_json(value).decode()
+    except (InvalidInput, TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _size(conn: Connection) -> int:

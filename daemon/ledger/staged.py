@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 if TYPE_CHECKING:
-    from custodyd.daemon.context import AppContext
+    from custodyd.daemon.ledger.host import StagingHost
     from custodyd.daemon.ledger.service import Event
 
 
 @contextmanager
-def staged(ctx: AppContext) -> Iterator[tuple[Session, list[Event]]]:
+def staged(ctx: StagingHost) -> Iterator[tuple[Session, list[Event]]]:
     """Yield ``(session, events)``; append to ``events`` what the change records.
 
     On a clean exit the events are staged and the session committed, then the

@@ -21,7 +21,8 @@ from typing import Any
 
 from custodyd.daemon.ledger import merkle
 from custodyd.daemon.ledger.entry import LedgerEntry
-from custodyd.daemon.ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from custodyd.daemon.ledger.note import Checkpoint, NoteError, Verifier
+from custodyd.daemon.ledger.trust import KEY_ACTIONS, TrustList, key_event
 
 # (index as stored, leaf bytes, the fields stored beside the leaf in COLUMN_FIELDS order or None)
 EntryRow = tuple[int, bytes, tuple[Any, ...] | None]
@@ -52,6 +53,9 @@ class VerifyReport:
     message: str = ""
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    witnesses: int = 0
+    trust: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a failure
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +68,9 @@ class VerifyReport:
             "message": self.message,
             "problems": [{"index": p.index, "message": p.message} for p in self.problems[:20]],
             "seconds": round(self.seconds, 3),
+            "witnesses": self.witnesses,
+            "notes": self.notes,
+            "trust": self.trust,
         }
 
 
@@ -105,12 +112,15 @@ def _slow_check(idx: int, leaf: bytes, fields: tuple[Any, ...] | None) -> str | 
     return None
 
 
-def check_entries(rows: Iterable[EntryRow], problems: list[Problem]) -> list[bytes]:
+def check_entries(
+    rows: Iterable[EntryRow], problems: list[Problem], key_leaves: list[tuple[int, bytes]]
+) -> list[bytes]:
     """Leaf hashes in stored order; numbering, the leaf's own index and side fields checked.
 
     Fast path: the canonical leaf must start with the head and end with the tail
     the side fields imply (no JSON decoding; a million leaves take seconds).
-    Anything else is decoded to say exactly what is wrong.
+    Anything else is decoded to say exactly what is wrong. Key entries (the trust
+    list) are collected in ``key_leaves``.
     """
     hashes: list[bytes] = []
     append = hashes.append
@@ -120,6 +130,8 @@ def check_entries(rows: Iterable[EntryRow], problems: list[Problem]) -> list[byt
         position = expected
         expected += 1
         append(sha(b"\x00" + leaf).digest())
+        if fields is not None and fields[2] in KEY_ACTIONS:
+            key_leaves.append((position, leaf))
         if idx != position:
             if idx > position:
                 problems.append(Problem(position, f"entry {position} is missing (next is {idx})"))
@@ -211,7 +223,7 @@ def check_checkpoints(
     notes: Iterable[tuple[int | None, str]],
     levels: list[list[bytes]],
     size: int,
-    verifier: Verifier,
+    trusted: TrustList,
     origin: str | None,
     problems: list[Problem],
 ) -> tuple[int, int | None]:
@@ -231,7 +243,7 @@ def check_checkpoints(
         count += 1
         label = f"checkpoint of size {stored_size}" if stored_size is not None else "checkpoint"
         try:
-            cp = open_checkpoint(note, verifier, origin)
+            cp, _ = trusted.open(note, origin, previous.size if previous else 0)
         except NoteError as exc:
             fail(None, stored_size, f"{label}: {exc}")
             continue
@@ -272,25 +284,37 @@ def check_checkpoints(
 
 
 def check_witness(
-    note: str,
+    label: str,
+    note: str | None,
     levels: list[list[bytes]],
     size: int,
-    verifier: Verifier,
+    trusted: TrustList,
     origin: str | None,
     problems: list[Problem],
 ) -> None:
-    """The newest checkpoint also kept outside the database must still be in the ledger."""
+    """A checkpoint kept outside the database must still describe a prefix of the ledger.
+
+    ``note`` None means the witness is missing: a failure whenever the ledger has
+    entries (deleting the witness must not silently disable the check).
+    """
+    if note is None:
+        if size:
+            problems.append(
+                Problem(None, f"{label} is missing while the ledger holds {size} entries")
+            )
+        return
     try:
-        cp = open_checkpoint(note, verifier, origin)
+        claimed = Checkpoint.parse(note.split("\n\n")[0] + "\n").size
+        cp, _ = trusted.open(note, origin, max(claimed, 1), ever=True)
     except NoteError as exc:
-        problems.append(Problem(None, f"the witness checkpoint does not verify: {exc}"))
+        problems.append(Problem(None, f"{label} does not verify: {exc}"))
         return
     if cp.size > size:
         problems.append(
             Problem(
                 size,
-                f"the witness checkpoint (kept outside the database) covers {cp.size} entries "
-                f"but the ledger holds {size}: entries {size}..{cp.size - 1} were removed",
+                f"{label} covers {cp.size} entries but the ledger holds {size}: "
+                f"entries {size}..{cp.size - 1} were removed (or the database is an older copy)",
             )
         )
         return
@@ -300,8 +324,8 @@ def check_witness(
         problems.append(
             Problem(
                 None,  # the stored checkpoints narrow it down better
-                f"the witness checkpoint of size {cp.size} does not match the entries "
-                f"(a change among entries 0..{cp.size - 1})",
+                f"{label} (size {cp.size}) does not match the entries: the ledger is a fork "
+                f"of what was witnessed (a change among entries 0..{cp.size - 1})",
             )
         )
 
@@ -309,22 +333,30 @@ def check_witness(
 def run(
     rows: Iterable[EntryRow],
     notes: Iterable[tuple[int | None, str]],
-    verifier: Verifier,
+    founding: Verifier | None,
     origin: str | None,
     stored: StoredLevel | None = None,
     require_checkpoint: bool = True,
-    witness: str | None = None,
+    witnesses: Iterable[tuple[str, str | None]] = (),
 ) -> VerifyReport:
+    """Verify entries, nodes and checkpoints; the trust list grows from ``founding``
+    with the key entries found among the rows. ``witnesses``: (label, note or None
+    when missing) of checkpoints kept outside the ledger."""
     started = time.perf_counter()
     problems: list[Problem] = []
-    hashes = check_entries(rows, problems)
+    key_leaves: list[tuple[int, bytes]] = []
+    hashes = check_entries(rows, problems, key_leaves)
     size = len(hashes)
     levels = merkle.tree_levels(hashes)
     if stored is not None:
         check_nodes(levels, size, stored, problems)
-    count, bad_cp = check_checkpoints(notes, levels, size, verifier, origin, problems)
-    if witness is not None:
-        check_witness(witness, levels, size, verifier, origin, problems)
+    events = [key_event(i, leaf) for i, leaf in key_leaves]
+    trusted = TrustList(founding, [e for e in events if e is not None])
+    count, bad_cp = check_checkpoints(notes, levels, size, trusted, origin, problems)
+    seen = 0
+    for label, note in witnesses:
+        seen += 1
+        check_witness(label, note, levels, size, trusted, origin, problems)
     if count == 0 and require_checkpoint and size > 0:
         problems.append(Problem(None, "no signed checkpoint covers the entries"))
     root = merkle.root_from_nodes(size, merkle.levels_reader(levels)) if size else merkle.EMPTY_ROOT
@@ -348,4 +380,6 @@ def run(
         message=message,
         problems=problems,
         seconds=time.perf_counter() - started,
+        witnesses=seen,
+        trust=trusted.to_dict(),
     )

@@ -12,10 +12,12 @@ from custodyd.daemon.models.orders import (
     Disposition,
     FixityState,
     OrderItem,
+    OrderNotice,
     PreservationOrder,
     Regime,
     ThirdPartyRelease,
     Transfer,
+    TransferConsent,
     TransferItem,
 )
 
@@ -34,10 +36,12 @@ __all__ = [
     "LedgerNodeRow",
     "Medium",
     "OrderItem",
+    "OrderNotice",
     "PreservationOrder",
     "Regime",
     "ThirdPartyRelease",
     "Transfer",
+    "TransferConsent",
     "TransferItem",
     "User",
 ]

@@ -55,6 +55,7 @@ class LedgerCheckpointRow(SQLModel, table=True):
     root: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     note: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     signed_at: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    signer: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
 
 LEDGER_TABLES = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")
@@ -71,3 +72,5 @@ class LedgerPendingRow(SQLModel, table=True):
     )
     created_at: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
     events: list[dict[str, Any]] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(200), nullable=True))
+    mac: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))

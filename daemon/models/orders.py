@@ -58,16 +58,29 @@ class PreservationOrder(SQLModel, table=True):
     followup_announced: bool = False
     confidential: bool = False
     issued_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    # when the request reached us, and when the data were actually preserved: the
+    # minimum of an international regime runs from max(received_on, effected_on)
+    received_on: date = Field(sa_column=sa.Column(sa.Date))
+    effected_on: date = Field(sa_column=sa.Column(sa.Date))
+    clock_start: date = Field(sa_column=sa.Column(sa.Date))
+    expiry_rule: str | None = None  # the rule (with its article) that gave expires_on
     period_days: int
     expires_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False, index=True))
     renewals: int = 0
-    # active | hold | decided | expired | released
+    # active | hold | executing | decided | expired | released | refused
     status: str = Field(default="active", index=True, max_length=20)
     followup_ref: str | None = None
     followup_at: datetime | None = utc_datetime(nullable=True)
-    decision: str | None = None  # granted | refused
+    decision: str | None = None  # granted | refused | withdrawn
     decision_ref: str | None = None
     decided_at: datetime | None = utc_datetime(nullable=True)
+    executed_basis: str | None = None  # seizure, production or transfer that executed a grant
+    executed_transfer_id: int | None = None
+    executed_at: datetime | None = utc_datetime(nullable=True)
+    refusal_grounds: str | None = Field(default=None, max_length=64)
+    refusal_reason: str | None = None
+    need_to_know: list[str] | None = json_column()  # user names (confidential orders)
+    commitment_salt: str | None = Field(default=None, max_length=64)
     ended_at: datetime | None = utc_datetime(nullable=True)
     end_reason: str | None = None
     lead_days: list[int] | None = json_column()
@@ -84,7 +97,7 @@ class OrderItem(SQLModel, table=True):
 
 
 class Transfer(SQLModel, table=True):
-    """Personal data handed to (or received from) another authority (REQUIREMENTS §4)."""
+    """Personal data handed to (or received from) another authority."""
 
     __tablename__ = "data_transfers"
 
@@ -132,6 +145,32 @@ class ThirdPartyRelease(SQLModel, table=True):
     released_at: datetime = utc_datetime()
 
 
+class OrderNotice(SQLModel, table=True):
+    """A time-stamped notice to the requesting state (art. 68(6)): cannot secure, threat."""
+
+    __tablename__ = "order_notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="preservation_orders.id", index=True)
+    kind: str = Field(max_length=40)  # cannot-secure | confidentiality-threat | other
+    text: str
+    actor: str
+    noticed_at: datetime = utc_datetime()
+
+
+class TransferConsent(SQLModel, table=True):
+    """Prior written consent of the sender to share with one named third party (art. 57)."""
+
+    __tablename__ = "data_transfer_consents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    transfer_id: int = Field(foreign_key="data_transfers.id", index=True)
+    third_party: str = Field(max_length=500)
+    consent_ref: str = Field(max_length=500)
+    recorded_by: str
+    recorded_at: datetime = utc_datetime()
+
+
 class Disposition(SQLModel, table=True):
     """The destruction (or return) record of an item: who, when, how, why."""
 
@@ -145,6 +184,7 @@ class Disposition(SQLModel, table=True):
     actor: str
     performed_at: datetime = utc_datetime()
     files: list[dict[str, Any]] | None = json_column()
+    transfer_id: int | None = None  # the transfer whose closing disposed of the item
 
 
 class AlertRecipient(SQLModel, table=True):

@@ -1,7 +1,7 @@
 """Preservation orders, retention, disposition, transfers, alerts and scheduled fixity.
 
-Cross-team interface (HELPERS-PROTOCOL item 5): :func:`retention_status` and
-:func:`assert_disposable`. Domain code only; the CLI and the API translate.
+What other domains use of it: :func:`retention_status` and :func:`assert_disposable`.
+Domain code only; the CLI and the API translate.
 """
 
 from custodyd.daemon.orders.retention import (

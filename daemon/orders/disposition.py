@@ -78,7 +78,10 @@ def dispose(
     reason: str,
     actor: str,
     returned_to: str | None = None,
+    transfer_id: int | None = None,
 ) -> dict[str, Any]:
+    """Return or destroy ``evidence_id``; ``transfer_id`` links the record to the closing
+    of the transfer it was received under."""
     if method not in METHODS:
         raise InvalidInput(f"method must be destroy or return, not {method!r}")
     if not reason.strip():
@@ -131,6 +134,7 @@ def dispose(
             actor=actor,
             performed_at=ctx.clock.now(),
             files=done,
+            transfer_id=transfer_id,
         )
         session.add(row)
         session.flush()
@@ -143,6 +147,7 @@ def dispose(
             "returned_to": returned_to,
             "actor": actor,
             "performed_at": utc(row.performed_at).isoformat(),
+            "transfer_id": transfer_id,
             "previous_status": previous,
             "files": done,
             "kept": sorted(p.name for p in directory.iterdir()) if directory.is_dir() else [],
@@ -162,6 +167,7 @@ def dispose(
                         "returned_to": returned_to,
                         "files": done,
                         "blake3": item.blake3,
+                        "transfer_id": transfer_id,
                     },
                 )
             ],

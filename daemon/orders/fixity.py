@@ -75,7 +75,7 @@ def due_items(ctx: AppContext) -> list[str]:
 
 
 def _imaging_verify(ctx: AppContext, evidence_id: str, *, actor: str) -> dict[str, Any]:
-    from custodyd.daemon.acquisition import verify_evidence  # team imaging
+    from custodyd.daemon.acquisition import verify_evidence
 
     result: dict[str, Any] = verify_evidence(ctx, evidence_id, actor=actor)
     return result

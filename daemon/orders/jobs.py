@@ -1,4 +1,4 @@
-"""Scheduler wiring for ``custodyd serve`` (team appliance calls :func:`register`).
+"""Scheduler jobs of the orders domain (``custodyd serve`` calls :func:`register`).
 
 APScheduler only wakes the workers; every decision and every piece of state is in
 the database (the alert outbox, fixity state), so a restart loses nothing. The

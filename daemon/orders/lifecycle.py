@@ -1,14 +1,23 @@
-"""Preservation orders: enter, renew, follow-up (hold), decide, release, expire.
+"""Preservation orders: enter, renew, follow-up (hold), decide, execute, release, expire.
 
-Every step is validated against the regime and the current state, committed, and
-then recorded in the custody ledger (``order.created|renewed|followup|decided|
-expired|released``), one entry per covered evidence item.
+Every step is validated against the regime and the current state and recorded in
+the custody ledger in the same transaction (``order.created|renewed|followup|
+decided|executed|refused|notified|expired|released``), one entry per covered item.
 
 States: ``active`` (running to ``expires_on``) -> ``hold`` (a follow-up request
-arrived: kept until a decision, whatever the date) -> ``decided`` (the hold ended;
-the expiry applies again) -> ``expired`` or ``released``. ``renew`` keeps the
-state and moves ``expires_on``. An order is in force while on hold, or while
-active/decided and today is on or before ``expires_on``.
+arrived: kept until a decision, whatever the date) -> ``executing`` (the follow-up
+request was granted: the data are about to be searched, seized or disclosed and
+stay preserved until the execution is recorded) or ``decided`` (refused or
+withdrawn: the expiry applies again) -> ``expired`` or ``released``. ``executed``
+moves ``executing`` to ``decided``: the ordinary expiry applies from then on.
+A request may be ``refused`` on the narrow grounds of the texts. ``renew`` keeps
+the state and moves ``expires_on``. An order is in force while on hold or
+executing, or while active/decided and today is on or before ``expires_on``.
+
+The expiry follows :mod:`custodyd.daemon.orders.dates` (the clock rule, with its
+article); international requests must carry the fields of art. 68(2)
+(:mod:`custodyd.daemon.orders.request_fields`); confidential orders follow
+:mod:`custodyd.daemon.orders.confidentiality`.
 """
 
 from __future__ import annotations
@@ -20,26 +29,34 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from custodyd.daemon.auth.principal import Principal
 from custodyd.daemon.cases import get_case
 from custodyd.daemon.clock import Clock, utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, InvalidInput, NotFound
-from custodyd.daemon.models import Case, Evidence, OrderItem, PreservationOrder
+from custodyd.daemon.models import Case, Evidence, OrderItem, OrderNotice, PreservationOrder
 from custodyd.daemon.names import check_name
+from custodyd.daemon.orders import confidentiality
+from custodyd.daemon.orders.dates import OrderDates, compute_expiry
 from custodyd.daemon.orders.records import SYSTEM_ACTOR, record, today
 from custodyd.daemon.orders.regimes import get_regime
+from custodyd.daemon.orders.request_fields import require_request_fields
 
-LIVE_STATES = ("active", "hold", "decided")
-OUTCOMES = ("granted", "refused")
+LIVE_STATES = ("active", "hold", "executing", "decided")
+OUTCOMES = ("granted", "refused", "withdrawn")
+NOTICE_KINDS = ("cannot-secure", "confidentiality-threat", "other")
+STANDING = {"hold": "on hold until a decision", "executing": "granted and being executed"}
 
 
 @dataclass
 class OrderRequest:
-    """What an officer enters (REQUIREMENTS §1: the fields of a preservation request)."""
+    """What an officer enters: the fields of a preservation request."""
 
     regime: str
     ref: str
     issued_on: date
+    received_on: date | None = None
+    effected_on: date | None = None
     evidence_ids: Sequence[str] = ()
     case_ref: str | None = None
     authority: str | None = None
@@ -51,13 +68,14 @@ class OrderRequest:
     necessity: str | None = None
     followup_announced: bool = False
     confidential: bool = False
+    need_to_know: list[str] = field(default_factory=list)
     days: int | None = None
     lead_days: list[int] | None = None
     alert_to: list[str] = field(default_factory=list)
 
 
 def in_force(order: PreservationOrder, on: date) -> bool:
-    if order.status == "hold":
+    if order.status in ("hold", "executing"):
         return True
     return order.status in ("active", "decided") and on <= order.expires_on
 
@@ -86,33 +104,61 @@ def case_ref_of(session: Session, case_id: int) -> str:
 
 
 def order_dict(session: Session, order: PreservationOrder, clock: Clock) -> dict[str, Any]:
-    data = order.model_dump()
-    for key in ("followup_at", "decided_at", "ended_at", "entered_at"):
+    """The whole order, for those entitled to read it (the callers check that)."""
+    data = order.model_dump(exclude={"commitment_salt"})
+    for key in ("followup_at", "decided_at", "ended_at", "entered_at", "executed_at"):
         if data.get(key) is not None:
             data[key] = utc(data[key]).isoformat()
-    for key in ("issued_on", "expires_on"):
-        data[key] = data[key].isoformat()
+    for key in ("issued_on", "received_on", "effected_on", "clock_start", "expires_on"):
+        if data.get(key) is not None:
+            data[key] = data[key].isoformat()
     data["case"] = case_ref_of(session, order.case_id)
     data["evidence"] = covered_evidence(session, order)
     data["in_force"] = in_force(order, today(clock))
-    data["hold"] = order.status == "hold"
+    data["hold"] = order.status in ("hold", "executing")
     data["regime"] = order.regime_id
+    data["need_to_know"] = list(order.need_to_know or [])
+    notices = session.exec(
+        select(OrderNotice).where(OrderNotice.order_id == order.id).order_by(col(OrderNotice.id))
+    )
+    data["notices"] = [
+        {"kind": n.kind, "text": n.text, "actor": n.actor, "at": utc(n.noticed_at).isoformat()}
+        for n in notices
+    ]
+    if order.confidential and order.commitment_salt:
+        data["commitment"] = {
+            "scheme": confidentiality.COMMITMENT_SCHEME,
+            "salt": order.commitment_salt,
+            "value": confidentiality.order_commitment(order),
+            "fields": confidentiality.committed_fields(order),
+        }
     return data
 
 
 def _ledger_payload(order: PreservationOrder, **extra: Any) -> dict[str, Any]:
-    """What goes in the ledger: identifiers and dates, never the confidential substance."""
+    """What goes in the ledger: identifiers, dates and the rule; never confidential substance.
+
+    A confidential order's entries carry a salted commitment of its confidential
+    fields (ref included) instead of the fields.
+    """
     payload: dict[str, Any] = {
         "order_id": order.id,
-        "order_ref": order.ref,
         "regime": order.regime_id,
         "issued_on": order.issued_on.isoformat(),
+        "received_on": order.received_on.isoformat(),
+        "effected_on": order.effected_on.isoformat(),
         "expires_on": order.expires_on.isoformat(),
+        "expiry_rule": order.expiry_rule,
         "status": order.status,
         "confidential": order.confidential,
     }
-    if order.authority and not order.confidential:
-        payload["authority"] = order.authority
+    if order.confidential:
+        payload["commitment"] = confidentiality.order_commitment(order)
+        payload["commitment_scheme"] = confidentiality.COMMITMENT_SCHEME
+    else:
+        payload["order_ref"] = order.ref
+        if order.authority:
+            payload["authority"] = order.authority
     payload.update(extra)
     return payload
 
@@ -126,24 +172,32 @@ def _check_lead_days(lead_days: list[int] | None) -> list[int] | None:
 
 
 def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[str, Any]:
-    """Enter an order. Its expiry counts from the issue date, whenever it is entered."""
+    """Enter an order. Its expiry follows the clock rule of its regime (see ``dates``).
+
+    Entering it, like a follow-up request later, alerts the 24/7 point of contact
+    at once (art. 67), through the alert outbox, in the same transaction.
+    """
+    from custodyd.daemon.orders.alerts.contact247 import enqueue_contact_alert
+
     if not request.ref.strip():
-        raise InvalidInput("an order needs its reference (--ref)")
+        raise InvalidInput("an order needs its reference (ref)", field="ref")
     check_name(request.ref, "order ref")
     now_day = today(ctx.clock)
-    if request.issued_on > now_day:
-        raise InvalidInput(
-            f"issue date {request.issued_on} is in the future (today is {now_day} UTC)"
-        )
     with ctx.session() as session:
         regime = get_regime(session, request.regime)
-        days = request.days if request.days is not None else regime.period_days
-        regime.check_length(days)
-        expires_on = request.issued_on + timedelta(days=days)
-        if expires_on < now_day:
+        if regime.scope == "international":
+            require_request_fields(vars(request), regime.id)
+        expiry = compute_expiry(
+            regime,
+            OrderDates(request.issued_on, request.received_on, request.effected_on),
+            now_day,
+            request.days,
+        )
+        need_to_know = sorted({check_name(n, "need-to-know user") for n in request.need_to_know})
+        if need_to_know and not request.confidential:
             raise InvalidInput(
-                f"an order issued {request.issued_on} under {regime.id} ran out on "
-                f"{expires_on}; it no longer preserves anything"
+                "need-to-know applies to confidential orders; mark the order confidential",
+                field="need_to_know",
             )
         ids = sorted(set(request.evidence_ids))
         items = []
@@ -162,7 +216,9 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
         elif len(case_ids) == 1:
             case = session.get(Case, case_ids.pop())  # type: ignore[assignment]
         elif not items:
-            raise InvalidInput("an order covers evidence items (--evidence) or a case (--case)")
+            raise InvalidInput(
+                "an order covers evidence items or a case", fields=["evidence", "case"]
+            )
         else:
             raise InvalidInput("the evidence items belong to different cases; one order each")
         assert case is not None and case.id is not None
@@ -180,9 +236,15 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
             necessity=request.necessity,
             followup_announced=request.followup_announced,
             confidential=request.confidential,
-            issued_on=request.issued_on,
-            period_days=days,
-            expires_on=expires_on,
+            need_to_know=need_to_know or None,
+            commitment_salt=confidentiality.new_salt() if request.confidential else None,
+            issued_on=expiry.issued_on,
+            received_on=expiry.received_on,
+            effected_on=expiry.effected_on,
+            clock_start=expiry.clock_start,
+            expiry_rule=expiry.rule,
+            period_days=expiry.days,
+            expires_on=expiry.expires_on,
             status="active",
             lead_days=_check_lead_days(request.lead_days),
             alert_to=list(request.alert_to) or None,
@@ -205,6 +267,9 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
             evidence_ids=result["evidence"],
             payload=_ledger_payload(order, entered_by=actor, whole_case=order.whole_case),
         )
+        enqueue_contact_alert(
+            session, ctx, order, "entered", case_ref=result["case"], evidence=result["evidence"]
+        )
     ctx.ledger.flush_pending()
     return result
 
@@ -214,7 +279,7 @@ def _lapsed(order: PreservationOrder, clock: Clock) -> bool:
 
 
 def _require_live(order: PreservationOrder, clock: Clock, doing: str) -> None:
-    if order.status in ("expired", "released") or _lapsed(order, clock):
+    if order.status in ("expired", "released", "refused") or _lapsed(order, clock):
         raise Conflict(
             f"order {order.id} ({order.ref}) is no longer in force "
             f"({order.status}, expiry {order.expires_on}); cannot {doing}",
@@ -228,6 +293,7 @@ def _step(
     action: str,
     actor: str,
     change: Callable[[Session, PreservationOrder], dict[str, Any]],
+    after: Callable[[Session, PreservationOrder, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Validate and apply ``change`` in one transaction, then record ``action``."""
     with ctx.session() as session:
@@ -245,6 +311,8 @@ def _step(
             evidence_ids=result["evidence"],
             payload=_ledger_payload(order, **extra),
         )
+        if after is not None:
+            after(session, order, result)
     ctx.ledger.flush_pending()
     return result
 
@@ -258,9 +326,10 @@ def renew_order(
 
     def change(session: Session, order: PreservationOrder) -> dict[str, Any]:
         _require_live(order, ctx.clock, "renew it")
-        if order.status == "hold":
+        if order.status in ("hold", "executing"):
             raise Conflict(
-                f"order {order.id} is on hold until a decision; there is no expiry to renew",
+                f"order {order.id} is {STANDING[order.status]} (a follow-up request stands); "
+                "there is no expiry to renew",
                 order=order.id,
             )
         regime = get_regime(session, order.regime_id)
@@ -301,9 +370,11 @@ def followup_order(
     if ref is not None:
         check_name(ref, "order ref")
 
+    from custodyd.daemon.orders.alerts.contact247 import enqueue_contact_alert
+
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
-        if order.status == "hold":
-            raise Conflict(f"order {order.id} is already on hold", order=order.id)
+        if order.status in ("hold", "executing"):
+            raise Conflict(f"order {order.id} is already {STANDING[order.status]}", order=order.id)
         _require_live(order, ctx.clock, "record a follow-up request")
         order.status = "hold"
         order.followup_at = ctx.clock.now()
@@ -312,17 +383,30 @@ def followup_order(
         order.decided_at = None
         return {"followup_ref": ref, "hold": True}
 
-    return _step(ctx, order_id, "order.followup", actor, change)
+    def alert(session: Session, order: PreservationOrder, result: dict[str, Any]) -> None:
+        key = f"followup/{utc(order.followup_at).isoformat()}" if order.followup_at else "followup"
+        enqueue_contact_alert(
+            session, ctx, order, key, case_ref=result["case"], evidence=result["evidence"]
+        )
+
+    return _step(ctx, order_id, "order.followup", actor, change, alert)
 
 
 def decide_order(
     ctx: AppContext, order_id: int, outcome: str, *, actor: str, ref: str | None = None
 ) -> dict[str, Any]:
-    """Record the decision on the follow-up request: the hold ends, the expiry applies."""
+    """Record the decision on the follow-up request.
+
+    ``granted``: the order becomes ``executing`` — the data are about to be
+    searched, seized or disclosed and stay preserved until :func:`executed_order`.
+    ``refused`` / ``withdrawn``: the hold ends and the expiry applies again.
+    """
     if ref is not None:
         check_name(ref, "order ref")
     if outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome must be granted or refused, not {outcome!r}")
+        raise InvalidInput(
+            f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}", field="outcome"
+        )
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
         if order.status != "hold":
@@ -331,13 +415,51 @@ def decide_order(
                 f"(status {order.status})",
                 order=order.id,
             )
-        order.status = "decided"
+        order.status = "executing" if outcome == "granted" else "decided"
         order.decision = outcome
         order.decision_ref = ref
         order.decided_at = ctx.clock.now()
-        return {"outcome": outcome, "decision_ref": ref, "hold": False}
+        return {"outcome": outcome, "decision_ref": ref, "hold": order.status == "executing"}
 
     return _step(ctx, order_id, "order.decided", actor, change)
+
+
+def executed_order(
+    ctx: AppContext,
+    order_id: int,
+    *,
+    actor: str,
+    basis: str,
+    transfer_id: int | None = None,
+) -> dict[str, Any]:
+    """The granted follow-up request was executed (seizure, production or transfer).
+
+    From now on the ordinary expiry (or a new order) decides how long the data stay.
+    """
+    if not basis.strip():
+        raise InvalidInput("name what executed the request (basis)", field="basis")
+
+    def change(session: Session, order: PreservationOrder) -> dict[str, Any]:
+        if order.status != "executing":
+            raise Conflict(
+                f"order {order.id} has no granted request being executed (status {order.status})",
+                order=order.id,
+            )
+        if transfer_id is not None:
+            from custodyd.daemon.orders.transfers import get_transfer
+
+            transfer = get_transfer(session, transfer_id)
+            if transfer.case_id != order.case_id:
+                raise InvalidInput(
+                    f"transfer {transfer_id} belongs to another case", field="transfer"
+                )
+        order.status = "decided"
+        order.executed_basis = basis.strip()
+        order.executed_transfer_id = transfer_id
+        order.executed_at = ctx.clock.now()
+        return {"basis": order.executed_basis, "transfer_id": transfer_id, "hold": False}
+
+    return _step(ctx, order_id, "order.executed", actor, change)
 
 
 def release_order(ctx: AppContext, order_id: int, *, actor: str, reason: str) -> dict[str, Any]:
@@ -346,13 +468,13 @@ def release_order(ctx: AppContext, order_id: int, *, actor: str, reason: str) ->
         raise InvalidInput("releasing an order needs a reason")
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
-        if order.status == "hold":
+        if order.status in ("hold", "executing"):
             raise Conflict(
-                f"order {order.id} is on hold until a decision on the follow-up request; "
-                "record the decision first",
+                f"order {order.id} is {STANDING[order.status]}: a follow-up request stands; "
+                "record its decision and execution first",
                 order=order.id,
             )
-        if order.status in ("expired", "released"):
+        if order.status in ("expired", "released", "refused"):
             raise Conflict(f"order {order.id} already ended ({order.status})", order=order.id)
         order.status = "released"
         order.ended_at = ctx.clock.now()
@@ -401,17 +523,24 @@ def list_orders(
     status: str | None = None,
     offset: int = 0,
     limit: int = 100,
+    principal: Principal | None = None,
 ) -> list[dict[str, Any]]:
+    """Orders by case, item or status; with ``principal``, only those it may know."""
     query = select(PreservationOrder).order_by(col(PreservationOrder.id))
     if case_ref is not None:
         query = query.where(PreservationOrder.case_id == get_case(session, case_ref).id)
     if status is not None:
         query = query.where(PreservationOrder.status == status)
+    orders: Sequence[PreservationOrder]
     if evidence_id is not None:
-        return [order_dict(session, o, clock) for o in orders_covering(session, evidence_id)][
-            offset : offset + limit
-        ]
-    return [order_dict(session, o, clock) for o in session.exec(query.offset(offset).limit(limit))]
+        orders = orders_covering(session, evidence_id)
+        if status is not None:
+            orders = [o for o in orders if o.status == status]
+    else:
+        orders = list(session.exec(query))
+    if principal is not None:
+        orders = knowable_orders(session, principal, orders)
+    return [order_dict(session, o, clock) for o in orders[offset : offset + limit]]
 
 
 def orders_covering(session: Session, evidence_id: str) -> list[PreservationOrder]:
@@ -429,3 +558,43 @@ def orders_covering(session: Session, evidence_id: str) -> list[PreservationOrde
     found = {o.id: o for o in session.exec(direct)}
     found.update({o.id: o for o in session.exec(by_case)})
     return [found[k] for k in sorted(k for k in found if k is not None)]
+
+
+ORDER_ACCESSED = "order.accessed"
+
+
+def read_order(
+    ctx: AppContext, order_id: int, *, actor: str, principal: Principal | None = None
+) -> dict[str, Any]:
+    """One order, for a reader entitled to it; the read is recorded (``order.accessed``).
+
+    ``principal`` (API callers) is checked against need-to-know: an order the
+    caller may not know is reported exactly like one that does not exist.
+    """
+    from custodyd.daemon.auth.audit import record_read
+
+    with ctx.session() as session:
+        order = get_order(session, order_id)
+        case_ref = case_ref_of(session, order.case_id)
+        if principal is not None and not confidentiality.may_know(principal, order, case_ref):
+            raise NotFound(f"no preservation order {order_id}")
+        data = order_dict(session, order, ctx.clock)
+    record_read(
+        ctx,
+        ORDER_ACCESSED,
+        actor=actor,
+        what="order",
+        case=case_ref,
+        evidence=data["evidence"],
+        detail={"order_id": order_id},
+    )
+    return data
+
+
+def knowable_orders(
+    session: Session, principal: Principal, orders: Sequence[PreservationOrder]
+) -> list[PreservationOrder]:
+    """The orders among ``orders`` that ``principal`` may know exist."""
+    return [
+        o for o in orders if confidentiality.may_know(principal, o, case_ref_of(session, o.case_id))
+    ]

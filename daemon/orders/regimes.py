@@ -2,7 +2,7 @@
 
 The shipped regimes are read from ``regimes.json`` beside this module (the 60/90/180
 day minimums of the three draft texts and the renewable domestic order of at most
-180 days, REQUIREMENTS.md §1). Administrators add more; those are stored in the
+180 days). Administrators add more; those are stored in the
 ``order_regimes`` table. A shipped id can never be redefined.
 
 Fields: ``period_days`` is the period an order runs from its issue date unless the

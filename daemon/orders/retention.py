@@ -4,8 +4,8 @@ An item must be kept while any covering order is in force: until the latest
 expiry among them, and indefinitely while any of them is on hold (a hold wins
 over every date). It is disposable only when no order is in force.
 
-``retention_status`` and ``assert_disposable`` are the cross-team interface
-(HELPERS-PROTOCOL item 5). Both take the clock as an optional keyword; without
+``retention_status`` and ``assert_disposable`` are what other domains (disposition,
+the API, reports) ask of retention. Both take the clock as an optional keyword; without
 one they use the system clock.
 """
 
@@ -58,7 +58,8 @@ def retention_status(
     for order in orders_covering(session, evidence_id):
         if not in_force(order, on):
             continue
-        if order.status == "hold":
+        held = order.status in ("hold", "executing")
+        if held:
             hold = True
         else:
             latest = order.expires_on if latest is None else max(latest, order.expires_on)
@@ -69,7 +70,8 @@ def retention_status(
                 "regime": order.regime_id,
                 "status": order.status,
                 "expires_on": order.expires_on.isoformat(),
-                "hold": order.status == "hold",
+                "hold": held,
+                "confidential": order.confidential,
             }
         )
     return RetentionStatus(
@@ -88,7 +90,12 @@ def assert_disposable(session: Session, evidence_id: str, *, clock: Clock | None
         return
     names = []
     for b in status.blocking:
-        why = "on hold until a decision" if b["hold"] else f"in force until {b['expires_on']}"
+        if b["status"] == "executing":
+            why = "granted, being executed (record the execution first)"
+        elif b["hold"]:
+            why = "on hold until a decision"
+        else:
+            why = f"in force until {b['expires_on']}"
         names.append(f"order {b['order_id']} ({b['ref']}, {b['regime']}) {why}")
     raise DispositionRefused(
         f"evidence {evidence_id} cannot be disposed of: " + "; ".join(names),
@@ -107,7 +114,9 @@ def due_within(session: Session, clock: Clock, days: int) -> list[dict[str, Any]
     horizon = on + timedelta(days=days)
     rows: list[dict[str, Any]] = []
     orders = select(PreservationOrder).where(
-        col(PreservationOrder.status).in_([s for s in LIVE_STATES if s != "hold"]),
+        col(PreservationOrder.status).in_(
+            [s for s in LIVE_STATES if s not in ("hold", "executing")]
+        ),
         col(PreservationOrder.expires_on) <= horizon,
     )
     for order in session.exec(orders):

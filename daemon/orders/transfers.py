@@ -1,4 +1,4 @@
-"""Transfers of personal data to (or from) another authority (REQUIREMENTS §4, §2).
+"""Transfers of personal data to (or from) another authority.
 
 A transfer records the recipient, the purpose, the consented period, the deadline
 by which the data are returned or destroyed, and whether onward sharing with a
@@ -6,12 +6,22 @@ third party has prior written consent. Items may be transferred whole or in part
 (``part`` describes which: e.g. the traffic data identifying another provider,
 §2); each included item gets ``transfer.created`` and, when outgoing,
 ``evidence.released`` in the ledger. Later steps: the recipient's report of use
-(``transfer.reported``), a consented extension (``transfer.extended``), consent
-to onward sharing (``transfer.consent_recorded``), a release to a third party
-(``transfer.third_party_release``; refused with :class:`ReleaseRefused` without
-prior written consent) and the closing return or destruction
-(``transfer.returned`` / ``transfer.destroyed``). The deadline gets the same
-alerts as an order's expiry.
+(``transfer.reported``), a consented extension (``transfer.extended``; asked in
+advance, so refused once the deadline has passed), consent to onward sharing
+with one **named** third party (``transfer.consent_recorded``), a release to a
+third party (``transfer.third_party_release``; refused with
+:class:`ReleaseRefused` unless that party's prior written consent is recorded)
+and the closing return or destruction (``transfer.returned`` /
+``transfer.destroyed``). The deadline gets the same alerts as an order's expiry.
+
+Personal data **received** (an incoming transfer, consolidated text art. 57)
+are really returned or destroyed when the transfer is closed: every item held
+under it goes through the ordinary disposition (refused while an order stands),
+and the disposition records name the transfer. While such a transfer is open,
+its items are handed over (custody transfer, outgoing transfer) only to a party
+the sender consented to, or back to the sender (:func:`assert_may_hand_over`).
+``recipient`` names the other party: the receiving authority of an outgoing
+transfer, the sending authority of an incoming one.
 """
 
 from __future__ import annotations
@@ -27,7 +37,13 @@ from custodyd.daemon.cases import get_case
 from custodyd.daemon.clock import Clock, utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, InvalidInput, NotFound, ReleaseRefused
-from custodyd.daemon.models import Evidence, ThirdPartyRelease, Transfer, TransferItem
+from custodyd.daemon.models import (
+    Evidence,
+    ThirdPartyRelease,
+    Transfer,
+    TransferConsent,
+    TransferItem,
+)
 from custodyd.daemon.orders.lifecycle import case_ref_of
 from custodyd.daemon.orders.records import record, today
 
@@ -73,6 +89,20 @@ def transfer_dict(session: Session, transfer: Transfer, clock: Clock) -> dict[st
     items = session.exec(select(TransferItem).where(TransferItem.transfer_id == transfer.id))
     data["items"] = [{"evidence_id": i.evidence_id, "part": i.part} for i in items]
     data["evidence"] = sorted({i["evidence_id"] for i in data["items"]})
+    consents = session.exec(
+        select(TransferConsent)
+        .where(TransferConsent.transfer_id == transfer.id)
+        .order_by(col(TransferConsent.id))
+    )
+    data["consents"] = [
+        {
+            "third_party": c.third_party,
+            "consent_ref": c.consent_ref,
+            "recorded_by": c.recorded_by,
+            "recorded_at": utc(c.recorded_at).isoformat(),
+        }
+        for c in consents
+    ]
     releases = session.exec(
         select(ThirdPartyRelease).where(ThirdPartyRelease.transfer_id == transfer.id)
     )
@@ -108,7 +138,7 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
     if request.consented_days <= 0:
         raise InvalidInput("the consented period must be at least one day")
     if not request.items:
-        raise InvalidInput("a transfer includes at least one evidence item (--evidence)")
+        raise InvalidInput("a transfer includes at least one evidence item", field="evidence")
     now_day = today(ctx.clock)
     sent_on = request.transferred_on or now_day
     if sent_on > now_day:
@@ -117,7 +147,9 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
     if deadline > sent_on + timedelta(days=request.consented_days):
         raise InvalidInput("the deadline lies beyond the consented period")
     if request.third_party_consent and not request.consent_ref:
-        raise InvalidInput("third-party consent must name the written consent (--consent-ref)")
+        raise InvalidInput(
+            "third-party consent must name the written consent document", field="consent_ref"
+        )
     with ctx.session() as session:
         case_ids = set()
         for evidence_id, _part in request.items:
@@ -126,6 +158,8 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
                 raise NotFound(f"no evidence item {evidence_id!r}", evidence=evidence_id)
             if item.status == "disposed":
                 raise Conflict(f"evidence {evidence_id} was already disposed of")
+            if request.direction == "outgoing":
+                assert_may_hand_over(session, evidence_id, request.recipient)
             case_ids.add(item.case_id)
         if request.case_ref is not None:
             case_id = get_case(session, request.case_ref).id
@@ -237,6 +271,13 @@ def extend(
         raise InvalidInput("an extension needs the sender's consent reference")
 
     def change(_s: Session, t: Transfer) -> dict[str, Any]:
+        on = today(ctx.clock)
+        if on > t.deadline:
+            raise Conflict(
+                f"transfer {transfer_id}'s deadline {t.deadline} has passed; more time must be "
+                "asked of the sender in advance (art. 57): return or destroy the data",
+                transfer=transfer_id,
+            )
         previous = t.deadline
         t.deadline = previous + timedelta(days=days)
         t.consented_days += days
@@ -245,17 +286,40 @@ def extend(
     return _step(ctx, transfer_id, "transfer.extended", actor, change, "extend it")
 
 
-def record_consent(
-    ctx: AppContext, transfer_id: int, consent_ref: str, *, actor: str
-) -> dict[str, Any]:
-    """Prior written consent to onward sharing with a third party was received."""
-    if not consent_ref.strip():
-        raise InvalidInput("name the written consent (its reference)")
+def _party(name: str) -> str:
+    return " ".join(name.split()).casefold()
 
-    def change(_s: Session, t: Transfer) -> dict[str, Any]:
+
+def consented_parties(session: Session, transfer_id: int) -> set[str]:
+    rows = session.exec(
+        select(TransferConsent.third_party).where(TransferConsent.transfer_id == transfer_id)
+    )
+    return {_party(r) for r in rows}
+
+
+def record_consent(
+    ctx: AppContext, transfer_id: int, third_party: str, consent_ref: str, *, actor: str
+) -> dict[str, Any]:
+    """The sender's prior written consent to share with ``third_party`` was received."""
+    if not third_party.strip():
+        raise InvalidInput("name the third party the consent covers", field="third_party")
+    if not consent_ref.strip():
+        raise InvalidInput("name the written consent (its reference)", field="consent_ref")
+
+    def change(session: Session, t: Transfer) -> dict[str, Any]:
+        assert t.id is not None
+        session.add(
+            TransferConsent(
+                transfer_id=t.id,
+                third_party=third_party.strip(),
+                consent_ref=consent_ref.strip(),
+                recorded_by=actor,
+                recorded_at=ctx.clock.now(),
+            )
+        )
         t.third_party_consent = True
-        t.consent_ref = consent_ref
-        return {"consent_ref": consent_ref}
+        t.consent_ref = consent_ref.strip()
+        return {"third_party": third_party.strip(), "consent_ref": consent_ref.strip()}
 
     return _step(ctx, transfer_id, "transfer.consent_recorded", actor, change, "record consent")
 
@@ -268,49 +332,148 @@ def release_to_third_party(
     actor: str,
     part: str | None = None,
 ) -> dict[str, Any]:
-    """Share the transferred data onward; refused without prior written consent."""
+    """Share the transferred data onward; refused without that party's written consent."""
     if not third_party.strip():
-        raise InvalidInput("name the third party")
+        raise InvalidInput("name the third party", field="third_party")
     with ctx.session() as session:
-        transfer = _open(session, transfer_id, "release its data")
-        if not transfer.third_party_consent:
+        _open(session, transfer_id, "release its data")
+        if _party(third_party) not in consented_parties(session, transfer_id):
             raise ReleaseRefused(
-                f"transfer {transfer_id} has no prior written consent to share with a third "
-                f"party; record it first (custodyd transfers consent {transfer_id} --ref DOC)",
+                f"transfer {transfer_id} has no prior written consent to share with "
+                f"{third_party.strip()!r}; record that consent first",
                 transfer=transfer_id,
+                third_party=third_party.strip(),
             )
 
     def change(session: Session, t: Transfer) -> dict[str, Any]:
+        consents = session.exec(select(TransferConsent).where(TransferConsent.transfer_id == t.id))
+        ref = next(c.consent_ref for c in consents if _party(c.third_party) == _party(third_party))
         session.add(
             ThirdPartyRelease(
                 transfer_id=t.id,  # type: ignore[arg-type]
-                third_party=third_party,
-                consent_ref=t.consent_ref,
+                third_party=third_party.strip(),
+                consent_ref=ref,
                 part=part,
                 released_by=actor,
                 released_at=ctx.clock.now(),
             )
         )
-        return {"third_party": third_party, "part": part, "consent_ref": t.consent_ref}
+        return {"third_party": third_party.strip(), "part": part, "consent_ref": ref}
 
     return _step(
         ctx, transfer_id, "transfer.third_party_release", actor, change, "release its data"
     )
 
 
+def assert_may_hand_over(session: Session, evidence_id: str, to_party: str) -> None:
+    """Refuse handing ``evidence_id`` to ``to_party`` when the item was received under an
+    open incoming transfer whose sender did not consent to that party (art. 57)."""
+    query = (
+        select(Transfer)
+        .join(TransferItem, col(TransferItem.transfer_id) == col(Transfer.id))
+        .where(
+            TransferItem.evidence_id == evidence_id,
+            Transfer.direction == "incoming",
+            Transfer.status == "open",
+        )
+    )
+    for transfer in session.exec(query).unique():
+        assert transfer.id is not None
+        allowed = consented_parties(session, transfer.id) | {_party(transfer.recipient)}
+        if _party(to_party) not in allowed:
+            raise ReleaseRefused(
+                f"evidence {evidence_id} was received under transfer {transfer.id} "
+                f"({transfer.ref or 'no ref'}); the sender has not consented to sharing it "
+                f"with {to_party.strip()!r} (custodyd transfers consent {transfer.id} "
+                "--third-party NAME --ref DOC)",
+                evidence=evidence_id,
+                transfer=transfer.id,
+            )
+
+
 def close_transfer(
     ctx: AppContext, transfer_id: int, outcome: str, *, actor: str, note: str | None = None
 ) -> dict[str, Any]:
-    """The data came back or were destroyed: the record of their destruction (§4)."""
+    """The data came back or were destroyed: the record of their destruction (art. 57).
+
+    For an incoming transfer every item held under it is disposed of through the
+    ordinary disposition first (``destroyed``: destroy; ``returned``: return to the
+    sender), all of them checked before any is touched; the closing entry lists
+    the disposition records. An outgoing transfer's closing records what the
+    recipient reported: our own items stay under our own orders.
+    """
+    from custodyd.daemon.orders.disposition import dispose
+    from custodyd.daemon.orders.retention import assert_disposable
+
     if outcome not in CLOSINGS:
         raise InvalidInput(f"outcome must be returned or destroyed, not {outcome!r}")
+    with ctx.session() as session:
+        transfer = _open(session, transfer_id, "close it")
+        direction, sender = transfer.direction, transfer.recipient
+        items = sorted(
+            set(
+                session.exec(
+                    select(TransferItem.evidence_id).where(TransferItem.transfer_id == transfer_id)
+                )
+            )
+        )
+        held = []
+        if direction == "incoming":
+            for evidence_id in items:
+                item = session.get(Evidence, evidence_id)
+                if item is not None and item.status != "disposed":
+                    assert_disposable(session, evidence_id, clock=ctx.clock)
+                    held.append(evidence_id)
+    dispositions = []
+    for evidence_id in held:
+        done = dispose(
+            ctx,
+            evidence_id,
+            method="destroy" if outcome == "destroyed" else "return",
+            reason=f"transfer {transfer_id} closed as {outcome} (art. 57)"
+            + (f": {note}" if note else ""),
+            actor=actor,
+            returned_to=sender if outcome == "returned" else None,
+            transfer_id=transfer_id,
+        )
+        dispositions.append({"evidence_id": evidence_id, "disposition_id": done["id"]})
 
     def change(_s: Session, t: Transfer) -> dict[str, Any]:
         t.status = outcome
         t.closed_at = ctx.clock.now()
-        return {"note": note}
+        return {"note": note, "dispositions": dispositions}
 
-    return _step(ctx, transfer_id, f"transfer.{outcome}", actor, change, "close it")
+    result = _step(ctx, transfer_id, f"transfer.{outcome}", actor, change, "close it")
+    result["dispositions"] = dispositions
+    return result
+
+
+TRANSFER_ACCESSED = "transfer.accessed"
+
+
+def read_transfer(
+    ctx: AppContext, transfer_id: int, *, actor: str, visible: Any = None
+) -> dict[str, Any]:
+    """One transfer; the read is recorded (``transfer.accessed``).
+
+    ``visible(case_ref) -> bool`` (API callers) hides transfers of other cases.
+    """
+    from custodyd.daemon.auth.audit import record_read
+
+    with ctx.session() as session:
+        data = transfer_dict(session, get_transfer(session, transfer_id), ctx.clock)
+    if visible is not None and not visible(data["case"]):
+        raise NotFound(f"no transfer {transfer_id}")
+    record_read(
+        ctx,
+        TRANSFER_ACCESSED,
+        actor=actor,
+        what="transfer",
+        case=data["case"],
+        evidence=data["evidence"],
+        detail={"transfer_id": transfer_id},
+    )
+    return data
 
 
 def list_transfers(

@@ -16,8 +16,10 @@ Everything shown comes from the records the API serves: the manifest
 (:func:`~custodyd.daemon.acquisition.get_manifest`), the ledger entries, and
 the orders as :func:`~custodyd.daemon.orders.lifecycle.order_dict` describes
 them. An order's "in force" is judged at the report's time, not at printing,
-so the same state always reads the same. Orders the reader is not entitled to
-see are left out entirely (their existence is not hinted at either).
+so the same state always reads the same. Confidential orders follow the orders
+service's need-to-know (``knowable_orders``, ``redaction.timeline_for``): a
+reader not entitled to one reads only that the item is held under a
+confidential order, and its timeline entries as that notice (proofs intact).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -40,7 +42,14 @@ from custodyd.daemon.imaging.piecewise import window_range
 from custodyd.daemon.ledger import LedgerEntry
 from custodyd.daemon.ledger.note import Checkpoint
 from custodyd.daemon.models import Case, Evidence, PreservationOrder
-from custodyd.daemon.orders.lifecycle import in_force, order_dict, orders_covering
+from custodyd.daemon.orders.confidentiality import HELD_NOTICE
+from custodyd.daemon.orders.lifecycle import (
+    in_force,
+    knowable_orders,
+    order_dict,
+    orders_covering,
+)
+from custodyd.daemon.orders.redaction import timeline_for
 from custodyd.daemon.reports.records import (
     CaseInfo,
     Digest,
@@ -81,7 +90,7 @@ def evidence_report(ctx: AppContext, principal: Principal, evidence_id: str) -> 
     with ctx.session() as session:
         case = _case_info(session, ref)
         item = _item(ctx, session, principal, evidence_id, entries, as_of)
-    return _report(ctx, "evidence", evidence_id, case, [item], entries)
+    return _report(ctx, principal, "evidence", evidence_id, case, [item], entries)
 
 
 def case_report(ctx: AppContext, principal: Principal, ref: str) -> Report:
@@ -100,11 +109,12 @@ def case_report(ctx: AppContext, principal: Principal, ref: str) -> Report:
             for eid in ids
             if _in_case(session, eid, ref)
         ]
-    return _report(ctx, "case", ref, case, items, entries)
+    return _report(ctx, principal, "case", ref, case, items, entries)
 
 
 def _report(
     ctx: AppContext,
+    principal: Principal,
     kind: Any,
     subject: str,
     case: CaseInfo,
@@ -113,13 +123,15 @@ def _report(
 ) -> Report:
     last = entries[-1]
     size, note = ctx.ledger.checkpoint_covering(last.index)
+    with ctx.session() as session:  # entries about orders the reader may not know: a notice
+        visible = timeline_for(session, principal, [e.to_dict() for e in entries])
     body = Checkpoint.parse(note.split("\n\n")[0] + "\n")
     return Report(
         kind=kind,
         subject=subject,
         case=case,
         items=items,
-        timeline=[_prove(ctx, entry, size) for entry in entries],
+        timeline=[_prove(ctx, e, shown, size) for e, shown in zip(entries, visible, strict=True)],
         checkpoint=SignedCheckpoint(
             origin=body.origin,
             size=size,
@@ -149,17 +161,25 @@ def _in_case(session: Session, evidence_id: str, ref: str) -> bool:
     return case is not None and case.ref == ref
 
 
-def _prove(ctx: AppContext, entry: LedgerEntry, size: int) -> ProvenEntry:
+def _prove(ctx: AppContext, entry: LedgerEntry, shown: dict[str, Any], size: int) -> ProvenEntry:
+    """The entry as the reader may see it, with the proof of the real leaf.
+
+    An entry about a confidential order the reader may not know is shown as the
+    orders service shows it (:func:`~custodyd.daemon.orders.redaction.timeline_for`):
+    its leaf bytes are withheld, its leaf hash and proof are not (they prove the
+    entry is there without telling what it says).
+    """
+    redacted = shown["action"] != entry.action or shown["payload"] != entry.payload
     return ProvenEntry(
         index=entry.index,
-        time=entry.time,
-        actor=entry.actor,
-        action=entry.action,
-        case=entry.case,
-        evidence=entry.evidence,
-        payload=entry.payload,
-        details=details(entry.payload),
-        leaf=entry.leaf.decode("utf-8"),
+        time=shown["time"],
+        actor=shown["actor"],
+        action=shown["action"],
+        case=shown.get("case"),
+        evidence=shown.get("evidence"),
+        payload=shown["payload"],
+        details=details(shown["payload"]),
+        leaf="" if redacted else entry.leaf.decode("utf-8"),
         leaf_hash=entry.leaf_hash.hex(),
         proof=[h.hex() for h in ctx.ledger.inclusion_proof(entry.index, size)],
     )
@@ -191,12 +211,10 @@ def _item(
     as_of: datetime,
 ) -> Item:
     manifest = get_manifest(ctx, evidence_id)
-    orders = [
-        order
-        for order in orders_covering(session, evidence_id)
-        if _order_visible(session, principal, order)
-    ]
-    on = as_of.date()
+    covering = orders_covering(session, evidence_id)
+    orders = knowable_orders(session, principal, covering)
+    hidden = [o for o in covering if o not in orders]
+    records = [_order(session, order, as_of) for order in orders]
     return Item(
         evidence_id=evidence_id,
         case=str(manifest.get("case")),
@@ -224,24 +242,12 @@ def _item(
             Filesystem(**_known(Filesystem, f)) for f in _inventory(manifest, "filesystems")
         ],
         inventory_notes=[str(n) for n in _inventory(manifest, "notes")],
-        orders=[_order(session, order, as_of) for order in orders],
-        retained_until=_retained_until(orders, on),
-        hold=any(o.status == "hold" for o in orders),
+        orders=records,
+        retained_until=_retained_until(records),
+        hold=any(r.hold for r in records),
+        held_notice=HELD_NOTICE if any(in_force(o, as_of.date()) for o in hidden) else None,
         tool=_tool(manifest),
     )
-
-
-def _order_visible(session: Session, principal: Principal, order: PreservationOrder) -> bool:
-    """Whether ``principal`` may see ``order`` (confidential ones only when entitled).
-
-    The rule of the orders API (``custodyd.api.orders_access.can_see``): compliance
-    and admins see every order, anyone else those of the cases they are members of.
-    """
-    from custodyd.daemon.auth.roles import ADMIN, COMPLIANCE
-    from custodyd.daemon.orders.lifecycle import case_ref_of
-
-    ref = case_ref_of(session, order.case_id)
-    return principal.role in (COMPLIANCE, ADMIN) or principal.can_read_case(ref)
 
 
 def _order(session: Session, order: PreservationOrder, as_of: datetime) -> OrderRecord:
@@ -252,7 +258,10 @@ def _order(session: Session, order: PreservationOrder, as_of: datetime) -> Order
         regime=data["regime"],
         status=data["status"],
         issued_on=data["issued_on"],
+        received_on=data.get("received_on"),
+        effected_on=data.get("effected_on"),
         expires_on=data["expires_on"],
+        expiry_rule=data.get("expiry_rule"),
         in_force=data["in_force"],
         hold=data["hold"],
         confidential=bool(data.get("confidential")),
@@ -262,9 +271,10 @@ def _order(session: Session, order: PreservationOrder, as_of: datetime) -> Order
     )
 
 
-def _retained_until(orders: Sequence[PreservationOrder], on: date) -> str | None:
-    dates = [o.expires_on for o in orders if in_force(o, on) and o.status != "hold"]
-    return max(dates).isoformat() if dates else None
+def _retained_until(records: Sequence[OrderRecord]) -> str | None:
+    """The latest expiry among the orders in force (ISO dates sort as text)."""
+    dates = [r.expires_on for r in records if r.in_force and not r.hold]
+    return max(dates) if dates else None
 
 
 def _source(manifest: dict[str, Any]) -> SourceIdentity:

@@ -26,7 +26,9 @@ class ProvenEntry(BaseModel):
     evidence: str | None
     payload: dict[str, Any]
     details: str = Field(description="The payload as short 'key: value' text for people")
-    leaf: str = Field(description="The exact RFC 8785 bytes of the leaf (UTF-8)")
+    leaf: str = Field(
+        description="The exact RFC 8785 bytes of the leaf (UTF-8); empty when withheld"
+    )
     leaf_hash: str = Field(description="hex SHA-256(0x00 || leaf), RFC 9162 section 2.1.1")
     proof: list[str] = Field(description="hex audit path, leaf to root (RFC 9162 2.1.3)")
 
@@ -111,7 +113,10 @@ class OrderRecord(BaseModel):
     regime: str
     status: str
     issued_on: str
+    received_on: str | None = None
+    effected_on: str | None = None
     expires_on: str
+    expiry_rule: str | None = Field(None, description="The rule, with its article, behind it")
     in_force: bool = Field(description="As of the report's ledger state, not of printing")
     hold: bool
     confidential: bool
@@ -148,8 +153,8 @@ class Item(BaseModel):
     filesystems: list[Filesystem] = []
     inventory_notes: list[str] = []
     orders: list[OrderRecord] = []
-    hidden_orders: bool = Field(
-        False, description="Orders cover the item that this reader is not entitled to see"
+    held_notice: str | None = Field(
+        None, description="Set when an order the reader may not know holds the item"
     )
     retained_until: str | None = None
     hold: bool = False

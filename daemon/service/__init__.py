@@ -1,6 +1,5 @@
-"""The running daemon: media registry, acquisition queue, scheduler, main loop.
+"""Domain services of the running appliance: the media registry and the acquisition queue.
 
-``custodyd.daemon.runtime`` holds the :class:`~custodyd.daemon.runtime.Runtime`
-object that ties them together and that the API (started in the same process)
-finds with ``runtime.current()``.
+They are plain Python over the context; the process that runs them (threads, udev
+monitor, HTTP server, scheduler) is assembled in :mod:`custodyd.daemon.serve`.
 """

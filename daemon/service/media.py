@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, select
 
@@ -49,12 +49,74 @@ from custodyd.hardware.monitor import MediumEvent
 from custodyd.hardware.system_disks import SystemDisks
 from custodyd.hardware.writeblock import verdict
 
-if TYPE_CHECKING:
-    from custodyd.daemon.service.queue import AcquisitionQueue
-
 log = logging.getLogger("custodyd.media")
 
+
+class Acquirer(Protocol):
+    """What the registry asks of the acquisition queue (which itself builds on the registry).
+
+    Declared here so that the dependency runs one way: ``queue`` imports ``media``.
+    """
+
+    def submit(self, medium_key_or_id: str | int, case_ref: str, *, actor: str) -> Any: ...
+
+    def cancel_for_medium(self, key: str, reason: str) -> Any: ...
+
+
 ACTOR = "system:custodyd"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happens to a medium that arrived: the media policy's answer."""
+
+    state: str  # refused | queued (auto-acquire) | held (an examiner decides)
+    policy: str  # auto | hold
+    refusal: str | None = None  # why it will not be acquired (recorded, shown)
+    resume: str | None = None  # for a medium seen before: what happens to its earlier work
+
+
+def decide(
+    *,
+    devnode: str,
+    write_block: str,
+    write_block_reason: str | None,
+    ro_error: str | None,
+    auto_acquire: str | None,
+    at_startup: bool,
+    seen_before: bool,
+) -> Decision:
+    """The media policy, pure: no device, no database (tested without root).
+
+    A medium is refused when nothing protects it from writes: no write blocker
+    (``write_block == "none"``), or the kernel read-only flag could not be set and
+    no hardware blocker stands in. Otherwise it is acquired at once under an
+    ``auto_acquire`` case — except a medium already known that was present when
+    the daemon started (a restart must not start a second acquisition behind an
+    examiner's back) — or held for an examiner.
+    """
+    if write_block == "none" or (ro_error is not None and write_block != "hardware"):
+        refusal = (
+            f"{devnode} is not write-protected and could not be made read-only "
+            f"({ro_error or write_block_reason}); it will not be acquired"
+        )
+        state, policy = "refused", "hold"
+    else:
+        refusal = None
+        auto = bool(auto_acquire) and not (at_startup and seen_before)
+        state, policy = ("queued", "auto") if auto else ("held", "hold")
+    resume: str | None = None
+    if seen_before:
+        if at_startup:
+            resume = "held: present when the daemon started; an examiner decides"
+        elif policy == "auto":
+            resume = (
+                "restart: a new acquisition from the first sector into new evidence; "
+                "earlier evidence (sealed or incomplete) stays as it is"
+            )
+        else:
+            resume = "held: an examiner decides"
+    return Decision(state, policy, refusal, resume)
 
 
 @dataclass
@@ -119,7 +181,7 @@ class MediaRegistry:
     def __init__(self, ctx: AppContext, *, auto_acquire: str | None = None) -> None:
         self.ctx = ctx
         self.auto_acquire = auto_acquire
-        self.queue: AcquisitionQueue | None = None
+        self.queue: Acquirer | None = None
         self._live: dict[str, LiveMedium] = {}  # by kernel name
         self._lock = threading.RLock()
         self._ro_set_by_us: set[str] = set()  # kernel names of loop devices we made ro
@@ -215,21 +277,18 @@ class MediaRegistry:
         previous = self._previous_evidence(device.key)
         incomplete = previous.get("incomplete", [])
         done = sorted(i for status, ids in previous.items() if status != "incomplete" for i in ids)
-        refused = wb == "none" or (ro_error is not None and wb != "hardware")
-        if refused:
-            state, policy = "refused", "hold"
-        elif self.auto_acquire and not (at_startup and previous):
-            state, policy = "queued", "auto"
-        else:  # no auto policy, or already seen before a restart: an examiner decides
-            state, policy = "held", "hold"
+        decision = decide(
+            devnode=device.devnode,
+            write_block=wb,
+            write_block_reason=wb_reason,
+            ro_error=ro_error,
+            auto_acquire=self.auto_acquire,
+            at_startup=at_startup,
+            seen_before=bool(previous),
+        )
+        state, policy, message = decision.state, decision.policy, decision.refusal
         now = self.ctx.clock.now()
         hidden_dict = hidden.to_dict() if hidden else None
-        message: str | None = None
-        if refused:
-            message = (
-                f"{device.devnode} is not write-protected and could not be made read-only "
-                f"({ro_error or wb_reason}); it will not be acquired"
-            )
         # 3. the row and the ledger entries, in the order things happened to the medium,
         #    in one transaction (the ledger outbox)
         with staged(self.ctx) as (session, events):
@@ -251,15 +310,7 @@ class MediaRegistry:
                 payload["reattach"] = True
                 payload["previous_incomplete"] = incomplete
                 payload["previous_evidence"] = done
-                if at_startup:
-                    payload["resume"] = "held: present when the daemon started; an examiner decides"
-                elif policy == "auto":
-                    payload["resume"] = (
-                        "restart: a new acquisition from the first sector into new evidence; "
-                        "earlier evidence (sealed or incomplete) stays as it is"
-                    )
-                else:
-                    payload["resume"] = "held: an examiner decides"
+                payload["resume"] = decision.resume
             events.append(Event("medium.attached", ACTOR, payload=payload))
             if set_nodes:
                 events.append(

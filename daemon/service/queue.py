@@ -34,9 +34,10 @@ from custodyd.daemon.errors import (
     NotFound,
     WriteBlockError,
 )
+from custodyd.daemon.service.media import LiveMedium, MediaRegistry
 
 if TYPE_CHECKING:
-    from custodyd.daemon.service.media import LiveMedium, MediaRegistry
+    from custodyd.daemon.imaging.output import ImageFormat
 
 log = logging.getLogger("custodyd.queue")
 
@@ -55,6 +56,7 @@ class AcquisitionJob:
     hashes: tuple[str, ...] = ()
     examiner: str | None = None
     notes: str | None = None
+    output: ImageFormat | None = None  # None: the settings' image format
     state: str = "queued"  # queued | running | done | incomplete | failed
     bytes_done: int = 0
     bytes_total: int = 0
@@ -165,6 +167,7 @@ class AcquisitionQueue:
         hashes: Sequence[str] = (),
         examiner: str | None = None,
         notes: str | None = None,
+        output: ImageFormat | None = None,
     ) -> AcquisitionJob:
         """Queue an acquisition of an attached, write-protected medium into ``case_ref``."""
         medium = self.media.get(medium_key_or_id)
@@ -197,6 +200,7 @@ class AcquisitionQueue:
                 hashes=tuple(hashes) or tuple(self.ctx.settings.extra_hashes),
                 examiner=examiner,
                 notes=notes,
+                output=output,
             )
             self._jobs[job.id] = job
         medium.job_id = job.id
@@ -322,6 +326,7 @@ class AcquisitionQueue:
                 examiner=job.examiner,
                 notes=job.notes,
                 medium_id=job.medium_id,
+                **({"output": job.output} if job.output is not None else {}),
                 progress=self._progress(job, time.monotonic()),
                 cancel=job.cancel,
             )

@@ -98,7 +98,7 @@ def make_evidence(ctx: AppContext, make_case: Callable[[str], str]) -> Callable[
 
 @pytest.fixture
 def acquired(ctx: AppContext, tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """Really acquire a small image file into ``case`` (the imaging team's service)."""
+    """Really acquire a small image file into ``case`` (the acquisition service)."""
     from custodyd.daemon.acquisition import acquire
 
     def make(case: str, size: int = 256 * 1024, seed: int = 1) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from custodyd.daemon.service.http_limits import backlog_for, effective_cap
-from custodyd.daemon.service.logs import RepeatLimiter
+from custodyd.daemon.serve.http_limits import backlog_for, effective_cap
+from custodyd.daemon.serve.logs import RepeatLimiter
 
 
 def _record(msg: str, name: str = "asyncio") -> logging.LogRecord:

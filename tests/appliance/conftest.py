@@ -106,7 +106,7 @@ class FakeEntry:
 
 @dataclass
 class FakeLedger:
-    """Records appends in memory (unit tests of the daemon without the ledger team's code)."""
+    """Records appends in memory (unit tests of the daemon without the real ledger)."""
 
     entries: list[FakeEntry] = field(default_factory=list)
 

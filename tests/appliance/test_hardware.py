@@ -110,7 +110,7 @@ def test_root_disk_is_a_system_disk() -> None:
     st = os.stat("/")
     disks = SystemDisks.scan()
     if not Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").exists():
-        pytest.skip("/ is not on a block device here (overlay/tmpfs)")
+        pytest.skip("environment: / is not on a block device here (overlay/tmpfs)")
     assert disks.protected, "the disk holding / must be protected"
 
 
@@ -167,7 +167,7 @@ def test_partitions_are_set_read_only_too(tmp_path: Path, loops: Loops) -> None:
         time.sleep(0.1)
     parts = readonly.partitions_of(name)
     if not parts:  # the MBR image has two partitions: the kernel did not scan them
-        pytest.skip("this kernel creates no partitions (CONFIG_MSDOS_PARTITION not set?)")
+        pytest.skip("environment: this kernel creates no partitions (no CONFIG_MSDOS_PARTITION?)")
     changed = readonly.set_ro_with_partitions(name, node)
     assert len(changed) == 1 + len(parts)
     assert all(readonly.sysfs_ro(p) for p in parts)

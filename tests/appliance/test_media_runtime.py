@@ -1,7 +1,7 @@
 """The media registry and the acquisition queue on real loop devices with the real ledger.
 
 The acquisition service is replaced by a stand-in here (its own tests live with
-team imaging); ``test_serve.py`` runs the whole daemon with the real one.
+the acquisition service); ``test_serve.py`` runs the whole daemon with the real one.
 """
 
 from __future__ import annotations

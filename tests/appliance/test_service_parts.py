@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.runtime import Runtime, current, set_current
-from custodyd.daemon.service import sdnotify
-from custodyd.daemon.service.logs import JsonFormatter
+from custodyd.daemon.serve import sdnotify
+from custodyd.daemon.serve.logs import JsonFormatter
+from custodyd.daemon.serve.runtime import Runtime
 from custodyd.daemon.service.media import MediaRegistry
 from custodyd.daemon.service.queue import AcquisitionQueue
 from tests.appliance.conftest import Loops
@@ -50,18 +50,16 @@ def test_sd_notify_datagram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert sdnotify.watchdog_interval() is None
 
 
-def test_runtime_is_findable_and_reports_readiness(ctx: AppContext) -> None:
+def test_runtime_reports_readiness(ctx: AppContext) -> None:
     media = MediaRegistry(ctx)
     queue = AcquisitionQueue(ctx, media)
     runtime = Runtime(ctx=ctx, media=media, acquisitions=queue)
-    set_current(runtime)
     try:
-        assert current() is runtime
         ok, checks = runtime.ready()
         assert not ok and checks["workers"] == "not running"
         queue.start()
         runtime.monitor.source = None
-        from custodyd.daemon.service.scheduler import start_scheduler
+        from custodyd.daemon.serve.scheduler import start_scheduler
 
         runtime.scheduler = start_scheduler(ctx)
         ok, checks = runtime.ready()
@@ -69,11 +67,9 @@ def test_runtime_is_findable_and_reports_readiness(ctx: AppContext) -> None:
         assert checks["monitor"] == "disabled"
         assert runtime.status()["acquisitions"] == {}
     finally:
-        set_current(None)
         queue.shutdown(5)
         if runtime.scheduler is not None:
             runtime.scheduler.shutdown(wait=False)
-    assert current() is None
 
 
 @needs_root

@@ -125,7 +125,7 @@ def test_loop_rule_gives_an_empty_loop_back_writable() -> None:
         if p.name[4:].isdigit() and (p / "size").read_text().strip() == "0"
     ]
     if not empty:
-        pytest.skip("no empty loop device to look at")
+        pytest.skip("environment: no empty loop device to look at")
     output = udevadm_test(f"/sys/class/block/{empty[0]}", all_rules())
     assert "CUSTODYD_MEDIUM=1" not in output
     assert [r for r in run_lines(output) if "blockdev" in r] == [
@@ -151,7 +151,7 @@ def test_rules_never_match_the_system_disk() -> None:
     st = os.stat("/")
     sysfs = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
     if not sysfs.exists():
-        pytest.skip("/ is not on a block device here")
+        pytest.skip("environment: / is not on a block device here")
     output = udevadm_test(str(sysfs.resolve()), all_rules())
     assert "CUSTODYD_MEDIUM=1" not in output
     assert not [r for r in run_lines(output) if "blockdev" in r]

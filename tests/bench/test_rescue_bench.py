@@ -1,9 +1,15 @@
 """A failing source: ``custodyd image`` against GNU ddrescue on the same source, same run.
 
 The source is a FUSE file (tests/imaging/faulty_fuse.py) over ``CUSTODYD_BENCH_RESCUE_MIB``
-MiB of random data (default 256, what CI runs; the issue's figure is 1024) with three
+MiB of random data (default 1024, the issue's figure, what CI runs) with three
 unreadable ranges of 1 MiB. Both tools run as whole processes from a cold page cache,
-alternating round by round; medians of ``CUSTODYD_BENCH_RESCUE_ROUNDS`` (default 3).
+alternating round by round; medians of ``CUSTODYD_BENCH_RESCUE_ROUNDS`` (default 2).
+
+"Cold" means the source's pages are dropped before each run (the backing file of the
+FUSE source and every output), not the whole page cache: both tools then read the
+failing source for real, and custodyd's own program files stay cached as they do on a
+workstation that runs it every day. On an oversubscribed machine (load average >
+1.5 x CPUs) the wall-clock floor measures the scheduler and is reported, not judged.
 
 ddrescue with default options neither hashes nor syncs its output; custodyd hashes
 (BLAKE3, and once more over the finished image since bytes recovered after pass 1
@@ -11,7 +17,7 @@ change it), fsyncs, verifies by re-reading, inventories, ledgers and seals. So t
 ratios are reported: against ``ddrescue`` alone (target <= 1.2) and against what an
 examiner would run to get the same assurance (``ddrescue``, ``sync``, ``b3sum`` of
 the image). CI asserts only that both find the same bad sectors and a regression
-floor (custodyd within 5x of ddrescue alone); the figures go to
+floor (custodyd within 4x of ddrescue alone); the figures go to
 ``tests/bench/results/rescue.json``.
 """
 
@@ -27,25 +33,39 @@ from pathlib import Path
 
 import pytest
 
+from custodyd.daemon.bench.imaging import OVERSUBSCRIBED
 from custodyd.daemon.imaging import mapfile
-from tests.bench.test_imaging_bench import drop_caches
 from tests.conftest import REPO, needs_root
 from tests.imaging.conftest import MiB, fuse_mount
 
 pytestmark = [pytest.mark.bench, pytest.mark.slow, pytest.mark.root, needs_root]
 
-SIZE = int(os.environ.get("CUSTODYD_BENCH_RESCUE_MIB", "256")) * MiB
-ROUNDS = int(os.environ.get("CUSTODYD_BENCH_RESCUE_ROUNDS", "3"))
+SIZE = int(os.environ.get("CUSTODYD_BENCH_RESCUE_MIB", "1024")) * MiB
+ROUNDS = int(os.environ.get("CUSTODYD_BENCH_RESCUE_ROUNDS", "2"))
 RESULTS = REPO / "tests" / "bench" / "results" / "rescue.json"
 BAD = [(SIZE // 5, MiB), (SIZE // 2 + 4096, MiB), (SIZE - SIZE // 8, MiB)]
-FLOOR = 5.0
+FLOOR = 4.0
 
 
-def run(*args: str) -> float:
-    drop_caches()
+def drop_file(path: Path) -> None:
+    """Evict one file's pages (after writing back its dirty ones)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # why: dirty pages cannot be dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def run(backing: Path, *args: str) -> float:
+    drop_file(backing)
     start = time.perf_counter()
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - start
+
+
+def busy() -> bool:
+    return os.getloadavg()[0] > OVERSUBSCRIBED * (os.cpu_count() or 1)
 
 
 def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
@@ -58,7 +78,9 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
     with fuse_mount(backing, tmp_path / "mnt", BAD) as source:
         for n in range(ROUNDS):
             out, mapf = tmp_path / f"dd{n}.img", tmp_path / f"dd{n}.map"
-            seconds["ddrescue"].append(run("ddrescue", "-q", str(source), str(out), str(mapf)))
+            seconds["ddrescue"].append(
+                run(backing, "ddrescue", "-q", str(source), str(out), str(mapf))
+            )
             ours = mapfile.load(mapf, SIZE)
             out.unlink()
             mapf.unlink()
@@ -68,14 +90,14 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
                 subprocess.run(["sync", str(out)], check=True)
                 subprocess.run(["b3sum", "--no-mmap", str(out)], check=True, capture_output=True)
 
-            drop_caches()
+            drop_file(backing)
             start = time.perf_counter()
             examiner()
             seconds["ddrescue_sync_b3sum"].append(time.perf_counter() - start)
             out.unlink()
 
             store = tmp_path / f"store{n}"
-            drop_caches()
+            drop_file(backing)
             start = time.perf_counter()
             done = subprocess.run(
                 [
@@ -99,6 +121,7 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
             assert found == want, "custodyd and ddrescue disagree on the bad sectors"
             subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
             subprocess.run(["rm", "-rf", str(store)], check=True)
+    oversubscribed = busy()
     median = {k: statistics.median(v) for k, v in seconds.items()}
     report = {
         "size_bytes": SIZE,
@@ -111,8 +134,12 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
             median["custodyd"] / median["ddrescue_sync_b3sum"], 3
         ),
         "target_custodyd_vs_ddrescue": 1.2,
+        "floor_custodyd_vs_ddrescue": FLOOR,
+        "oversubscribed": oversubscribed,
+        "load_average": os.getloadavg()[0],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
-    assert report["custodyd_vs_ddrescue"] <= FLOOR, report
+    if not oversubscribed:
+        assert report["custodyd_vs_ddrescue"] <= FLOOR, report

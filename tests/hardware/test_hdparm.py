@@ -140,3 +140,74 @@ def test_hidden_areas_runs_only_read_only_queries(
     assert report.to_dict()["hpa_sectors"] == 2113
     # only the two queries, never a SET MAX (-N with a value) or a DCO change
     assert log.read_text().split("\n")[:2] == ["-N /dev/sdq", "--dco-identify /dev/sdq"]
+
+
+ATA_DISK = '''#!{python}
+"""A fake ATA disk behind hdparm: visible max kept in a state file, native fixed."""
+import sys
+from pathlib import Path
+state = Path({state!r})
+native = {native}
+refuse = {refuse}
+args = [a for a in sys.argv[1:] if a != "--yes-i-know-what-i-am-doing"]
+with open(Path({log!r}), "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+visible = int(state.read_text())
+if args[0] == "-N" and len(args) == 3:
+    if refuse:
+        print(" SG_IO: bad/missing sense data", file=sys.stderr)
+        print(" SET_MAX_ADDRESS_EXT failed: Input/output error", file=sys.stderr)
+        sys.exit(5)
+    state.write_text(args[1])
+    visible = int(args[1])
+if args[0] == "-N":
+    flag = "enabled" if visible < native else "disabled"
+    print(f"\\n{{args[-1]}}:\\n max sectors   = {{visible}}/{{native}}, HPA is {{flag}}")
+    sys.exit(0)
+sys.exit(9)
+'''
+
+
+def ata_disk(tmp_path: Path, *, visible: int, native: int, refuse: bool = False) -> Path:
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    state, log = tmp_path / "visible", tmp_path / "calls.log"
+    state.write_text(str(visible))
+    script = bin_dir / "hdparm"
+    script.write_text(
+        ATA_DISK.format(
+            python=sys.executable, state=str(state), native=native, refuse=refuse, log=str(log)
+        )
+    )
+    script.chmod(0o755)
+    return log
+
+
+def test_set_visible_max_is_volatile_and_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodyd.hardware.hdparm import set_visible_max
+
+    log = ata_disk(tmp_path, visible=1000, native=1200)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    device = BlockDevice(kernel_name="sdq", devnode="/dev/sdq", devtype="disk", size=1000 * 512)
+    assert set_visible_max(device, 1200) == (1200, 1200)
+    assert set_visible_max(device, 1000) == (1000, 1200)
+    calls = log.read_text().splitlines()
+    # a volatile change only: never the "p" (permanent) prefix, never a DCO command
+    assert calls[0] == "--yes-i-know-what-i-am-doing -N 1200 /dev/sdq"
+    assert not any(" p" in c or "dco" in c for c in calls)
+
+
+def test_set_visible_max_refused_by_a_write_blocker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodyd.hardware.hdparm import HiddenAreaChangeFailed, set_visible_max
+
+    ata_disk(tmp_path, visible=1000, native=1200, refuse=True)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    device = BlockDevice(kernel_name="sdq", devnode="/dev/sdq", devtype="disk", size=1000 * 512)
+    with pytest.raises(HiddenAreaChangeFailed, match="SET_MAX_ADDRESS_EXT failed"):
+        set_visible_max(device, 1200)

@@ -87,7 +87,11 @@ def chmod_writable(path: Path) -> None:
 
 @contextmanager
 def fuse_mount(
-    backing: Path, mnt: Path, bad: list[tuple[int, int]], delay: float = 0.0
+    backing: Path,
+    mnt: Path,
+    bad: list[tuple[int, int]],
+    delay: float = 0.0,
+    fail_after: int | None = None,
 ) -> Iterator[Path]:
     """Mount :mod:`tests.imaging.faulty_fuse` over ``backing``; yields the faulty file."""
     if not Path("/dev/fuse").exists():
@@ -103,6 +107,7 @@ def fuse_mount(
             str(mnt),
             spec,
             str(delay),
+            *([] if fail_after is None else [str(fail_after)]),
         ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,

@@ -119,3 +119,24 @@ def test_bad_areas_equal_ddrescues_through_a_loop_device(
         loop_detach(device)
     assert manifest["source"]["is_device"] is True
     check_against_ddrescue(manifest, theirs, tmp_path / "ddrescue.img")
+
+
+def test_a_disk_that_dies_mid_way(tmp_path: Path, home: Path) -> None:
+    """Every read fails after the first few: the readable start is kept, everything
+    after it is tried (skipping first, then sector by sector) and named unreadable —
+    the acquisition ends sealed instead of hanging or giving up silently."""
+    size = 8 * MiB
+    backing = random_file(tmp_path / "backing.img", size, seed=3)
+    with fuse_mount(backing, tmp_path / "mnt", [], fail_after=20) as source:
+        manifest = custodyd_image(source, tmp_path / "store", "DYING")
+    assert manifest["status"] == "sealed" and manifest["bytes"] == size
+    errors = manifest["read_errors"]
+    assert len(errors) == 1, errors
+    first_bad = errors[0]["offset"]
+    assert errors[0]["offset"] + errors[0]["length"] == size
+    assert 0 < first_bad <= 20 * 128 * 1024  # no FUSE read returns more than 128 KiB
+    image = Path(manifest["image_path"]).read_bytes()
+    assert image[:first_bad] == backing.read_bytes()[:first_bad]
+    assert image[first_bad:] == bytes(size - first_bad)
+    rmap = mapfile.load(Path(manifest["image_path"]).parent / "ddrescue.map", size)
+    assert bad_areas(rmap) == [(first_bad, size - first_bad)]

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.context import AppContext, open_context
-from custodyd.daemon.errors import InvalidInput, NotFound
+from custodyd.daemon.errors import InvalidInput, LedgerInconsistent, NotFound
 from custodyd.daemon.ledger import Event, LedgerEntry, merkle
 
 
@@ -107,17 +107,26 @@ def test_postgres_refuses_truncate(lctx: AppContext) -> None:
         assert sorted(grants) == ["INSERT", "SELECT"]
 
 
-def test_witness_is_per_database(lctx: AppContext, tmp_path: Path) -> None:
-    """Pointing the data dir at another database is not mistaken for truncation."""
+def test_witness_is_per_ledger_origin(lctx: AppContext, tmp_path: Path) -> None:
+    """The witness is keyed by the ledger's origin, not the database URL: pointing the
+    same data directory at another (empty) database of the same ledger is refused, as a
+    restore would be; a ledger with another origin has its own witness."""
     lctx.ledger.append_many([Event("x.y", "user:u") for _ in range(5)])
-    other_settings = lctx.settings.model_copy(
-        update={"database_url": f"sqlite:///{tmp_path / 'other.db'}"}
+    other_db = {"database_url": f"sqlite:///{tmp_path / 'other.db'}"}
+    same = open_context(lctx.settings.model_copy(update=other_db))
+    try:
+        with pytest.raises(LedgerInconsistent, match="covers 5 entries, the database only 1"):
+            same.ledger.append("x.y", actor="user:u")
+        assert same.ledger.size() == 0
+    finally:
+        same.close()
+    other = open_context(
+        lctx.settings.model_copy(update={**other_db, "ledger_origin": "lab.example/other"})
     )
-    other = open_context(other_settings)
     try:
         other.ledger.append("x.y", actor="user:u")
         assert other.ledger.verify().ok
-        assert other.ledger.witness_path != lctx.ledger.witness_path
+        assert other.ledger.witnesses.paths != lctx.ledger.witnesses.paths
     finally:
         other.close()
     assert lctx.ledger.verify().ok

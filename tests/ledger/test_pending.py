@@ -23,7 +23,7 @@ from custodyd.daemon.context import AppContext, open_context
 from custodyd.daemon.errors import InvalidInput
 from custodyd.daemon.ledger.service import PENDING, Event, Ledger
 from custodyd.daemon.orders.lifecycle import OrderRequest, create_order, renew_order
-from tests.orders.conftest import make_evidence
+from tests.orders.conftest import make_evidence, preserved_on
 
 ACTOR = "user:examiner"
 
@@ -139,8 +139,8 @@ CHILD = textwrap.dedent(
 
     real_sign = Ledger._sign
 
-    def die(self, conn, size, root):
-        real_sign(self, conn, size, root)  # entries, nodes and checkpoint written...
+    def die(self, conn, size, root, before):
+        real_sign(self, conn, size, root, before)  # entries, nodes and checkpoint written...
         os._exit(3)  # ...and the process dies before the commit
 
     Ledger._sign = die
@@ -207,7 +207,7 @@ def test_an_order_renewal_leaves_the_same_ledger_entries(
         OrderRequest(
             regime="domestic-180",
             ref="DOM-1",
-            issued_on=today - timedelta(days=170),
+            **preserved_on(today - timedelta(days=170)),
             evidence_ids=("EV1", "EV2"),
         ),
         actor=ACTOR,

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.errors import LedgerIntegrityError
+from custodyd.daemon.errors import LedgerKeyUntrusted
 from custodyd.daemon.ledger import Event, merkle
 from custodyd.daemon.ledger.keys import key_path
 from tests.ledger.tampering import cli_verify, custodyd_here, drop_triggers, execute
@@ -134,6 +134,8 @@ def test_truncated_tail_with_nodes_and_checkpoints(filled: AppContext) -> None:
 
 
 def test_swapped_signing_key(filled: AppContext, lsettings: object) -> None:
+    """A key file replaced by another key: the ledger still verifies against its founding
+    key (recorded with the first checkpoint), but the new key may not continue the log."""
     path = key_path(filled.settings.key_dir)
     path.write_bytes(
         Ed25519PrivateKey.generate().private_bytes(
@@ -141,20 +143,35 @@ def test_swapped_signing_key(filled: AppContext, lsettings: object) -> None:
         )
     )
     rc, doc, err = cli_verify()
-    assert rc == 20
-    assert doc["bad_checkpoint"] == 10
-    assert "checkpoint of size 10" in err or "size 10" in err
-    # and the new key is not allowed to continue the log
+    assert rc == 0, err
+    assert any("not in the trust list" in note for note in doc["notes"])
     from custodyd.daemon.context import open_context
 
     fresh = open_context(filled.settings)
     try:
-        with pytest.raises(LedgerIntegrityError, match="refusing to sign"):
+        with pytest.raises(LedgerKeyUntrusted, match="refusing to sign"):
             fresh.ledger.append("x.y", actor="user:mallory")
         assert fresh.ledger.size() == 33
     finally:
         fresh.ledger.close()
         fresh.close()
+
+
+def test_checkpoint_signed_by_an_outside_key_is_rejected(filled: AppContext) -> None:
+    """A checkpoint row re-signed by a key the trust list does not hold: verify names it."""
+    from custodyd.daemon.ledger.note import sign_note
+
+    rogue = Ed25519PrivateKey.generate()
+    note = filled.ledger.checkpoints()[1]  # size 20
+    text = note.split("\n\n")[0] + "\n"
+    execute(
+        filled.engine,
+        "UPDATE ledger_checkpoints SET note = :n WHERE size = 20",
+        n=sign_note(text, "custodyd", rogue),
+    )
+    rc, doc, err = cli_verify()
+    assert rc == 20 and doc["bad_checkpoint"] == 20, err
+    assert "not by a key the trust list holds" in err
 
 
 def test_offline_bundle(filled: AppContext, tmp_path: Path) -> None:

@@ -137,3 +137,39 @@ def webhook_server() -> Iterator[tuple[str, Receiver]]:
 def evidence_bytes(ctx: AppContext, evidence_id: str) -> dict[str, bytes]:
     directory = ctx.settings.evidence_dir / evidence_id
     return {p.name: p.read_bytes() for p in sorted(Path(directory).iterdir())}
+
+
+# The fields art. 68(2)(a)-(g) requires of a request under an international regime.
+REQUEST: dict[str, Any] = {
+    "authority": "Prosecutor General of State A",
+    "offence": "computer fraud",
+    "summary": "payments diverted through a compromised mail account",
+    "data_concerned": "mailbox and access logs of the account",
+    "relation": "the logs show the diversions",
+    "custodian": "Example Mail Ltd, data centre in this state",
+    "necessity": "logs are purged after 90 days",
+    "followup_announced": True,
+}
+
+REQUEST_FLAGS: list[str] = [
+    "--authority",
+    REQUEST["authority"],
+    "--offence",
+    REQUEST["offence"],
+    "--summary",
+    REQUEST["summary"],
+    "--data",
+    REQUEST["data_concerned"],
+    "--relation",
+    REQUEST["relation"],
+    "--custodian",
+    REQUEST["custodian"],
+    "--necessity",
+    REQUEST["necessity"],
+    "--followup-announced",
+]
+
+
+def preserved_on(day: Any) -> dict[str, Any]:
+    """A complete request issued, received and effected on ``day`` (the clock starts then)."""
+    return {"issued_on": day, "received_on": day, "effected_on": day, **REQUEST}

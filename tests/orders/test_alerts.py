@@ -15,7 +15,7 @@ from custodyd.daemon.orders.alerts import check
 from custodyd.daemon.orders.alerts.smtp import parse_smtp_url
 from custodyd.daemon.orders.alerts.webhook import SIGNATURE_HEADER, verify_signature
 from custodyd.daemon.orders.lifecycle import OrderRequest, create_order, followup_order
-from tests.orders.conftest import Mailbox, Receiver, make_evidence
+from tests.orders.conftest import Mailbox, Receiver, make_evidence, preserved_on
 
 ACTOR = "user:officer"
 
@@ -59,7 +59,7 @@ def test_lead_times_each_sent_once_with_catch_up(
         OrderRequest(
             regime="intl-expedited-60",
             ref="MLA-2026-17",
-            issued_on=clock.now().date() - timedelta(days=55),
+            **preserved_on(clock.now().date() - timedelta(days=55)),
             evidence_ids=["EV1"],
         ),
         actor=ACTOR,
@@ -111,7 +111,7 @@ def test_restart_between_lead_times_loses_nothing_sends_nothing_twice(
         OrderRequest(
             regime="intl-expedited-90",
             ref="R-90",
-            issued_on=clock.now().date() - timedelta(days=60),
+            **preserved_on(clock.now().date() - timedelta(days=60)),
             evidence_ids=["EV1"],
         ),
         actor=ACTOR,
@@ -149,7 +149,7 @@ def test_no_alerts_during_hold_and_unreachable_smtp_retried(
         OrderRequest(
             regime="intl-expedited-60",
             ref="R",
-            issued_on=clock.now().date() - timedelta(days=59),
+            **preserved_on(clock.now().date() - timedelta(days=59)),
             evidence_ids=["EV1"],
         ),
         actor=ACTOR,
@@ -181,7 +181,7 @@ def test_case_recipients_and_stale_claim_recovered(
         OrderRequest(
             regime="domestic-180",
             ref="D",
-            issued_on=clock.now().date() - timedelta(days=179),
+            **preserved_on(clock.now().date() - timedelta(days=179)),
             evidence_ids=["EV1"],
             alert_to=["own@lab.example"],
         ),
@@ -218,7 +218,7 @@ def test_a_channel_that_fails_is_not_hammered_in_the_same_run(
             OrderRequest(
                 regime="intl-expedited-60",
                 ref=f"R{n}",
-                issued_on=clock.now().date() - timedelta(days=58),
+                **preserved_on(clock.now().date() - timedelta(days=58)),
                 evidence_ids=[f"EV{n}"],
             ),
             actor=ACTOR,

@@ -12,7 +12,7 @@ from custodyd.api.app import create_app
 from custodyd.daemon.auth import create_token
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.context import AppContext
-from tests.orders.conftest import evidence_bytes, make_evidence
+from tests.orders.conftest import REQUEST, evidence_bytes, make_evidence
 
 
 @pytest.fixture
@@ -37,14 +37,18 @@ def test_orders_over_http(ctx: AppContext, clock: ManualClock, client: TestClien
 
     regimes = client.get("/v1/regimes", headers=member).json()["items"]
     assert "intl-expedited-60" in {r["id"] for r in regimes}
+    day = (clock.now().date() - timedelta(days=55)).isoformat()
     body = {
         "regime": "intl-expedited-60",
         "ref": "CONF-1",
-        "issued_on": (clock.now().date() - timedelta(days=55)).isoformat(),
+        "issued_on": day,
+        "received_on": day,
+        "effected_on": day,
         "evidence": ["EV1"],
-        "confidential": True,
-        "offence": "fraud",
+        **REQUEST,
     }
+    missing = client.post("/v1/orders", json={**body, "offence": None}, headers=compliance)
+    assert missing.status_code == 422 and missing.json()["fields"] == ["offence"]
     assert client.post("/v1/orders", json=body, headers=member).status_code == 403
     assert client.post("/v1/orders", json=body, headers=examiner).status_code == 403
     made = client.post("/v1/orders", json=body, headers=compliance)
@@ -79,7 +83,12 @@ def test_orders_over_http(ctx: AppContext, clock: ManualClock, client: TestClien
     decided = client.post(
         f"/v1/orders/{oid}/decision", json={"outcome": "granted"}, headers=compliance
     )
-    assert decided.json()["decision"] == "granted"
+    assert decided.json()["decision"] == "granted" and decided.json()["status"] == "executing"
+    assert client.get("/v1/retention/due?days=30", headers=member).json()["items"] == []
+    done = client.post(
+        f"/v1/orders/{oid}/executed", json={"basis": "production order 7"}, headers=compliance
+    )
+    assert done.json()["status"] == "decided", done.text
     due = client.get("/v1/retention/due?days=30", headers=member).json()["items"]
     assert [(d["evidence_id"], d["days_left"]) for d in due] == [("EV1", 5)]
     assert client.get("/v1/retention/due?days=30", headers=outsider).json()["items"] == []
@@ -120,7 +129,9 @@ def test_transfers_over_http(ctx: AppContext, client: TestClient) -> None:
     assert release.json()["type"] == "urn:custodyd:problem:release-refused"
     assert (
         client.post(
-            f"/v1/transfers/{tid}/consent", json={"consent_ref": "L-1"}, headers=compliance
+            f"/v1/transfers/{tid}/consent",
+            json={"third_party": "State C", "consent_ref": "L-1"},
+            headers=compliance,
         ).status_code
         == 200
     )

@@ -69,9 +69,14 @@ def test_transfers_through_cli_with_deadline_alerts(
         CliRunner().invoke(
             cli_app, ["transfers", "release", tid, "--to", "C"], catch_exceptions=False
         )
-    cli("transfers", "consent", tid, "--ref", "LETTER-1", "--json")
+    cli("transfers", "consent", tid, "--third-party", "C", "--ref", "LETTER-1", "--json")
+    with pytest.raises(ReleaseRefused):  # consent names C, not D
+        CliRunner().invoke(
+            cli_app, ["transfers", "release", tid, "--to", "D"], catch_exceptions=False
+        )
     released = cli("transfers", "release", tid, "--to", "C", "--part", "one mail", "--json")
     assert released["third_party_releases"][0]["part"] == "one mail"
+    assert released["third_party_releases"][0]["consent_ref"] == "LETTER-1"
     assert check(ctx).sent == 1  # 10 days left: within the 30-day lead
     assert mailbox.subjects()[0].endswith("(in 10 days)")
     clock.advance(timedelta(days=3))

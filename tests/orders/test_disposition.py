@@ -14,7 +14,7 @@ from custodyd.daemon.errors import Conflict, DispositionRefused
 from custodyd.daemon.models import Evidence
 from custodyd.daemon.orders.disposition import dispose, get_disposition
 from custodyd.daemon.orders.lifecycle import OrderRequest, create_order, followup_order
-from tests.orders.conftest import evidence_bytes, make_evidence
+from tests.orders.conftest import evidence_bytes, make_evidence, preserved_on
 
 
 def digests(ctx: AppContext, evidence_id: str) -> dict[str, str]:
@@ -32,7 +32,7 @@ def test_destroy_refused_during_active_order_and_hold_leaves_every_byte(
         OrderRequest(
             regime="intl-expedited-60",
             ref="R1",
-            issued_on=clock.now().date(),
+            **preserved_on(clock.now().date()),
             evidence_ids=["EV1"],
         ),
         actor="user:o",

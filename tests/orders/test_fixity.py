@@ -1,4 +1,4 @@
-"""Scheduled fixity over real acquisitions (team imaging's acquire/verify_evidence)."""
+"""Scheduled fixity over real acquisitions (the acquisition service's acquire/verify_evidence)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from custodyd.daemon.models import Acquisition, Evidence
 from custodyd.daemon.orders.disposition import dispose
 from custodyd.daemon.orders.fixity import run_fixity
 from custodyd.daemon.orders.lifecycle import OrderRequest, create_order, release_order
-from tests.orders.conftest import Mailbox
+from tests.orders.conftest import Mailbox, preserved_on
 
 MiB = 1024 * 1024
 
@@ -107,7 +107,7 @@ def test_real_acquisition_survives_refused_destroy_then_is_disposed(
         OrderRequest(
             regime="domestic-180",
             ref="D-1",
-            issued_on=clock.now().date(),
+            **preserved_on(clock.now().date()),
             evidence_ids=[evidence_id],
         ),
         actor="user:compliance",

@@ -1,4 +1,4 @@
-"""The scheduler wiring team appliance's ``custodyd serve`` calls."""
+"""The scheduler jobs ``custodyd serve`` registers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from custodyd.daemon.config import Settings
 from custodyd.daemon.context import open_context
 from custodyd.daemon.orders import jobs
 from custodyd.daemon.orders.lifecycle import OrderRequest, create_order
-from tests.orders.conftest import Mailbox, make_evidence
+from tests.orders.conftest import Mailbox, make_evidence, preserved_on
 
 
 def test_register_runs_alert_check_at_start(
@@ -29,7 +29,7 @@ def test_register_runs_alert_check_at_start(
         OrderRequest(
             regime="intl-expedited-60",
             ref="START-1",
-            issued_on=clock.now().date() - timedelta(days=59),
+            **preserved_on(clock.now().date() - timedelta(days=59)),
             evidence_ids=["EV1"],
         ),
         actor="user:o",

@@ -19,7 +19,7 @@ from custodyd.daemon.orders.lifecycle import (
     followup_order,
 )
 from custodyd.daemon.orders.retention import due_within
-from tests.orders.conftest import Mailbox, make_evidence
+from tests.orders.conftest import Mailbox, make_evidence, preserved_on
 
 
 def test_orders_and_outbox_on_postgres(
@@ -40,7 +40,7 @@ def test_orders_and_outbox_on_postgres(
             OrderRequest(
                 regime="intl-expedited-180",
                 ref="PG-1",
-                issued_on=clock.now().date() - timedelta(days=175),
+                **preserved_on(clock.now().date() - timedelta(days=175)),
                 evidence_ids=["EV-PG"],
             ),
             actor="user:o",

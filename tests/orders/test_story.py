@@ -1,9 +1,13 @@
-"""The issue's "Done when", end to end through the real CLI and a real SMTP server.
+"""The story of issues 2 and 11, end to end through the real CLI and a real SMTP server.
 
-An order issued 55 days ago under the 60-day regime: the 7-day and 1-day alerts by
-mail; a follow-up request replaces the expiry with a hold; destruction fails while
-held; the decision is recorded; the order expires; the item is disposed of; the
-whole story is in the custody history.
+A request issued 70 days ago, received and preserved 55 days ago, under the 60-day
+regime: 5 days left, the 7-day and 1-day alerts by mail; another issued 55 days
+ago and preserved today: 60 days left, no mail (the minimum runs from the day
+preservation was effected, art. 68(7); earlier versions of these tests counted
+from the issue date — the wrong rule). A follow-up request replaces the expiry
+with a hold; destruction fails while held; the request is granted: the order is
+``executing`` and destruction still fails; the execution is recorded; the order
+expires; the item is disposed of; the whole story is in the custody history.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import AppContext, open_context
 from custodyd.daemon.errors import DispositionRefused
-from tests.orders.conftest import Mailbox, evidence_bytes, make_evidence
+from tests.orders.conftest import REQUEST_FLAGS, Mailbox, evidence_bytes, make_evidence
 
 CLI_MODULES = ["orders", "dispose", "alerts", "retention", "regimes", "transfers", "fixity"]
 
@@ -69,27 +73,38 @@ def test_story_through_cli_processes(
     assert {"intl-expedited-60", "intl-expedited-90", "intl-expedited-180", "domestic-180"} <= {
         r["id"] for r in regimes
     }
-    issued = (datetime.now(UTC).date() - timedelta(days=55)).isoformat()
+    today = datetime.now(UTC).date()
+    ago = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
+    add = ["orders", "add", "--regime", "intl-expedited-60", *REQUEST_FLAGS, "--json"]
+    without_offence = [a for a in add if a not in ("--offence", "computer fraud")]
+    missing = cli(*without_offence, "--evidence", "EV-STORY", "--issued", ago(1), "--ref", "X")
+    assert missing.returncode == 2 and "--offence" in missing.stderr
     run = cli(
-        "orders",
-        "add",
+        *add,
         "--evidence",
         "EV-STORY",
-        "--regime",
-        "intl-expedited-60",
         "--issued",
-        issued,
+        ago(70),
+        "--effected",
+        ago(55),
         "--ref",
         "MLA-55",
-        "--authority",
-        "Prosecutor of State A",
-        "--json",
     )
     assert run.returncode == 0, run.stderr
     order = json.loads(run.stdout)
-    expires = (datetime.now(UTC).date() + timedelta(days=5)).isoformat()
-    assert order["expires_on"] == expires and isinstance(order["id"], int)
+    expires = (today + timedelta(days=5)).isoformat()
+    assert isinstance(order["id"], int)
+    assert (order["issued_on"], order["effected_on"], order["expires_on"]) == (
+        ago(70),
+        ago(55),
+        expires,
+    )
     oid = str(order["id"])
+    make_evidence(ctx, "EV-FRESH")
+    run = cli(*add, "--evidence", "EV-FRESH", "--issued", ago(55), "--ref", "MLA-FRESH")
+    fresh = json.loads(run.stdout)
+    assert fresh["effected_on"] == today.isoformat()
+    assert fresh["expires_on"] == (today + timedelta(days=60)).isoformat()
 
     run = cli("alerts", "check", "--json")
     assert run.returncode == 0, run.stderr + run.stdout
@@ -109,10 +124,15 @@ def test_story_through_cli_processes(
     assert sha(ctx, "EV-STORY") == before
 
     decided = json.loads(cli("orders", "decide", oid, "--outcome", "granted", "--json").stdout)
-    assert decided["status"] == "decided" and decided["decision"] == "granted"
+    assert decided["status"] == "executing" and decided["decision"] == "granted"
     run = cli("dispose", "EV-STORY", "--method", "destroy", "--reason", "period over", "--json")
     assert run.returncode == 4 and json.loads(run.stderr)["status"] == 409
     assert sha(ctx, "EV-STORY") == before
+    run = cli("orders", "executed", oid, "--basis", "seizure under warrant 4/2026", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["status"] == "decided"
+    run = cli("dispose", "EV-STORY", "--method", "destroy", "--reason", "period over", "--json")
+    assert run.returncode == 4  # the ordinary expiry applies again: 5 days left
     due = json.loads(cli("retention", "due", "--days", "30", "--json").stdout)["items"]
     assert [(d["evidence_id"], d["days_left"]) for d in due] == [("EV-STORY", 5)]
 
@@ -127,9 +147,11 @@ def test_story_through_cli_processes(
         "alert.sent",
         "order.followup",
         "order.decided",
+        "order.executed",
         "order.released",
         "evidence.disposed",
     ]
+    assert [e.action for e in ctx.ledger.history("EV-FRESH")] == ["order.created"]
     ctx.close()
 
 
@@ -166,7 +188,10 @@ def test_story_with_time_moving(
         "--regime",
         "intl-expedited-60",
         "--issued",
+        "2026-03-01",
+        "--effected",
         "2026-03-16",
+        *REQUEST_FLAGS,
         "--ref",
         "MLA-T",
         "--json",

@@ -42,7 +42,9 @@ def test_transfer_lifecycle(ctx: AppContext, clock: ManualClock) -> None:
     assert t["items"][1]["part"] == "traffic data identifying provider X"
     with pytest.raises(ReleaseRefused, match="prior written consent"):
         release_to_third_party(ctx, t["id"], "State C", actor=ACTOR)
-    record_consent(ctx, t["id"], "LETTER-2026-5", actor=ACTOR)
+    record_consent(ctx, t["id"], "State C", "LETTER-2026-5", actor=ACTOR)
+    with pytest.raises(ReleaseRefused, match="State D"):  # consent is per named party
+        release_to_third_party(ctx, t["id"], "State D", actor=ACTOR)
     released = release_to_third_party(ctx, t["id"], "State C", actor=ACTOR, part="summary")
     assert released["third_party_releases"][0]["consent_ref"] == "LETTER-2026-5"
     report_use(ctx, t["id"], "used as evidence at trial", actor=ACTOR)
@@ -57,7 +59,8 @@ def test_transfer_lifecycle(ctx: AppContext, clock: ManualClock) -> None:
     extended = extend(ctx, t["id"], 30, consent_ref="SENDER-OK-2", actor=ACTOR)
     assert extended["days_left"] == 50
     closed = close_transfer(ctx, t["id"], "destroyed", actor=ACTOR)
-    assert closed["status"] == "destroyed"
+    # outgoing: the recipient destroyed its copy; our own items stay ours
+    assert closed["status"] == "destroyed" and closed["dispositions"] == []
     with pytest.raises(Conflict):
         release_to_third_party(ctx, t["id"], "State D", actor=ACTOR)
     actions = [e.action for e in ctx.ledger.history("EV2")]
@@ -91,3 +94,17 @@ def test_transfer_validation(ctx: AppContext, clock: ManualClock) -> None:
         )
     with pytest.raises(InvalidInput, match="written consent"):
         create_transfer(ctx, TransferRequest(**base, third_party_consent=True), actor=ACTOR)  # type: ignore[arg-type]
+
+
+def test_extension_must_be_asked_before_the_deadline(ctx: AppContext, clock: ManualClock) -> None:
+    make_evidence(ctx, "EV1")
+    t = create_transfer(
+        ctx,
+        TransferRequest(recipient="B", purpose="p", consented_days=10, items=[("EV1", None)]),
+        actor=ACTOR,
+    )
+    clock.advance(timedelta(days=10))  # the deadline day itself: still in time
+    assert extend(ctx, t["id"], 5, consent_ref="OK-1", actor=ACTOR)["days_left"] == 5
+    clock.advance(timedelta(days=6))
+    with pytest.raises(Conflict, match="in advance"):
+        extend(ctx, t["id"], 5, consent_ref="OK-2", actor=ACTOR)

@@ -183,3 +183,31 @@ def test_read_error_map_is_printed(rctx: AppContext, tmp_path: Path) -> None:
     for offset, length in ((512_000, 1024), (2 * MiB - 512, 512)):
         row = f"{offset:,}\n{length:,}\n{offset // 512}\n{length // 512}\n512\n"
         assert row in txt, row
+
+
+def test_orders_and_holds_as_of_the_report_state(
+    rctx: AppContext, mbr_item: dict[str, Any], clock: ManualClock, tmp_path: Path
+) -> None:
+    from custodyd.daemon.orders.lifecycle import OrderRequest, create_order, followup_order
+
+    eid = mbr_item["evidence_id"]
+    order = create_order(
+        rctx,
+        OrderRequest(
+            regime="domestic-180",
+            ref="DOM-2026-5",
+            issued_on=clock.now().date(),
+            evidence_ids=[eid],
+            authority="Investigating judge, Court A",
+        ),
+        actor="user:officer",
+    )
+    txt = pdf.text(_write(tmp_path, "o.pdf", issue_evidence_report(rctx, ADMIN, eid).pdf))
+    txt = " ".join(txt.split())  # table cells wrap where they like
+    assert "DOM-2026-5" in txt and "Investigating judge, Court A" in txt
+    assert f"Kept at least until the end of {order['expires_on']}" in txt
+    assert "order.created" in txt
+    clock.advance(timedelta(days=10))
+    followup_order(rctx, int(order["id"]), actor="user:officer", ref="FU-1")
+    txt = pdf.text(_write(tmp_path, "h.pdf", issue_evidence_report(rctx, ADMIN, eid).pdf))
+    assert "On hold" in txt and "order.followup" in txt

@@ -1,8 +1,10 @@
 """The text of alerts: mail subject and body, and the webhook JSON.
 
 An alert's subject names the order ref (or transfer) and the deadline; its body
-names the evidence ids. Confidential orders say so and leave out the offence
-and summary (mail leaves the appliance).
+names the evidence ids, every date of the order and the rule (with its article)
+that gave the expiry. Confidential orders say so and leave out the authority,
+the offence and the summary (mail leaves the appliance); the outbox refuses to
+send them over plain SMTP.
 """
 
 from __future__ import annotations
@@ -47,18 +49,12 @@ def order_alert(
         f"Case:          {case_ref}",
         f"Evidence:      {items}",
         f"Legal basis:   {regime.id} - {regime.name} ({regime.citation})",
-        f"Issued on:     {order.issued_on.isoformat()}",
+        *date_lines(order),
         f"Status:        {order.status}"
         + (f", decision {order.decision}" if order.decision else ""),
         f"Renewals:      {order.renewals}",
     ]
-    if order.confidential:
-        lines.append("CONFIDENTIAL: do not notify the user; keep this order confidential.")
-    else:
-        if order.authority:
-            lines.append(f"Authority:     {order.authority}")
-        if order.offence:
-            lines.append(f"Offence:       {order.offence}")
+    lines += substance_lines(order)
     lines += [
         "",
         "Before the expiry: renew it (custodyd orders renew), record a follow-up request "
@@ -71,18 +67,109 @@ def order_alert(
         "body": "\n".join(lines) + "\n",
         "case": case_ref,
         "evidence": evidence_ids,
+        "confidential": order.confidential,
         "data": {
             "order_id": order.id,
             "order_ref": order.ref,
             "regime": regime.id,
-            "issued_on": order.issued_on.isoformat(),
-            "expires_on": order.expires_on.isoformat(),
+            **date_fields(order),
             "lead_days": lead_days,
             "status": order.status,
             "confidential": order.confidential,
             "case": case_ref,
             "evidence": evidence_ids,
         },
+    }
+
+
+def date_lines(order: PreservationOrder) -> list[str]:
+    return [
+        f"Issued on:     {order.issued_on.isoformat()}",
+        f"Received on:   {order.received_on.isoformat()}",
+        f"Effected on:   {order.effected_on.isoformat()}",
+        f"Expires on:    {order.expires_on.isoformat()}",
+        f"Expiry rule:   {order.expiry_rule}",
+    ]
+
+
+def date_fields(order: PreservationOrder) -> dict[str, Any]:
+    return {
+        "issued_on": order.issued_on.isoformat(),
+        "received_on": order.received_on.isoformat(),
+        "effected_on": order.effected_on.isoformat(),
+        "expires_on": order.expires_on.isoformat(),
+        "expiry_rule": order.expiry_rule,
+    }
+
+
+def substance_lines(order: PreservationOrder) -> list[str]:
+    """Authority and offence for ordinary orders; a warning only for confidential ones."""
+    if order.confidential:
+        return ["CONFIDENTIAL: do not notify the user; keep this order confidential."]
+    lines = []
+    if order.authority:
+        lines.append(f"Authority:     {order.authority}")
+    if order.offence:
+        lines.append(f"Offence:       {order.offence}")
+    return lines
+
+
+def contact_alert(
+    order: PreservationOrder,
+    regime: RegimeSpec,
+    *,
+    event: str,
+    case_ref: str,
+    evidence_ids: list[str],
+) -> dict[str, Any]:
+    """The immediate alert to the 24/7 point of contact (art. 67)."""
+    what = (
+        "a preservation request/order was entered"
+        if event == "entered"
+        else "a follow-up request (search, seizure or disclosure) arrived: hold until decision"
+    )
+    items = ", ".join(evidence_ids) if evidence_ids else "(whole case, no items yet)"
+    subject = f"[custodyd] 24/7: preservation order {order.ref}: {what}"
+    lines = [
+        f"Preservation order {order.ref} (id {order.id}): {what}.",
+        "",
+        f"Case:          {case_ref}",
+        f"Evidence:      {items}",
+        f"Legal basis:   {regime.id} - {regime.name} ({regime.citation})",
+        *date_lines(order),
+        f"Status:        {order.status}",
+        *substance_lines(order),
+    ]
+    return {
+        "event": "order.contact_247",
+        "subject": subject,
+        "body": "\n".join(lines) + "\n",
+        "case": case_ref,
+        "evidence": evidence_ids,
+        "confidential": order.confidential,
+        "data": {
+            "order_id": order.id,
+            "order_ref": order.ref,
+            "what": event,
+            "regime": regime.id,
+            **date_fields(order),
+            "status": order.status,
+            "confidential": order.confidential,
+            "case": case_ref,
+            "evidence": evidence_ids,
+        },
+    }
+
+
+def smtp_refusal_alert(row_id: int, kind: str, subject_id: str, reason: str) -> dict[str, Any]:
+    """Webhook alert: a confidential alert was not mailed because the link was not encrypted."""
+    return {
+        "event": "alert.smtp_refused",
+        "subject": f"[custodyd] alert {row_id} about a confidential {kind} not sent by mail",
+        "body": reason,
+        "case": None,
+        "evidence": [],
+        "data": {"outbox_id": row_id, "kind": kind, "subject_id": subject_id, "reason": reason},
     }
 
 

@@ -41,7 +41,7 @@ from custodyd.daemon.models import (
     TransferItem,
 )
 from custodyd.daemon.orders.alerts import compose
-from custodyd.daemon.orders.alerts.smtp import send_mail
+from custodyd.daemon.orders.alerts.smtp import PlainSmtpRefused, send_mail
 from custodyd.daemon.orders.alerts.webhook import post_webhook
 from custodyd.daemon.orders.lifecycle import case_ref_of, covered_evidence, expire_due
 from custodyd.daemon.orders.records import SYSTEM_ACTOR, record, start_of, today
@@ -106,7 +106,7 @@ def recipients_for(
     return list(dict.fromkeys(a.strip() for a in found if a and a.strip()))
 
 
-def _insert_ignore(session: Session, values: dict[str, Any]) -> bool:
+def insert_ignore(session: Session, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when the row was new."""
     table = AlertOutbox.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
@@ -160,7 +160,7 @@ def _enqueue_leads(
         message["recipients"] = recipients
         for channel in missing:
             state = "pending" if lead == newest else "superseded"
-            inserted = _insert_ignore(
+            inserted = insert_ignore(
                 session,
                 {
                     "subject_kind": kind,
@@ -269,7 +269,7 @@ def enqueue_now(
         )
         message = {**message, "recipients": recipients}
         for channel in channels(ctx, recipients):
-            inserted += _insert_ignore(
+            inserted += insert_ignore(
                 session,
                 {
                     "subject_kind": kind,
@@ -320,14 +320,16 @@ def _send(ctx: AppContext, row: AlertOutbox, webhook_backoff: Sequence[float] | 
             raise RuntimeError("smtp_url is no longer configured")
         send_mail(
             settings.smtp_url,
+            require_tls=bool(payload.get("confidential")),
             sender=settings.alert_from,
             recipients=payload.get("recipients") or list(settings.alert_to),
             subject=payload["subject"],
             body=payload["body"],
             message_id_key=f"alert{row.id}",
         )
-    elif row.channel == "webhook":
-        if not settings.webhook_url:
+    elif row.channel.startswith("webhook"):
+        url = payload.get("webhook_url") or settings.webhook_url
+        if not url:
             raise RuntimeError("webhook_url is no longer configured")
         body = {
             "event": payload.get("event"),
@@ -341,7 +343,7 @@ def _send(ctx: AppContext, row: AlertOutbox, webhook_backoff: Sequence[float] | 
         if webhook_backoff is not None:
             kwargs["backoff"] = webhook_backoff
         post_webhook(
-            settings.webhook_url,
+            url,
             body,
             secret=settings.webhook_secret,
             event=str(payload.get("event")),
@@ -358,8 +360,22 @@ def deliver_pending(
     *,
     webhook_backoff: Sequence[float] | None = None,
 ) -> CheckReport:
-    """Send every pending row whose retry time has come; mark it sent and record it."""
+    """Send every pending row whose retry time has come; mark it sent and record it.
+
+    A refusal (confidential alert over plain SMTP) enqueues its own webhook
+    warning; one more pass sends it at once.
+    """
     report = report or CheckReport()
+    if _deliver_once(ctx, report, webhook_backoff):
+        _deliver_once(ctx, report, webhook_backoff)
+    return report
+
+
+def _deliver_once(
+    ctx: AppContext, report: CheckReport, webhook_backoff: Sequence[float] | None
+) -> bool:
+    """One pass over the due rows; True when a refusal enqueued a new row."""
+    refused = False
     now = ctx.clock.now()
     with ctx.session() as session:
         ids = list(
@@ -384,13 +400,17 @@ def deliver_pending(
             continue
         try:
             _send(ctx, row, webhook_backoff)
+        except PlainSmtpRefused as exc:  # never retried: the link itself is the problem
+            _refused(ctx, row, exc, report)
+            refused = True
+            continue
         except Exception as exc:  # any delivery failure is retried later, never lost
             _failed(ctx, row, exc, report)
             down.add(row.channel)
             continue
         _sent(ctx, row)
         report.sent += 1
-    return report
+    return refused
 
 
 def _failed(ctx: AppContext, row: AlertOutbox, exc: Exception, report: CheckReport) -> None:
@@ -412,6 +432,57 @@ def _failed(ctx: AppContext, row: AlertOutbox, exc: Exception, report: CheckRepo
         fresh.state = "failed" if give_up else "pending"
         fresh.next_attempt_at = ctx.clock.now() + delay
         session.add(fresh)
+
+
+def _refused(ctx: AppContext, row: AlertOutbox, exc: Exception, report: CheckReport) -> None:
+    """A confidential alert met plain SMTP: mark it refused, ledger it, tell the webhook."""
+    message = str(exc)
+    log.error("alert %s refused: %s", row.id, message)
+    report.errors.append(f"alert {row.id} ({row.channel}) refused: {message}")
+    report.failed += 1
+    with ctx.session() as session:
+        fresh = session.get(AlertOutbox, row.id)
+        assert fresh is not None
+        fresh.attempts = row.attempts + 1
+        fresh.state = "refused"
+        fresh.last_error = message[:2000]
+        session.add(fresh)
+        record(
+            ctx,
+            session,
+            "alert.refused",
+            actor=SYSTEM_ACTOR,
+            case_ref=None,
+            evidence_ids=[],
+            payload={
+                "outbox_id": row.id,
+                "channel": row.channel,
+                "kind": row.subject_kind,
+                "subject_id": row.subject_id,
+                "key": row.key,
+                "reason": message,
+            },
+        )
+        if ctx.settings.webhook_url:
+            warning = compose.smtp_refusal_alert(
+                int(row.id or 0), row.subject_kind, row.subject_id, message
+            )
+            insert_ignore(
+                session,
+                {
+                    "subject_kind": "refusal",
+                    "subject_id": str(row.id),
+                    "key": "smtp-refused",
+                    "channel": "webhook",
+                    "lead_days": None,
+                    "state": "pending",
+                    "due_at": ctx.clock.now(),
+                    "attempts": 0,
+                    "payload": warning,
+                    "created_at": ctx.clock.now(),
+                },
+            )
+    ctx.ledger.flush_pending()
 
 
 def _sent(ctx: AppContext, row: AlertOutbox) -> None:
@@ -438,7 +509,8 @@ def _sent(ctx: AppContext, row: AlertOutbox) -> None:
                 "subject_id": row.subject_id,
                 "key": row.key,
                 "lead_days": row.lead_days,
-                "subject": payload.get("subject"),
+                "subject": None if payload.get("confidential") else payload.get("subject"),
+                "confidential": bool(payload.get("confidential")),
                 "recipients": payload.get("recipients") if row.channel == "smtp" else None,
             },
         )

@@ -15,9 +15,15 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
-from custodyd.daemon.errors import ConfigError
+from custodyd.daemon.errors import ConfigError, CustodydError
 
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+class PlainSmtpRefused(CustodydError):
+    """A confidential alert would travel unencrypted: refused, never retried."""
+
+    slug, title, http_status, exit_code = "plain-smtp-refused", "Plain SMTP refused", 409, 4
 
 
 @dataclass(frozen=True)
@@ -56,9 +62,20 @@ def send_mail(
     body: str,
     message_id_key: str | None = None,
     timeout: float = 30.0,
+    require_tls: bool = False,
 ) -> str:
-    """Send one plain-text message; returns its Message-ID. Raises OSError/SMTPException."""
+    """Send one plain-text message; returns its Message-ID. Raises OSError/SMTPException.
+
+    ``require_tls`` (alerts about confidential orders): a plain ``smtp://`` target
+    is refused with :class:`PlainSmtpRefused` before connecting, and STARTTLS must
+    succeed (smtplib raises when the server does not offer it).
+    """
     target = parse_smtp_url(url)
+    if require_tls and target.scheme == "smtp":
+        raise PlainSmtpRefused(
+            f"a confidential alert is not sent over plain SMTP ({target.host}:{target.port}); "
+            "configure smtp+starttls:// or smtps://"
+        )
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)

@@ -1,7 +1,11 @@
-"""Structured logs: one JSON object per line on stderr (journald keeps them as is).
+"""Logs on stderr: readable lines for a person at a terminal, JSON lines for machines.
 
-Every record has ``time``, ``level``, ``logger``, ``message``; fields passed with
-``extra={...}`` (``event``, ``device``, ``job``, ``evidence``...) are added as keys.
+JSON (``--log-format json``, and the default when stderr is not a terminal, e.g.
+under systemd, where journald keeps the lines as is): every record has ``time``,
+``level``, ``logger``, ``message``; fields passed with ``extra={...}``
+(``event``, ``device``, ``job``, ``evidence``...) are added as keys.
+Text (``--log-format text``, the default on a terminal): ``HH:MM:SS level
+message  key=value ...`` with the same fields.
 """
 
 from __future__ import annotations
@@ -24,18 +28,38 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        out = {
+        out: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value
+        out.update(_extra_fields(record))
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)
+
+
+def _extra_fields(record: logging.LogRecord) -> dict[str, object]:
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _STANDARD and not key.startswith("_")
+    }
+
+
+class TextFormatter(logging.Formatter):
+    """``12:00:01 warning  message  event=x job=y`` (local time: it is read by a person)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        fields = "".join(f" {k}={v}" for k, v in _extra_fields(record).items())
+        line = f"{stamp} {record.levelname.lower():<7} {record.getMessage()}"
+        if fields:
+            line += f" [{fields.strip()}]"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 class RepeatLimiter(logging.Filter):
@@ -76,9 +100,22 @@ class RepeatLimiter(logging.Filter):
         return allowed
 
 
-def setup_logging(level: str = "INFO") -> None:
+LOG_FORMATS = ("auto", "text", "json")
+
+
+def choose_format(requested: str = "auto", *, tty: bool | None = None) -> str:
+    """``text`` or ``json``: as requested, else text on a terminal and JSON otherwise."""
+    if requested not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {requested!r}")
+    if requested != "auto":
+        return requested
+    return "text" if (sys.stderr.isatty() if tty is None else tty) else "json"
+
+
+def setup_logging(level: str = "INFO", log_format: str = "auto") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    formatter = JsonFormatter() if choose_format(log_format) == "json" else TextFormatter()
+    handler.setFormatter(formatter)
     handler.addFilter(RepeatLimiter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -1,12 +1,11 @@
-"""The live daemon, reachable from code running in the same process (the API).
+"""The live daemon: the parts ``custodyd serve`` assembled, handed to the API.
 
-``custodyd serve`` builds one :class:`Runtime` and calls :func:`set_current`
-before starting the HTTP server; API handlers call :func:`current` (``None``
-when the API runs without a daemon, e.g. in tests or ``create_app(ctx)``).
+:class:`custodyd.daemon.serve.daemon.Daemon` builds one :class:`Runtime` and
+passes it to ``create_app(ctx, runtime=...)``; the API sees it through the
+:class:`custodyd.api.deps.Runtime` protocol. No global: a process may hold none.
 
 Shape the API relies on::
 
-    rt = custodyd.daemon.runtime.current()
     rt.ctx                                  # the AppContext
     rt.ready() -> (bool, dict)              # /readyz
     rt.status() -> dict                     # monitor, queue, scheduler figures
@@ -93,17 +92,3 @@ class Runtime:
             "media": len(self.media.list()),
             "acquisitions": self.acquisitions.counts(),
         }
-
-
-_current: Runtime | None = None
-_lock = threading.Lock()
-
-
-def set_current(runtime: Runtime | None) -> None:
-    global _current
-    with _lock:
-        _current = runtime
-
-
-def current() -> Runtime | None:
-    return _current

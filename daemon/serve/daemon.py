@@ -15,8 +15,6 @@ records it), stop the API and the scheduler, ``STOPPING=1``, exit 0.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import signal
 import threading
@@ -27,18 +25,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from custodyd.daemon.acquisition import recover_incomplete
+from custodyd.daemon.auth import ensure_admin_token
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import AppContext, open_context
 from custodyd.daemon.errors import ConfigError
-from custodyd.daemon.runtime import MonitorStatus, Runtime, set_current
-from custodyd.daemon.service import sdnotify
+from custodyd.daemon.serve import sdnotify
+from custodyd.daemon.serve.runtime import MonitorStatus, Runtime
+from custodyd.daemon.serve.scheduler import start_scheduler
 from custodyd.daemon.service.media import MediaRegistry
 from custodyd.daemon.service.queue import AcquisitionQueue
-from custodyd.daemon.service.scheduler import start_scheduler
 
 log = logging.getLogger("custodyd.daemon")
-
-API_APP = "custodyd.api.app:create_app"
 
 
 @dataclass
@@ -49,14 +47,7 @@ class ServeOptions:
 
 def recover(ctx: AppContext) -> Any:
     """``recover_incomplete`` from the acquisition service (crash leftovers -> incomplete)."""
-    try:
-        module = importlib.import_module("custodyd.daemon.acquisition")
-    except ModuleNotFoundError as exc:
-        if exc.name and "custodyd.daemon.acquisition".startswith(exc.name):
-            log.warning("acquisition service not installed: nothing to recover")
-            return None
-        raise
-    result = module.recover_incomplete(ctx)
+    result = recover_incomplete(ctx)
     log.info("recovered interrupted acquisitions", extra={"event": "recover", "result": result})
     return result
 
@@ -91,7 +82,6 @@ class Daemon:
             started_at=ctx.clock.now(),
             stopping=self.stop,
         )
-        set_current(runtime)
         acquisitions.start()
         runtime.scheduler = start_scheduler(ctx)
         if self.options.use_udev:
@@ -155,13 +145,10 @@ class Daemon:
             log.exception("error while handling a device event")
 
     def _start_api(self, runtime: Runtime, announce: Callable[[str], None]) -> None:
-        if importlib.util.find_spec("custodyd.api.app") is None:
-            log.warning("the API package is not available: serving without HTTP")
-            announce("custodyd: API not available in this installation (no HTTP server)")
-            return
         import uvicorn
 
-        from custodyd.daemon.service.http_limits import (
+        from custodyd.api.app import create_app
+        from custodyd.daemon.serve.http_limits import (
             GuardedH11Protocol,
             HttpLimits,
             backlog_for,
@@ -175,8 +162,7 @@ class Daemon:
         if cap < self.settings.api_max_connections:
             log.warning("api_max_connections lowered to %d by the open-files limit", cap)
         config = uvicorn.Config(
-            API_APP,
-            factory=True,
+            create_app(runtime.ctx, runtime=runtime),
             host=host,
             port=port,
             log_config=None,
@@ -216,10 +202,6 @@ class Daemon:
             announce("custodyd: admin token already handed out (custodyd tokens create for more)")
 
     def _admin_token(self, ctx: AppContext) -> Path | None:
-        try:
-            from custodyd.daemon.auth import ensure_admin_token  # type: ignore[attr-defined]
-        except ImportError:
-            return None
         path: Path | None = ensure_admin_token(ctx)
         self.admin_token_file = path
         return path
@@ -275,7 +257,6 @@ class Daemon:
             self._server.should_exit = True
         for thread in self._threads:
             thread.join(10)
-        set_current(None)
         if self.ctx is not None:
             self.ctx.close()
         log.info("custodyd stopped", extra={"event": "stopped"})

@@ -24,7 +24,7 @@ answering (slowloris).
   :func:`raise_fd_limit` lifts to the hard limit at start).
 
 Closing for a deadline or the cap is logged at most a few times per interval
-(:class:`custodyd.daemon.service.logs.RepeatLimiter` on every handler).
+(:class:`custodyd.daemon.serve.logs.RepeatLimiter` on every handler).
 """
 
 from __future__ import annotations

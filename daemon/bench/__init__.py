@@ -1,0 +1,1 @@
+"""Benchmarks of whole ``custodyd`` processes against outside tools (``custodyd bench``)."""

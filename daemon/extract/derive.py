@@ -1,0 +1,147 @@
+"""Extract one file of a sealed image into a new, sealed, derived evidence item.
+
+The law asks that a *part* of preserved data can be disclosed (consolidated text
+art. 69(1); information-crimes draft art. 51) and that the release is recorded.
+``extract`` copies one file out of a sealed item (never writing to it), hashes
+the copy with BLAKE3 and SHA-256 while writing it, seals it read-only in its own
+evidence directory, and records ``evidence.derived`` for both items: the new one
+(``parent``, partition and its byte offset, path, inode, digests) and the parent
+(which part was taken, and into which item). A transfer may then disclose just
+the derived item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import blake3
+
+from custodyd.daemon.acquisition import tool_version
+from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import Conflict, NotFound
+from custodyd.daemon.extract.locate import chunks, locate
+from custodyd.daemon.ledger.service import Event
+from custodyd.daemon.models import Case, Evidence
+from custodyd.daemon.store.layout import (
+    MANIFEST_NAME,
+    evidence_directory,
+    new_evidence_id,
+    seal,
+    write_json,
+)
+
+DERIVED = "evidence.derived"
+CONTENT_NAME = "extracted.bin"
+EXTRACTABLE = ("sealed",)
+
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    evidence_id: str
+    path: str | None = None
+    inode: int | None = None
+    partition: int | None = None
+
+
+def extract(ctx: AppContext, request: ExtractRequest, *, actor: str) -> dict[str, Any]:
+    """Extract, seal and record; returns the derived item's manifest."""
+    with ctx.session() as session:
+        parent = session.get(Evidence, request.evidence_id)
+        if parent is None:
+            raise NotFound(f"no evidence {request.evidence_id!r}", evidence=request.evidence_id)
+        if parent.status not in EXTRACTABLE:
+            raise Conflict(
+                f"evidence {parent.id} is {parent.status}; only a sealed item is extracted from",
+                evidence=parent.id,
+            )
+        case = session.get(Case, parent.case_id)
+        assert case is not None and case.id is not None
+        case_id, case_ref = case.id, case.ref
+        parent_image, parent_blake3 = parent.image_path, parent.blake3
+    img, found = locate(
+        parent_image, path=request.path, inode=request.inode, partition=request.partition
+    )
+    started = ctx.clock.now()
+    evidence_id = new_evidence_id(started)
+    directory = evidence_directory(ctx.settings.evidence_dir, case_ref, evidence_id)
+    directory.mkdir(parents=True, mode=0o750)
+    content = directory / CONTENT_NAME
+    b3, sha = blake3.blake3(), hashlib.sha256()
+    written = 0
+    fd = os.open(content, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+    try:
+        for data in chunks(found):
+            b3.update(data)
+            sha.update(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            written += len(data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        close = getattr(img, "close", None)
+        if callable(close):
+            close()
+    hashes = {"blake3": b3.hexdigest(), "sha256": sha.hexdigest()}
+    derived_from = {
+        "parent": request.evidence_id,
+        "parent_blake3": parent_blake3,
+        "partition": found.partition,
+        "offset_bytes": found.offset_bytes,
+        "filesystem": found.fs_type,
+        "path": found.path,
+        "inode": found.inode,
+    }
+    manifest = {
+        "evidence_id": evidence_id,
+        "case": case_ref,
+        "status": "sealed",
+        "kind": "derived",
+        "parent": request.evidence_id,
+        "derived_from": derived_from,
+        "bytes": written,
+        "hashes": hashes,
+        "image_path": str(content),
+        "created_at": started.isoformat(),
+        "actor": actor,
+        "tool": {"name": "custodyd", "version": tool_version()},
+    }
+    write_json(directory / MANIFEST_NAME, manifest)
+    seal(directory)
+    source = (
+        f"{request.evidence_id}:"
+        + (found.path or f"inode {found.inode}")
+        + (f" (partition {found.partition})" if found.partition else "")
+    )
+    with ctx.session() as session:
+        session.add(
+            Evidence(
+                id=evidence_id,
+                case_id=case_id,
+                status="sealed",
+                source_path=source,
+                bytes=written,
+                blake3=hashes["blake3"],
+                directory=str(directory),
+                image_path=str(content),
+                manifest=manifest,
+                examiner=actor,
+                created_at=started,
+                sealed_at=ctx.clock.now(),
+            )
+        )
+        session.flush()
+        payload = {**derived_from, "derived": evidence_id, "bytes": written, "hashes": hashes}
+        ctx.ledger.stage(
+            session,
+            [
+                Event(DERIVED, actor, case_ref, evidence_id, payload),
+                Event(DERIVED, actor, case_ref, request.evidence_id, payload),
+            ],
+        )
+    ctx.ledger.flush_pending()
+    return manifest

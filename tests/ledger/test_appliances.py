@@ -1,0 +1,124 @@
+"""Many appliances, one PostgreSQL ledger: own keys, a trust list in the ledger, no key copied.
+
+Two data directories (two appliances, ``lab-a`` and ``lab-b``) share one database.
+``lab-b`` makes its own key (``ledger init-key``), ``lab-a`` enrols it (``ledger
+enroll-key``, itself an entry); then two ``custodyd serve`` processes append
+concurrently through the API. Indices stay contiguous, nothing is lost or doubled,
+every checkpoint verifies against the trust list from either appliance, each
+witness stays consistent; a removed key signs nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from custodyd.daemon.config import Settings
+from custodyd.daemon.context import open_context
+from custodyd.daemon.errors import LedgerKeyUntrusted
+from custodyd.daemon.ledger import offline
+from custodyd.daemon.ledger.note import Verifier, signers
+from tests.api.live import BIN, clean_env, start_server
+from tests.pg import PostgresServer
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def run(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "custodyd"), *args],
+        env=clean_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_two_appliances_share_one_ledger(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    url = postgres_server.create_database("appliances")
+    homes = {"lab-a": tmp_path / "a" / "home", "lab-b": tmp_path / "b" / "home"}
+    envs = {
+        name: {"CUSTODYD_DATABASE_URL": url, "CUSTODYD_LEDGER_KEY_NAME": name} for name in homes
+    }
+    a, b = homes["lab-a"], homes["lab-b"]
+    assert run(a, envs["lab-a"], "cases", "create", "FOUNDED").returncode == 0
+    done = run(b, envs["lab-b"], "cases", "create", "EARLY")  # no key on B: never implicit
+    assert done.returncode == 20, done.stderr
+    done = run(b, envs["lab-b"], "ledger", "init-key", "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["trusted"] is False and status["witnessed"] is True
+    assert run(b, envs["lab-b"], "cases", "create", "EARLY2").returncode == 20  # not enrolled
+    done = run(a, envs["lab-a"], "ledger", "enroll-key", "lab-b", status["public_key"])
+    assert done.returncode == 0, done.stderr
+    assert (b / "keys" / "ledger-ed25519.pem").read_bytes() != (
+        a / "keys" / "ledger-ed25519.pem"
+    ).read_bytes()
+
+    token = json.loads(
+        run(a, envs["lab-a"], "tokens", "create", "--role", "admin", "--json").stdout
+    )
+    for home in homes.values():
+        (home / "admin.token").write_text(token["token"] + "\n")
+    servers = [start_server(home, ["--no-udev"], env=envs[name]) for name, home in homes.items()]
+    try:
+        before = _size(a, envs["lab-a"])
+
+        def work(job: int) -> int:
+            server = servers[job % 2]
+            ref = f"CONC-{job:03d}"
+            with httpx.Client(base_url=server.url, headers=server.headers(), timeout=60) as c:
+                created = c.post("/v1/cases", json={"ref": ref, "title": "t"})
+                assert created.status_code == 201, created.text
+                read = c.get(f"/v1/cases/{ref}/custody")
+                assert read.status_code == 200, read.text
+            return job
+
+        with ThreadPoolExecutor(8) as pool:
+            assert sorted(pool.map(work, range(40))) == list(range(40))
+    finally:
+        for server in servers:
+            server.stop()
+
+    ctx = open_context(Settings(home=a, database_url=url))
+    try:
+        entries = ctx.ledger.entries()
+        assert [e.index for e in entries] == list(range(len(entries)))  # contiguous
+        created = [e.case for e in entries if e.action == "case.created" and e.case]
+        conc = [c for c in created if c.startswith("CONC-")]
+        assert sorted(conc) == [f"CONC-{j:03d}" for j in range(40)]  # none lost or doubled
+        assert len(entries) > before
+        names = {n for note in ctx.ledger.checkpoints() for n, _ in signers(note)}
+        assert names == {"lab-a", "lab-b"}  # each appliance signed its own appends
+        bundle = ctx.ledger.export_bundle()
+        founding = Verifier.parse(bundle["founding_key"])
+        assert founding.name == "lab-a"
+        assert offline.verify_bundle(bundle, founding).ok  # offline: founding key + trust list
+    finally:
+        ctx.close()
+    for name, home in homes.items():
+        done = run(home, envs[name], "ledger", "verify", "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["witnesses"] == 1
+
+    # a removed key signs nothing more, and nothing it could sign would verify
+    done = run(a, envs["lab-a"], "ledger", "remove-key", "lab-b", "--reason", "decommissioned")
+    assert done.returncode == 0, done.stderr
+    ctx_b = open_context(Settings(home=b, database_url=url, ledger_key_name="lab-b"))
+    try:
+        with pytest.raises(LedgerKeyUntrusted):
+            ctx_b.ledger.append("x.y", actor="user:u")
+    finally:
+        ctx_b.close()
+    assert run(a, envs["lab-a"], "cases", "create", "AFTER").returncode == 0
+    assert run(b, envs["lab-b"], "ledger", "verify").returncode == 0
+
+
+def _size(home: Path, env: dict[str, str]) -> int:
+    done = run(home, env, "ledger", "verify", "--json")
+    return int(json.loads(done.stdout)["size"])
