@@ -120,8 +120,13 @@ def image_source(
     log: Log | None = None,
     output: ImageFormat | None = None,
     metadata: ImageMetadata | None = None,
+    publish: bool = True,
 ) -> ImagingResult:
     """Image ``source`` into ``image_path`` and keep the rescue map beside it.
+
+    ``publish=False``: a complete image stays under its ``.part`` name(s), synced,
+    for the caller to rename once it has recorded it (see ``ImageWriter.finish``).
+    An incomplete result reports only what the partial file holds (see ``_finish``).
 
     Pass 1 streams the source through the hashers and the writer; media errors are
     zero-filled and left to the ddrescue-style passes of :mod:`.rescue`, which then
@@ -172,6 +177,9 @@ def image_source(
             try:
                 writer.sync()
                 gaps = [(b.pos, b.size) for b in bad_ranges(keeper.map)]
+                # The rescue rewrites windows in place: the streamed window digests stop
+                # describing the file (the finished image is re-hashed below).
+                piecewise = PiecewiseHasher(window)
                 stats = Rescuer(
                     reader,
                     writer.rescue_fd(),
@@ -227,6 +235,7 @@ def image_source(
         bytes_read=result.bytes_read,
         ended_early=result.ended_early,
         durable_upto=writer.written,  # the reader marks bytes before the writer has them
+        publish=publish,
     )
 
 
@@ -246,9 +255,16 @@ def _finish(
     bytes_read: int,
     ended_early: bool,
     durable_upto: int | None,
+    publish: bool = True,
 ) -> ImagingResult:
-    """Seal the pass's output under its final name, or keep it as ``.incomplete``
-    with a map that vouches only for synced bytes; report what is unreadable."""
+    """Seal the pass's output under its final name (``publish``; else it stays ``.part``
+    for the caller), or keep it as ``.incomplete`` with a map that vouches only for
+    synced bytes; report what is unreadable.
+
+    An incomplete result never overstates: its piecewise digests are those of the
+    windows complete in a partial raw file (not of bytes read or hashed but never
+    written, nor of a partial last window; none for a partial E01, whose file size is
+    not media bytes); the caller takes ``bytes`` from the file."""
     errors = ErrorMap(info.logical_sector_size)
     for bad in bad_ranges(keeper.map):
         if bad.status == mapfile.BAD_SECTOR or outcome == "complete":
@@ -264,7 +280,8 @@ def _finish(
             keeper.map.current_status = mapfile.DONE
             keeper.save()
             final = writer.finish(
-                FinishInfo({name: h.hexdigest() for name, h in digests.items()}, errors)
+                FinishInfo({name: h.hexdigest() for name, h in digests.items()}, errors),
+                publish=publish,
             )
         except CustodydError as exc:
             outcome, error = "failed", exc
@@ -275,12 +292,18 @@ def _finish(
         except CustodydError as exc:  # e.g. the full disk that ended the pass
             say(f"rescue map not updated ({exc.detail}); the previous map stays valid")
         say(f"{outcome}: {error.detail if error else ''}; partial output kept as {final}")
+    if outcome == "complete":
+        windows = piecewise.finish()
+    elif isinstance(writer, RawSink) and final is not None:
+        windows = piecewise.digests[: final.stat().st_size // window]
+    else:
+        windows = []
     return ImagingResult(
         source=info,
         outcome=outcome,
         bytes=bytes_read,
         hashes={name: h.hexdigest() for name, h in digests.items()},
-        piecewise=piecewise.finish(),
+        piecewise=windows,
         window=window,
         errors=errors,
         seconds=time.monotonic() - started,
@@ -342,6 +365,7 @@ def resume_image(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     log: Log | None = None,
+    publish: bool = True,
 ) -> ImagingResult:
     """Continue an interrupted acquisition from its rescue map, in the same image.
 
@@ -402,4 +426,5 @@ def resume_image(
         bytes_read=info.size if outcome == "complete" else rmap.finished_prefix(),
         ended_early=False,
         durable_upto=None,  # every pwrite was synced before the map vouched for it
+        publish=publish,
     )
