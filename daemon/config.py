@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     media_allow_only: bool = False  # True: only devices named in media_allow are media
     acquire_max_bps: int = 0  # cap on the acquisition read rate (0: unlimited)
     blockers_file: Path | None = None  # extra write-blocker ids (default home/blockers.json)
+    console_session_minutes: int = 480  # a console sign-in lasts this long at most
 
     # ledger
     ledger_origin: str = "custodyd.local/ledger"

@@ -8,6 +8,7 @@ returned :class:`ImagingResult` says so (``outcome`` and ``error``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -31,7 +32,7 @@ from custodyd.daemon.imaging.output import (
 )
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
 from custodyd.daemon.imaging.pipeline import Consumer, PassResult, Pipeline
-from custodyd.daemon.imaging.progress import ProgressCallback
+from custodyd.daemon.imaging.progress import Progress, ProgressCallback
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
 from custodyd.daemon.imaging.rescue import CopyReader, MapKeeper, Rescuer, RescueStats
 
@@ -167,6 +168,7 @@ def image_source(
             f"output {output.to_dict()}"
         )
         pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
+        progress = _with_read_errors(progress, keeper)
         result = pipeline.run(reader.read, info.size, progress=progress, cancel=cancel)
         outcome, error = _pass_outcome(result, info)
         if outcome == "complete" and not keeper.map.finished:
@@ -428,3 +430,28 @@ def resume_image(
         durable_upto=None,  # every pwrite was synced before the map vouched for it
         publish=publish,
     )
+
+
+_FAILED_AREAS = (mapfile.NON_TRIMMED, mapfile.NON_SCRAPED, mapfile.BAD_SECTOR)
+
+
+def _with_read_errors(
+    progress: ProgressCallback | None, keeper: MapKeeper
+) -> ProgressCallback | None:
+    """Progress reports that also say how many areas failed to read so far (live views)."""
+    if progress is None:
+        return None
+    report = progress
+
+    def counting(update: Progress) -> None:
+        with keeper.lock:
+            failed = [b for b in keeper.map.blocks if b.status in _FAILED_AREAS]
+        report(
+            dataclasses.replace(
+                update,
+                read_errors=len(failed),
+                read_error_bytes=sum(b.size for b in failed),
+            )
+        )
+
+    return counting

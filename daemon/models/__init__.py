@@ -3,7 +3,7 @@
 One module per domain; each domain's migrations live on its own Alembic branch.
 """
 
-from custodyd.daemon.models.auth import ApiToken, CaseMember, User
+from custodyd.daemon.models.auth import ApiToken, CaseMember, ConsoleSession, User
 from custodyd.daemon.models.core import Acquisition, Case, Evidence, Medium
 from custodyd.daemon.models.ledger import LedgerCheckpointRow, LedgerEntryRow, LedgerNodeRow
 from custodyd.daemon.models.orders import (
@@ -28,6 +28,7 @@ __all__ = [
     "ApiToken",
     "Case",
     "CaseMember",
+    "ConsoleSession",
     "Disposition",
     "Evidence",
     "FixityState",

@@ -186,6 +186,11 @@ class MediaRegistry:
         self._lock = threading.RLock()
         self._ro_set_by_us: set[str] = set()  # kernel names of loop devices we made ro
         self.on_change: Callable[[LiveMedium], None] | None = None
+        self.revision = 0  # grows on every attach, detach and state change (live views poll it)
+
+    def _bump(self) -> None:
+        with self._lock:
+            self.revision += 1
 
     # -- lookups ----------------------------------------------------------
     def list(self) -> list[LiveMedium]:
@@ -243,6 +248,7 @@ class MediaRegistry:
             if device.kernel_name in self._live:
                 self.detached(device.kernel_name)
             live = self._protect_and_register(device, at_startup=at_startup)
+        self._bump()
         if live.state == "queued":
             self._auto_submit(live)
         return live
@@ -419,6 +425,7 @@ class MediaRegistry:
                 return
             live.device = device
             live.read_only = readonly.is_read_only(device.devnode, device.kernel_name)
+        self._bump()
 
     def detached(self, kernel_name: str) -> None:
         with self._lock:
@@ -427,6 +434,7 @@ class MediaRegistry:
             self._clear_loop_ro(kernel_name)
         if live is None:
             return
+        self._bump()
         job = self.queue.cancel_for_medium(live.key, reason="detached") if self.queue else None
         payload: dict[str, Any] = {
             "medium_id": live.id,
@@ -488,6 +496,7 @@ class MediaRegistry:
             if evidence_id and evidence_id not in live.evidence_ids:
                 live.evidence_ids.append(evidence_id)
         self._save_state(live.id, live.state)
+        self._bump()
         if self.on_change:
             self.on_change(live)
 

@@ -62,6 +62,8 @@ class AcquisitionJob:
     bytes_total: int = 0
     rate_bps: float = 0.0
     eta_seconds: float | None = None
+    read_errors: int = 0  # unreadable areas met so far
+    read_error_bytes: int = 0
     evidence_id: str | None = None
     error: str | None = None
     cancel_reason: str | None = None
@@ -85,6 +87,8 @@ class AcquisitionJob:
             "bytes_total": self.bytes_total,
             "rate_bps": self.rate_bps,
             "eta_seconds": self.eta_seconds,
+            "read_errors": self.read_errors,
+            "read_error_bytes": self.read_error_bytes,
             "evidence_id": self.evidence_id,
             "error": self.error,
             "cancel_reason": self.cancel_reason,
@@ -276,6 +280,9 @@ class AcquisitionQueue:
             job.bytes_total = int(getattr(progress, "bytes_total", 0))
             job.rate_bps = float(getattr(progress, "rate_bps", 0.0) or 0.0)
             job.eta_seconds = getattr(progress, "eta_seconds", None)
+            if str(getattr(progress, "phase", "acquire")) == "acquire":
+                job.read_errors = int(getattr(progress, "read_errors", 0) or 0)
+                job.read_error_bytes = int(getattr(progress, "read_error_bytes", 0) or 0)
             if self.max_bps > 0:  # throttle: sleep until the average rate is under the cap
                 ahead = job.bytes_done / self.max_bps - (time.monotonic() - started)
                 if ahead > 0:

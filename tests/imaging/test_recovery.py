@@ -212,3 +212,54 @@ def test_full_disk_records_bytes_in_the_partial_file(
         assert not (partial.parent / "manifest.json.tmp").exists()
     finally:
         subprocess.run(["umount", "-l", str(store)], check=False)
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "when", "expected"),
+    [
+        (acquisition_module, "verify_image", "after", "incomplete"),
+        (acquisition_module, "json_bytes", "after", "incomplete"),
+        (layout_module, "rename_durably", "after", "sealed"),  # one segment renamed
+        (layout_module, "seal", "after", "sealed"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_crash_between_sealing_steps_of_a_segmented_e01(
+    ictx: AppContext,
+    small_settings: Settings,
+    clock: ManualClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    module: Any,
+    name: str,
+    when: str,
+    expected: str,
+) -> None:
+    """An E01 in 1 MiB segments: every segment is published together, or none is."""
+    from custodyd.daemon.acquisition import verify_evidence
+    from custodyd.daemon.imaging.output import ImageFormat
+
+    source = random_file(tmp_path / "e01-source.bin", 4 * MiB)  # incompressible: >= 4 segments
+    with monkeypatch.context() as patch:
+        crash_at(patch, module, name, when)
+        with pytest.raises(Crash):
+            acquire(ictx, source, "CRASH-E01", actor=ACTOR, output=ImageFormat("e01", "fast", MiB))
+    after = reopen(small_settings, clock)
+    try:
+        [item] = list_evidence(after, "CRASH-E01", status=None)
+        assert item["status"] == expected
+        directory = small_settings.evidence_dir / "CRASH-E01" / item["evidence_id"]
+        names = sorted(p.name for p in directory.iterdir())
+        assert not [n for n in names if n.endswith(".part")], names
+        on_disk = json.loads((directory / "manifest.json").read_text())
+        assert on_disk["status"] == expected
+        if expected == "sealed":
+            segments = [n for n in names if n.startswith("image.E")]
+            assert len(segments) >= 4 and not [n for n in names if n.endswith(".incomplete")]
+            assert verify_evidence(after, item["evidence_id"], actor=ACTOR)["match"] is True
+        else:
+            assert not [n for n in names if n.startswith("image.E") and "incomplete" not in n]
+            assert "image.E01.incomplete" in names and item["bytes"] == 0
+            assert item["image_path"] == str(directory / "image.E01.incomplete")
+    finally:
+        after.close()
