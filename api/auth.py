@@ -18,7 +18,7 @@ from collections.abc import Callable
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from custodyd.api.deps import get_ctx
+from custodyd.api.deps import app_ctx
 from custodyd.daemon.auth import ADMIN, Principal, check_role
 from custodyd.daemon.auth.sessions import csrf_matches, session_principal
 from custodyd.daemon.auth.tokens import authenticate_fast
@@ -42,7 +42,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def current_principal(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    ctx: AppContext = Depends(get_ctx),
+    ctx: AppContext = Depends(app_ctx),
 ) -> Principal:
     """The caller, authenticated on every request (nothing cached: a revoked token fails
     at once). Two indexed driver-level queries, run on the event loop: cheaper than a

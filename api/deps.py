@@ -38,9 +38,15 @@ class Runtime(Protocol):
     def status(self) -> dict[str, Any]: ...
 
 
-async def get_ctx(request: Request) -> AppContext:
-    # async on purpose: FastAPI runs a plain ``def`` dependency in the thread pool, a
-    # hop per request that cost more than the rest of an audited read together.
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+async def app_ctx(request: Request) -> AppContext:
+    """:func:`get_ctx` for the hot paths (authentication, audited timelines): async on
+    purpose, as FastAPI runs a plain ``def`` dependency in the thread pool, a hop per
+    request that cost more than the rest of an audited read together."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from custodyd.api.auth import current_principal, require_role
-from custodyd.api.deps import get_ctx
+from custodyd.api.deps import app_ctx, get_ctx
 from custodyd.api.pagination import MAX_OFFSET, PageParams, page_params
 from custodyd.api.schemas import EntryOut, entry_out
 from custodyd.daemon.auth import Principal
@@ -75,6 +75,31 @@ AFTER = Query(None, ge=0, le=MAX_OFFSET, description="Entries after this index (
 JSON = "application/json"
 
 
+async def read_evidence_timeline(
+    ctx: AppContext, principal: Principal, evidence_id: str, page: PageRequest
+) -> bytes:
+    """The JSON body of one page of an item's custody timeline, once its read is recorded
+    (also used by the console, which renders it)."""
+    ref = visible_evidence_case_fast(ctx, principal, evidence_id)
+    audit = submit_read(ctx, custody_read(principal.actor, case=ref, evidence=evidence_id))
+    body = timeline_json(
+        ctx, principal, subject=evidence_id, case=ref, evidence_id=evidence_id, page=page
+    )
+    await _audited(audit)  # nothing is answered before its read is recorded
+    return body
+
+
+async def read_case_timeline(
+    ctx: AppContext, principal: Principal, ref: str, page: PageRequest
+) -> bytes:
+    """The JSON body of one page of a case's custody timeline, once its read is recorded."""
+    visible_case_fast(ctx, principal, ref)
+    audit = submit_read(ctx, custody_read(principal.actor, case=ref))
+    body = timeline_json(ctx, principal, subject=ref, case=ref, evidence_id=None, page=page)
+    await _audited(audit)
+    return body
+
+
 @router.get(
     "/evidence/{evidence_id}/custody",
     response_model=Timeline,
@@ -85,19 +110,9 @@ async def evidence_custody(
     params: PageParams = Depends(page_params),
     after: int | None = AFTER,
     principal: Principal = Depends(current_principal),
-    ctx: AppContext = Depends(get_ctx),
+    ctx: AppContext = Depends(app_ctx),
 ) -> Response:
-    ref = visible_evidence_case_fast(ctx, principal, evidence_id)
-    audit = submit_read(ctx, custody_read(principal.actor, case=ref, evidence=evidence_id))
-    body = timeline_json(
-        ctx,
-        principal,
-        subject=evidence_id,
-        case=ref,
-        evidence_id=evidence_id,
-        page=_page(params, after),
-    )
-    await _audited(audit)  # nothing is answered before its read is recorded
+    body = await read_evidence_timeline(ctx, principal, evidence_id, _page(params, after))
     return Response(body, media_type=JSON)
 
 
@@ -111,14 +126,9 @@ async def case_custody(
     params: PageParams = Depends(page_params),
     after: int | None = AFTER,
     principal: Principal = Depends(current_principal),
-    ctx: AppContext = Depends(get_ctx),
+    ctx: AppContext = Depends(app_ctx),
 ) -> Response:
-    visible_case_fast(ctx, principal, ref)
-    audit = submit_read(ctx, custody_read(principal.actor, case=ref))
-    body = timeline_json(
-        ctx, principal, subject=ref, case=ref, evidence_id=None, page=_page(params, after)
-    )
-    await _audited(audit)
+    body = await read_case_timeline(ctx, principal, ref, _page(params, after))
     return Response(body, media_type=JSON)
 
 
