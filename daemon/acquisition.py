@@ -29,6 +29,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,14 @@ from sqlmodel import Session, select
 from custodyd.daemon.cases import check_ref, get_or_create_case
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.errors import (
     Cancelled,
     Conflict,
     CustodydError,
     DestinationError,
     FixityMismatch,
+    InvalidInput,
     NotFound,
 )
 from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
@@ -55,7 +58,7 @@ from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
 from custodyd.daemon.inventory import inventory as run_inventory
 from custodyd.daemon.ledger.service import Event
-from custodyd.daemon.models import Acquisition, Case, Evidence, Medium
+from custodyd.daemon.models import Acquisition, AcquisitionState, Case, Evidence, Medium
 from custodyd.daemon.recovery import recover_incomplete
 from custodyd.daemon.store.layout import (
     INVENTORY_NAME,
@@ -67,6 +70,7 @@ from custodyd.daemon.store.layout import (
     keep_as_incomplete,
     media_bytes_in,
     new_evidence_id,
+    seal,
     seal_on_disk,
     write_json,
 )
@@ -99,7 +103,7 @@ def _manifest(
     case_ref: str,
     status: str,
     result: ImagingResult,
-    image_path: Path | None,
+    image_path: Path | str | None,
     started_at: str,
     finished_at: str,
     verified: bool | None,
@@ -148,6 +152,49 @@ def _manifest(
     }
 
 
+@dataclass
+class AcquisitionRecord:
+    """One acquisition in flight: what each step after opening the item reads and adds."""
+
+    evidence_id: str
+    case_ref: str
+    actor: str
+    acquisition_id: int | None
+    directory: Path
+    image_path: Path
+    log: AcquisitionLog
+    started_at: str
+    examiner: str | None
+    notes: str | None
+    medium_id: int | None
+    medium: dict[str, Any] | None
+    requested: list[str]
+    result: ImagingResult | None = None  # set by the imaging pass
+    remote: Any = None  # the S3 store when the image goes to s3://…
+    image_ref: str | None = None  # the image's s3:// URL then
+    sealed: bool = False  # the database says sealed: from then on recovery rolls forward
+
+    def imaged(self) -> ImagingResult:
+        assert self.result is not None, "the imaging pass has not run"
+        return self.result
+
+    def manifest(self, **rest: Any) -> dict[str, Any]:
+        """The manifest of this item with ``rest`` (status, paths, times, verdicts)."""
+        return _manifest(
+            evidence_id=self.evidence_id,
+            case_ref=self.case_ref,
+            result=self.imaged(),
+            started_at=self.started_at,
+            examiner=self.examiner,
+            notes=self.notes,
+            actor=self.actor,
+            medium_id=self.medium_id,
+            requested=self.requested,
+            medium=self.medium,
+            **rest,
+        )
+
+
 def acquire(
     ctx: AppContext,
     source: Path,
@@ -158,7 +205,7 @@ def acquire(
     examiner: str | None = None,
     notes: str | None = None,
     verify: bool = True,
-    store: Path | None = None,
+    store: Path | str | None = None,
     medium_id: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
@@ -181,7 +228,14 @@ def acquire(
     check_source(source)
     if source.is_file():
         output.check_source_size(source.stat().st_size, str(source))
-    store_root = Path(store) if store is not None else settings.evidence_dir
+    remote = _remote_store(store if store is not None else settings.store_url)
+    if remote is not None:
+        if output.kind != "raw":
+            raise InvalidInput("E01 images are written to a local store; S3 takes raw images")
+        remote.check()  # a bucket without Object Lock is refused before anything starts
+        store_root = settings.home / "s3-staging"  # manifest, log, inventory before upload
+    else:
+        store_root = Path(store) if store is not None else settings.evidence_dir
     check_destination(source, store_root)
     try:
         store_root.mkdir(parents=True, exist_ok=True)
@@ -203,6 +257,7 @@ def acquire(
         notes=notes,
         hashes=["blake3", *requested],
         output=output,
+        remote=remote,
     )
     lock, acquisition_id, case_ref, directory, medium = opened
     image_path = directory / output.image_name
@@ -217,32 +272,29 @@ def acquire(
     try:
         log = AcquisitionLog(directory / LOG_NAME, clock)
         log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
-        common: dict[str, Any] = {
-            "evidence_id": evidence_id,
-            "case_ref": case_ref,
-            "started_at": started.isoformat(),
-            "examiner": examiner,
-            "notes": notes,
-            "actor": actor,
-            "medium_id": medium_id,
-            "requested": requested,
-            "medium": medium,
-        }
+        record = AcquisitionRecord(
+            evidence_id=evidence_id,
+            case_ref=case_ref,
+            actor=actor,
+            acquisition_id=acquisition_id,
+            directory=directory,
+            image_path=image_path,
+            log=log,
+            started_at=started.isoformat(),
+            examiner=examiner,
+            notes=notes,
+            medium_id=medium_id,
+            medium=medium,
+            requested=list(requested),
+            remote=remote,
+            image_ref=(
+                str(remote.item(case_ref, evidence_id, output.image_name))
+                if remote is not None
+                else None
+            ),
+        )
         try:
-            return _image_and_seal(
-                ctx,
-                source,
-                acquisition_id,
-                log,
-                directory,
-                image_path,
-                common,
-                verify,
-                progress,
-                cancel,
-                output,
-                metadata,
-            )
+            return _image_and_seal(ctx, record, source, verify, progress, cancel, output, metadata)
         finally:
             log.close()
     finally:
@@ -262,6 +314,7 @@ def _open_item(
     notes: str | None,
     hashes: list[str],
     output: ImageFormat,
+    remote: Any = None,
 ) -> tuple[EvidenceLock, int | None, str, Path, dict[str, Any] | None]:
     """Create the evidence directory, lock it, then record the item ``acquiring``.
 
@@ -294,16 +347,22 @@ def _open_item(
                     status="acquiring" if error is None else "incomplete",
                     source_path=str(source),
                     directory=str(directory),
-                    image_path=str(directory / output.image_name),
+                    image_path=(
+                        str(remote.item(case_ref, evidence_id, output.image_name))
+                        if remote is not None
+                        else str(directory / output.image_name)
+                    ),
                     examiner=examiner,
                     created_at=now,
                 )
             )
             session.flush()
-            acquisition = Acquisition(evidence_id=evidence_id, state="running", started_at=now)
+            acquisition = Acquisition(
+                evidence_id=evidence_id, state=AcquisitionState.RUNNING, started_at=now
+            )
             if error is not None:
                 acquisition.state, acquisition.error, acquisition.finished_at = (
-                    "failed",
+                    AcquisitionState.INCOMPLETE,
                     error.detail,
                     now,
                 )
@@ -327,6 +386,7 @@ def _open_item(
                     "examiner": examiner,
                     "notes": notes,
                     "directory": str(directory),
+                    **({"store": str(remote.root)} if remote is not None else {}),
                 },
             )
             if error is not None:
@@ -345,6 +405,7 @@ def _open_item(
         raise
     ctx.ledger.flush_pending()
     if error is not None:
+        error.extra.setdefault("evidence_id", evidence_id)  # the item exists: name it
         raise error
     assert lock is not None
     return lock, acquisition_id, case_ref, directory, medium
@@ -352,12 +413,8 @@ def _open_item(
 
 def _image_and_seal(
     ctx: AppContext,
+    record: AcquisitionRecord,
     source: Path,
-    acquisition_id: int | None,
-    log: AcquisitionLog,
-    directory: Path,
-    image_path: Path,
-    common: dict[str, Any],
     verify: bool,
     progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
@@ -366,67 +423,66 @@ def _image_and_seal(
 ) -> dict[str, Any]:
     """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
     settings = ctx.settings
-    evidence_id = common["evidence_id"]
     try:
         result = image_source(
             source,
-            image_path,
-            hashes=common["requested"],
+            record.image_path,
+            hashes=record.requested,
             window=settings.piecewise_window,
             block_size=settings.block_size,
             buffers=settings.buffers,
+            retries=settings.rescue_retries,
             progress=progress,
             cancel=cancel,
-            log=log,
+            log=record.log,
             output=output,
             metadata=metadata,
             publish=False,  # renamed to its final name only after the database says sealed
+            sink=_upload_sink(record.remote, record.image_ref, record.image_path),
         )
     except Exception as exc:  # could not even start (source vanished, store unwritable)
         result = failed_result(source, exc, settings.piecewise_window)
-    common["result"] = result
+    record.result = result
+    return seal_or_record_incomplete(ctx, record, verify, progress, cancel)
+
+
+def seal_or_record_incomplete(
+    ctx: AppContext,
+    record: AcquisitionRecord,
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+) -> dict[str, Any]:
+    """After the imaging pass (``record.result``; a fresh one or a resumed one): seal,
+    or record the item ``incomplete`` and re-raise its error."""
+    result = record.imaged()
     if not result.complete:
-        return _record_incomplete(ctx, acquisition_id, log, directory, common)
-    state = {"sealed": False}
+        return _record_incomplete(ctx, record)
     try:
-        manifest = _complete(
-            ctx,
-            acquisition_id,
-            log,
-            directory,
-            image_path,
-            common,
-            verify,
-            progress,
-            cancel,
-            state,
-        )
+        manifest = _complete(ctx, record, verify, progress, cancel)
     except Exception as exc:
-        if state["sealed"]:
+        if record.sealed:
             raise  # the database says sealed: recovery finishes the disk side
         error = exc if isinstance(exc, CustodydError) else CustodydError(str(exc))
         result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
         result.error = error
-        return _record_incomplete(ctx, acquisition_id, log, directory, common)
+        if record.remote is not None and record.image_ref is not None:
+            _remove_remote(record.remote, record.image_ref, record.log)  # complete, not sealed
+        return _record_incomplete(ctx, record)
     if manifest["verified"] is False:
         raise FixityMismatch(
-            f"evidence {evidence_id}: the written image does not match what was read",
-            evidence_id=evidence_id,
+            f"evidence {record.evidence_id}: the written image does not match what was read",
+            evidence_id=record.evidence_id,
         )
     return manifest
 
 
 def _complete(
     ctx: AppContext,
-    acquisition_id: int | None,
-    log: AcquisitionLog,
-    directory: Path,
-    image_path: Path,
-    common: dict[str, Any],
+    record: AcquisitionRecord,
     verify: bool,
     progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
-    state: dict[str, bool],
 ) -> dict[str, Any]:
     """Record, verify, inventory, then seal: the database first, the disk after.
 
@@ -435,14 +491,16 @@ def _complete(
     (recovery makes it ``incomplete``). The commit also leaves the acquisition in
     state ``sealing``; then the image is renamed, ``manifest.json`` written from the
     committed manifest and the directory sealed, and only then is the acquisition
-    ``done`` — a crash in between is rolled forward by recovery (``state["sealed"]``
+    ``done`` — a crash in between is rolled forward by recovery (``record.sealed``
     is set at that commit: after it nothing is rolled back).
     """
     settings, ledger, clock = ctx.settings, ctx.ledger, ctx.clock
-    result: ImagingResult = common["result"]
+    result = record.imaged()
     assert result.image_path is not None
     part_path = result.image_path
-    evidence_id, case_ref, actor = common["evidence_id"], common["case_ref"], common["actor"]
+    evidence_id, case_ref, actor = record.evidence_id, record.case_ref, record.actor
+    log, directory, image_path = record.log, record.directory, record.image_path
+    acquisition_id = record.acquisition_id
     log(
         f"read {result.bytes} bytes in {result.seconds:.2f}s; blake3 {result.hashes['blake3']}"
         + "".join(f"; {k} {v}" for k, v in result.hashes.items() if k != "blake3")
@@ -463,9 +521,37 @@ def _complete(
     )
     verified: bool | None = None
     verify_seconds: float | None = None
-    if verify:
+    if verify and result.readback is not None:
+        # A rescued or resumed image was hashed by reading it back from the destination
+        # (page cache dropped): that read is the verification. Windows pass 1 streamed
+        # and no later pass touched were compared with the source stream; a second
+        # re-read would only compare the file with itself.
+        readback = result.readback
+        verified = not readback["mismatched"]
+        verify_seconds = readback["seconds"]
+        log(
+            f"verified by read-back: blake3 {result.hashes['blake3']}; "
+            f"{readback['compared']} window(s) equal to the source stream, "
+            f"{readback['rescued']} rescued, mismatched {readback['mismatched']}"
+        )
+        ledger.append(
+            "evidence.verified",
+            actor=actor,
+            case=case_ref,
+            evidence=evidence_id,
+            payload={
+                "match": verified,
+                "blake3": result.hashes["blake3"],
+                "expected": result.hashes["blake3"],
+                "mismatched_windows": readback["mismatched"],
+                "windows_compared_with_source": readback["compared"],
+                "windows_rescued": readback["rescued"],
+                "pass": "acquisition-readback",
+            },
+        )
+    elif verify:
         check = verify_image(
-            part_path,
+            _media(record.image_ref or part_path),
             expected_blake3=result.hashes["blake3"],
             expected_piecewise=result.piecewise,
             window=result.window,
@@ -490,17 +576,16 @@ def _complete(
                 "pass": "acquisition",
             },
         )
-    inv = _safe_inventory(part_path)
-    inv["path"] = str(image_path)  # the name it is sealed under
+    inv = _safe_inventory(_media(record.image_ref or part_path))
+    inv["path"] = record.image_ref or str(image_path)  # the name it is sealed under
     log(
         f"inventory: {len(inv.get('partitions', []))} partitions, "
         f"{len(inv.get('filesystems', []))} filesystems"
     )
     status = "sealed" if verified is not False else "mismatch"
-    manifest = _manifest(
-        **common,
+    manifest = record.manifest(
         status=status,
-        image_path=image_path,
+        image_path=record.image_ref or image_path,
         finished_at=clock.now().isoformat(),
         verified=verified,
         inventory=inv,
@@ -522,7 +607,8 @@ def _complete(
         evidence.manifest = manifest
         evidence.inventory = inv
         evidence.sealed_at = sealed_at
-        acq.state = "sealing"  # the disk side follows; recovery finishes it after a crash
+        # the disk side follows; recovery finishes it after a crash
+        acq.state = AcquisitionState.SEALING
         acq.bytes_done = result.bytes
         acq.bytes_total = result.source.size
         acq.read_errors = len(result.errors.ranges)
@@ -543,15 +629,72 @@ def _complete(
                 "status": status,
             },
         )
-    state["sealed"] = True
+    record.sealed = True
     ledger.flush_pending()
-    seal_on_disk(directory, image_path, manifest_bytes)
+    if record.remote is not None and record.image_ref is not None:
+        write_atomic(directory / MANIFEST_NAME, manifest_bytes, mode=0o640)
+        _upload_beside(record.remote, record.image_ref, directory)
+        seal(directory)
+    else:
+        seal_on_disk(directory, image_path, manifest_bytes)
     with ctx.session() as session:
         acq = session.get(Acquisition, acquisition_id)
         assert acq is not None
-        acq.state = "done"
+        acq.state = AcquisitionState.DONE
         session.add(acq)
     return manifest
+
+
+def _remote_store(store: Path | str | None) -> Any:
+    """The S3 store named by ``s3://bucket/prefix``, or None for a local directory."""
+    if isinstance(store, str) and store.startswith("s3://"):
+        from custodyd.daemon.store.s3 import S3Store
+
+        return S3Store(store)
+    return None
+
+
+def _upload_sink(remote: Any, url: str | None, staging: Path) -> Any:
+    if remote is None or url is None:
+        return None
+    from custodyd.daemon.store.s3 import MultipartSink, S3Url
+
+    return lambda _info: MultipartSink(remote, S3Url.parse(url), staging)
+
+
+def _upload_beside(remote: Any, image_url: str, directory: Path) -> None:
+    """Manifest, log and inventory as objects beside the image (same prefix)."""
+    from custodyd.daemon.store.s3 import S3Url
+
+    base = S3Url.parse(image_url)
+    folder = base.key.rsplit("/", 1)[0]
+    for name, kind in (
+        (MANIFEST_NAME, "application/json"),
+        (INVENTORY_NAME, "application/json"),
+        (LOG_NAME, "text/plain; charset=utf-8"),
+    ):
+        path = directory / name
+        if path.exists():
+            remote.put_bytes(S3Url(base.bucket, f"{folder}/{name}"), path.read_bytes(), kind)
+
+
+def _remove_remote(remote: Any, image_url: str, log: AcquisitionLog) -> None:
+    """A finished upload whose later steps failed: delete it (nothing locks it yet)."""
+    from custodyd.daemon.store.s3 import S3Url
+
+    url = S3Url.parse(image_url)
+    for vid in remote.versions(url):
+        remote.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=vid)
+    log(f"removed {image_url}: the acquisition did not complete")
+
+
+def _media(image_ref: Path | str) -> Any:
+    """A local image path, or a ranged-GET reader of an ``s3://`` object."""
+    if isinstance(image_ref, str) and image_ref.startswith("s3://"):
+        from custodyd.daemon.store.s3 import S3Reader
+
+        return S3Reader(image_ref)
+    return image_ref
 
 
 def default_output(settings: Any) -> ImageFormat:
@@ -560,8 +703,8 @@ def default_output(settings: Any) -> ImageFormat:
     )
 
 
-def image_format(image_path: Path | None) -> str:
-    return "e01" if image_path is not None and ".E01" in image_path.name else "raw"
+def image_format(image_path: Path | str | None) -> str:
+    return "e01" if image_path is not None and ".E01" in Path(str(image_path)).name else "raw"
 
 
 def _stage(
@@ -602,7 +745,7 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
     }
 
 
-def _safe_inventory(image_path: Path) -> dict[str, Any]:
+def _safe_inventory(image_path: Any) -> dict[str, Any]:
     try:
         return run_inventory(image_path)
     except Exception as exc:  # inventory must never lose an acquisition
@@ -614,26 +757,20 @@ def _safe_inventory(image_path: Path) -> dict[str, Any]:
         }
 
 
-def _record_incomplete(
-    ctx: AppContext,
-    acquisition_id: int | None,
-    log: AcquisitionLog,
-    directory: Path,
-    common: dict[str, Any],
-) -> dict[str, Any]:
+def _record_incomplete(ctx: AppContext, record: AcquisitionRecord) -> dict[str, Any]:
     """Mark the item incomplete on disk, then in the database; re-raise the engine's error.
 
     What is recorded is what the partial file holds: ``bytes`` is its size and the
     piecewise digests are those of the windows complete in it (``bytes_read`` says how
     far the source was read).
     """
-    result: ImagingResult = common["result"]
+    result = record.imaged()
+    log, directory = record.log, record.directory
     error = result.error or CustodydError("acquisition did not complete")
     partial = keep_as_incomplete(directory)
     size = media_bytes_in(partial)
     finished = ctx.clock.now()
-    manifest = _manifest(
-        **common,
+    manifest = record.manifest(
         status="incomplete",
         image_path=partial,
         finished_at=finished.isoformat(),
@@ -653,15 +790,15 @@ def _record_incomplete(
     log(f"marked incomplete: {error.detail}; {size} bytes in {partial}")
     log.close()
     with ctx.session() as session:
-        evidence = session.get(Evidence, common["evidence_id"])
-        acq = session.get(Acquisition, acquisition_id)
+        evidence = session.get(Evidence, record.evidence_id)
+        acq = session.get(Acquisition, record.acquisition_id)
         assert evidence is not None and acq is not None
         evidence.status = "incomplete"
         evidence.bytes = size
         evidence.manifest = manifest
         if partial is not None:
             evidence.image_path = str(partial)
-        acq.state = "cancelled" if result.outcome == "cancelled" else "failed"
+        acq.state = AcquisitionState.INCOMPLETE  # why: acq.error and the ledger's reason
         acq.bytes_done = size
         acq.bytes_total = result.source.size
         acq.read_errors = len(result.errors.ranges)
@@ -673,9 +810,9 @@ def _record_incomplete(
             ctx,
             session,
             "acquisition.incomplete",
-            common["actor"],
-            common["case_ref"],
-            common["evidence_id"],
+            record.actor,
+            record.case_ref,
+            record.evidence_id,
             {
                 "reason": result.outcome,
                 "error": error.slug,
@@ -686,6 +823,7 @@ def _record_incomplete(
             },
         )
     ctx.ledger.flush_pending()
+    error.extra.setdefault("evidence_id", record.evidence_id)  # where the partial output is
     raise error
 
 
@@ -762,12 +900,25 @@ def verify_evidence(
                 evidence_id=evidence_id,
                 status=evidence.status,
             )
-        image_path = Path(evidence.image_path)
+        sealing = session.exec(
+            select(Acquisition.id)
+            .where(Acquisition.evidence_id == evidence_id)
+            .where(Acquisition.state == "sealing")
+        ).first()
+        if sealing is not None:  # recorded sealed; its files are being put in place
+            raise Conflict(
+                f"evidence {evidence_id} is being sealed; verify it in a moment",
+                evidence_id=evidence_id,
+                status="sealing",
+            )
+        image_path: Path | str = evidence.image_path
+        if not evidence.image_path.startswith("s3://"):
+            image_path = Path(evidence.image_path)
     piecewise = manifest.get("piecewise") or {}
     window = int(piecewise.get("window") or ctx.settings.piecewise_window)
     started = time.monotonic()
     check = verify_image(
-        image_path,
+        _media(image_path),
         expected_blake3=manifest["hashes"]["blake3"],
         expected_piecewise=list(piecewise.get("digests") or []),
         window=window,

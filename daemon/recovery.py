@@ -25,6 +25,7 @@ database) or whose lock cannot be tried is left alone and logged.
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,20 +66,13 @@ def recover_incomplete(ctx: AppContext) -> list[str]:
     with ctx.session() as session:
         if not _any_unfinished(session):
             return []  # the common case: one small query, no lock
-    settled: list[str] = []
-    with recovery_turn(ctx.settings.home / RECOVERY_LOCK):
-        with ctx.session() as session:
-            rows = session.exec(
-                select(Acquisition.id, Acquisition.evidence_id).where(
-                    col(Acquisition.state).in_(UNFINISHED)
-                )
-            ).all()
-        for acquisition_id, evidence_id in rows:
-            try:
-                if _settle(ctx, acquisition_id, evidence_id):
-                    settled.append(evidence_id)
-            except Exception:  # one damaged item must not stop every command
-                log.warning("could not recover the acquisition of %s", evidence_id, exc_info=True)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(recovery_turn(ctx.settings.home / RECOVERY_LOCK))
+        except OSError as exc:  # e.g. a user who may read but not write the data directory
+            log.warning("acquisitions left unfinished; cannot recover them here: %s", exc)
+            return []
+        settled = _settle_all(ctx)
     if settled:
         try:
             ctx.ledger.flush_pending()
@@ -86,6 +80,23 @@ def recover_incomplete(ctx: AppContext) -> list[str]:
             # The records are committed with their staged entries; the ledger refuses to
             # sign for now (logged loudly by it) and they land with the next flush.
             log.error("recovery's ledger entries not flushed yet: %s", exc.detail)
+    return settled
+
+
+def _settle_all(ctx: AppContext) -> list[str]:
+    with ctx.session() as session:
+        rows = session.exec(
+            select(Acquisition.id, Acquisition.evidence_id).where(
+                col(Acquisition.state).in_(UNFINISHED)
+            )
+        ).all()
+    settled: list[str] = []
+    for acquisition_id, evidence_id in rows:
+        try:
+            if _settle(ctx, acquisition_id, evidence_id):
+                settled.append(evidence_id)
+        except Exception:  # one damaged item must not stop every command
+            log.warning("could not recover the acquisition of %s", evidence_id, exc_info=True)
     return settled
 
 

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from custodyd.daemon.acquisition import (
-    _complete,
+    AcquisitionRecord,
     _evidence,
-    _record_incomplete,
     _stage,
+    seal_or_record_incomplete,
     tool_version,
 )
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.errors import AcquisitionInProgress, Conflict, FixityMismatch, SourceError
+from custodyd.daemon.errors import AcquisitionInProgress, Conflict, SourceError
 from custodyd.daemon.imaging import mapfile
 from custodyd.daemon.imaging.engine import MAP_NAME, failed_result, resume_image
 from custodyd.daemon.imaging.progress import Progress
@@ -68,6 +68,31 @@ def resume(
             log.close()
     finally:
         lock.release()
+
+
+def resumable_item(ctx: AppContext, medium_key: str, size: int) -> str | None:
+    """The newest ``incomplete`` raw item of this medium that a resume can continue
+    (partial image and rescue map present, map of this size), or None."""
+    from sqlmodel import col, select
+
+    from custodyd.daemon.models import Medium
+
+    with ctx.session() as session:
+        rows = session.exec(
+            select(Evidence)
+            .join(Medium, col(Evidence.medium_id) == col(Medium.id))
+            .where(Medium.key == medium_key, Evidence.status == "incomplete")
+            .order_by(col(Evidence.created_at).desc())
+        ).all()
+        candidates = [(e.id, Path(e.directory)) for e in rows]
+    for evidence_id, directory in candidates:
+        try:
+            rmap = mapfile.load(directory / MAP_NAME, size)
+        except mapfile.MapfileError:
+            continue
+        if (directory / RAW_PARTIAL).exists() and rmap.size == size:
+            return evidence_id
+    return None
 
 
 class _Item:
@@ -234,6 +259,7 @@ def _run(
             window=settings.piecewise_window,
             block_size=settings.block_size,
             buffers=settings.buffers,
+            retries=settings.rescue_retries,
             progress=progress,
             cancel=cancel,
             log=log,
@@ -241,46 +267,20 @@ def _run(
         )
     except Exception as exc:  # the source or the partial image could not be opened
         result = failed_result(item.source, exc, settings.piecewise_window)
-    common: dict[str, Any] = {
-        "evidence_id": item.evidence_id,
-        "case_ref": item.case_ref,
-        "started_at": item.started_at,
-        "examiner": item.examiner,
-        "notes": item.notes,
-        "actor": actor,
-        "medium_id": item.medium_id,
-        "requested": item.requested,
-        "medium": item.manifest.get("medium"),
-        "result": result,
-    }
-    if not result.complete:
-        return _record_incomplete(ctx, acquisition_id, log, item.directory, common)
-    state = {"sealed": False}
-    try:
-        manifest = _complete(
-            ctx,
-            acquisition_id,
-            log,
-            item.directory,
-            item.image_path,
-            common,
-            verify,
-            progress,
-            cancel,
-            state,
-        )
-    except Exception as exc:
-        if state["sealed"]:
-            raise
-        from custodyd.daemon.errors import Cancelled, CustodydError
-
-        error = exc if isinstance(exc, CustodydError) else CustodydError(str(exc))
-        result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
-        result.error = error
-        return _record_incomplete(ctx, acquisition_id, log, item.directory, common)
-    if manifest["verified"] is False:
-        raise FixityMismatch(
-            f"evidence {item.evidence_id}: the written image does not match what was read",
-            evidence_id=item.evidence_id,
-        )
-    return manifest
+    record = AcquisitionRecord(
+        evidence_id=item.evidence_id,
+        case_ref=item.case_ref,
+        actor=actor,
+        acquisition_id=acquisition_id,
+        directory=item.directory,
+        image_path=item.image_path,
+        log=log,
+        started_at=item.started_at,
+        examiner=item.examiner,
+        notes=item.notes,
+        medium_id=item.medium_id,
+        medium=item.manifest.get("medium"),
+        requested=list(item.requested),
+        result=result,
+    )
+    return seal_or_record_incomplete(ctx, record, verify, progress, cancel)

@@ -43,7 +43,9 @@ def image(
         help="Continue the incomplete acquisition EVIDENCE_ID from its rescue map.",
         metavar="EVIDENCE_ID",
     ),
-    store: Path | None = typer.Option(None, "--store", help="Evidence store directory."),
+    store: str | None = typer.Option(
+        None, "--store", help="Evidence store: a directory, or s3://bucket/prefix (Object Lock)."
+    ),
     hashes: str | None = typer.Option(
         None, "--hash", help="Extra digests besides BLAKE3: sha256,md5,sha1."
     ),
@@ -106,12 +108,15 @@ def image(
                 examiner=examiner,
                 notes=notes,
                 verify=not no_verify,
-                store=store,
+                store=store if store is None or store.startswith("s3://") else Path(store),
                 progress=progress,
                 cancel=cancel,
                 output=output,
             )
         )
+        from custodyd.daemon.orders.object_lock import lock_new_item
+
+        lock_new_item(ctx, manifest, actor=cli_actor())
     finally:
         ctx.close()
     if json_out:

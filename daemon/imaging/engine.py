@@ -53,6 +53,9 @@ class ImagingResult:
     ended_early: bool = False
     error: CustodydError | None = None
     rescue: list[dict[str, int | str]] = field(default_factory=list)  # passes after the first
+    # When rescue passes ran on a raw image: its digests come from a read-back of the
+    # destination; windows no later pass touched were compared with pass 1's stream.
+    readback: dict[str, Any] | None = None
     image: dict[str, Any] = field(default_factory=dict)  # format, segments, ...
 
     @property
@@ -122,6 +125,7 @@ def image_source(
     output: ImageFormat | None = None,
     metadata: ImageMetadata | None = None,
     publish: bool = True,
+    sink: Callable[[SourceInfo], ImageSink] | None = None,
 ) -> ImagingResult:
     """Image ``source`` into ``image_path`` and keep the rescue map beside it.
 
@@ -140,7 +144,8 @@ def image_source(
     ``output`` chooses the image written (raw by default). An E01 sink also gets
     MD5 and SHA-1 (it stores them); as compressed chunks cannot be patched in
     place, rescued bytes go to a sparse side file and the E01 is then rewritten
-    once from the first one and that file (:meth:`E01Sink.rebuild`).
+    once from the first one and that file (:meth:`E01Sink.rebuild`). ``sink``
+    replaces the local file with another consumer (an S3 multipart upload).
     """
     say = log or (lambda _msg: None)
     output = output or ImageFormat()
@@ -150,9 +155,12 @@ def image_source(
     keeper = MapKeeper(RescueMap.new(info.size), image_path.parent / MAP_NAME, str(source))
     reader = CopyReader(fd, info, keeper, cancel=cancel)
     stats = RescueStats([])
+    readback: dict[str, Any] | None = None
     try:
         output.check_source_size(info.size, info.path)
-        writer: ImageSink = open_sink(output, image_path, info, metadata)
+        writer: ImageSink = (
+            sink(info) if sink is not None else open_sink(output, image_path, info, metadata)
+        )
         consumers, digests, piecewise = hash_consumers(hashes, window)
 
         def write(view: memoryview) -> None:
@@ -180,7 +188,9 @@ def image_source(
                 writer.sync()
                 gaps = [(b.pos, b.size) for b in bad_ranges(keeper.map)]
                 # The rescue rewrites windows in place: the streamed window digests stop
-                # describing the file (the finished image is re-hashed below).
+                # describing the file (the finished image is re-hashed below); those of
+                # untouched windows are kept to verify the read-back against the source.
+                streamed = piecewise.finish()
                 piecewise = PiecewiseHasher(window)
                 stats = Rescuer(
                     reader,
@@ -203,6 +213,7 @@ def image_source(
                     )
                 else:
                     assert isinstance(writer, RawSink)
+                    reread = time.monotonic()
                     digests, piecewise = _rehash(
                         writer.part_path,
                         hashes,
@@ -212,6 +223,9 @@ def image_source(
                         buffers,
                         progress,
                         cancel,
+                    )
+                    readback = compare_windows(
+                        streamed, piecewise.finish(), gaps, window, time.monotonic() - reread
                     )
             except (KeyboardInterrupt, Cancelled):
                 outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
@@ -238,6 +252,7 @@ def image_source(
         ended_early=result.ended_early,
         durable_upto=writer.written,  # the reader marks bytes before the writer has them
         publish=publish,
+        readback=readback,
     )
 
 
@@ -258,6 +273,7 @@ def _finish(
     ended_early: bool,
     durable_upto: int | None,
     publish: bool = True,
+    readback: dict[str, Any] | None = None,
 ) -> ImagingResult:
     """Seal the pass's output under its final name (``publish``; else it stays ``.part``
     for the caller), or keep it as ``.incomplete`` with a map that vouches only for
@@ -313,6 +329,7 @@ def _finish(
         ended_early=ended_early,
         error=error,
         rescue=stats.passes,
+        readback=readback if outcome == "complete" else None,
         image=writer.details() if outcome == "complete" else {},
     )
 
@@ -339,6 +356,10 @@ def _rehash(
     consumers, digests, piecewise = hash_consumers(hashes, window)
     fd = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        # why: these digests are the read-back verification of what the passes wrote:
+        # everything must be on the disk, and read from it, not from the page cache.
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         reader = SourceReader(fd, SourceInfo(str(image), size), cancel=cancel)
         result = Pipeline(consumers, block_size=block_size, buffers=buffers).run(
             reader.read, size, progress=progress, phase="rescue: hashing", cancel=cancel
@@ -352,6 +373,30 @@ def _rehash(
     if result.bytes_read != size or reader.errors.ranges:
         raise DestinationError(f"the rescued image {image} could not be read back whole")
     return digests, piecewise
+
+
+def compare_windows(
+    streamed: list[str],
+    readback: list[str],
+    gaps: list[tuple[int, int]],
+    window: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Compare the window digests read back from the destination with those streamed
+    from the source in pass 1, for every window no later pass touched (``gaps``: the
+    areas pass 1 left unread, which later passes filled in place)."""
+    touched: set[int] = set()
+    for pos, size in gaps:
+        touched.update(range(pos // window, (pos + size - 1) // window + 1))
+    compared = [i for i in range(len(readback)) if i not in touched]
+    mismatched = [i for i in compared if i >= len(streamed) or streamed[i] != readback[i]]
+    return {
+        "windows": len(readback),
+        "compared": len(compared),
+        "rescued": len(readback) - len(compared),
+        "mismatched": mismatched,
+        "seconds": round(seconds, 3),
+    }
 
 
 def resume_image(
@@ -396,6 +441,7 @@ def resume_image(
     reader = SourceReader(fd, info, cancel=cancel)
     outcome, error = "complete", None
     stats = RescueStats([])
+    readback: dict[str, Any] | None = None
     digests: dict[str, Hasher] = {}
     piecewise = PiecewiseHasher(window)
     try:
@@ -403,8 +449,13 @@ def resume_image(
             reader, writer.fd, keeper, retries=retries, progress=progress, cancel=cancel, log=say
         ).run()
         os.ftruncate(writer.fd, info.size)  # a partial file shorter than the source
+        reread = time.monotonic()
         digests, piecewise = _rehash(
             writer.part_path, hashes, window, info.size, block_size, buffers, progress, cancel
+        )
+        # no window was streamed through the hashers: all of them rest on the read-back
+        readback = compare_windows(
+            [], piecewise.finish(), [(0, info.size)], window, time.monotonic() - reread
         )
     except (KeyboardInterrupt, Cancelled):
         outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
@@ -429,6 +480,7 @@ def resume_image(
         ended_early=False,
         durable_upto=None,  # every pwrite was synced before the map vouched for it
         publish=publish,
+        readback=readback,
     )
 
 

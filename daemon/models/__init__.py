@@ -4,7 +4,7 @@ One module per domain; each domain's migrations live on its own Alembic branch.
 """
 
 from custodyd.daemon.models.auth import ApiToken, CaseMember, ConsoleSession, User
-from custodyd.daemon.models.core import Acquisition, Case, Evidence, Medium
+from custodyd.daemon.models.core import Acquisition, AcquisitionState, Case, Evidence, Medium
 from custodyd.daemon.models.ledger import LedgerCheckpointRow, LedgerEntryRow, LedgerNodeRow
 from custodyd.daemon.models.orders import (
     AlertOutbox,
@@ -23,6 +23,7 @@ from custodyd.daemon.models.orders import (
 
 __all__ = [
     "Acquisition",
+    "AcquisitionState",
     "AlertOutbox",
     "AlertRecipient",
     "ApiToken",

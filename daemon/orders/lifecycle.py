@@ -272,6 +272,7 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
         )
     ctx.ledger.flush_pending()
     alert_contact_now(ctx, result["id"])
+    _sync_store_lock(ctx, result, actor)
     return result
 
 
@@ -315,7 +316,15 @@ def _step(
         if after is not None:
             after(session, order, result)
     ctx.ledger.flush_pending()
+    _sync_store_lock(ctx, result, actor)
     return result
+
+
+def _sync_store_lock(ctx: AppContext, result: dict[str, Any], actor: str) -> None:
+    """Items on S3 carry the orders in the store's own Object Lock (retention, legal hold)."""
+    from custodyd.daemon.orders.object_lock import sync_object_lock
+
+    sync_object_lock(ctx, list(result.get("evidence") or []), actor=actor)
 
 
 def renew_order(

@@ -42,6 +42,7 @@ from custodyd.daemon.errors import NotFound
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.ledger.staged import staged
 from custodyd.daemon.models import Evidence, Medium
+from custodyd.daemon.resume import resumable_item
 from custodyd.hardware import readonly
 from custodyd.hardware.device import BlockDevice
 from custodyd.hardware.hdparm import hidden_areas
@@ -58,7 +59,14 @@ class Acquirer(Protocol):
     Declared here so that the dependency runs one way: ``queue`` imports ``media``.
     """
 
-    def submit(self, medium_key_or_id: str | int, case_ref: str, *, actor: str) -> Any: ...
+    def submit(
+        self,
+        medium_key_or_id: str | int,
+        case_ref: str,
+        *,
+        actor: str,
+        resume: str | None = None,
+    ) -> Any: ...
 
     def cancel_for_medium(self, key: str, reason: str) -> Any: ...
 
@@ -85,6 +93,7 @@ def decide(
     auto_acquire: str | None,
     at_startup: bool,
     seen_before: bool,
+    resumable: str | None = None,
 ) -> Decision:
     """The media policy, pure: no device, no database (tested without root).
 
@@ -93,7 +102,9 @@ def decide(
     no hardware blocker stands in. Otherwise it is acquired at once under an
     ``auto_acquire`` case — except a medium already known that was present when
     the daemon started (a restart must not start a second acquisition behind an
-    examiner's back) — or held for an examiner.
+    examiner's back) — or held for an examiner. A medium coming back with an
+    ``incomplete`` item that can be resumed (``resumable``: its evidence id) is
+    resumed from its rescue map in that item, not acquired again from sector 0.
     """
     if write_block == "none" or (ro_error is not None and write_block != "hardware"):
         refusal = (
@@ -109,6 +120,8 @@ def decide(
     if seen_before:
         if at_startup:
             resume = "held: present when the daemon started; an examiner decides"
+        elif policy == "auto" and resumable:
+            resume = f"resume: {resumable} continues from its rescue map, in the same item"
         elif policy == "auto":
             resume = (
                 "restart: a new acquisition from the first sector into new evidence; "
@@ -134,6 +147,7 @@ class LiveMedium:
     policy: str = "hold"  # auto | hold
     hidden_areas: dict[str, Any] | None = None
     hidden_areas_reason: str = ""
+    resume_evidence: str | None = None  # an incomplete item of this medium to continue
     evidence_ids: list[str] = field(default_factory=list)
     job_id: str | None = None
     message: str = ""
@@ -283,6 +297,7 @@ class MediaRegistry:
         previous = self._previous_evidence(device.key)
         incomplete = previous.get("incomplete", [])
         done = sorted(i for status, ids in previous.items() if status != "incomplete" for i in ids)
+        resumable = resumable_item(self.ctx, device.key, device.size) if incomplete else None
         decision = decide(
             devnode=device.devnode,
             write_block=wb,
@@ -291,6 +306,7 @@ class MediaRegistry:
             auto_acquire=self.auto_acquire,
             at_startup=at_startup,
             seen_before=bool(previous),
+            resumable=resumable,
         )
         state, policy, message = decision.state, decision.policy, decision.refusal
         now = self.ctx.clock.now()
@@ -372,6 +388,7 @@ class MediaRegistry:
             policy=policy,
             hidden_areas=hidden_dict,
             hidden_areas_reason=hidden_reason,
+            resume_evidence=resumable if policy == "auto" else None,
         )
         self._live[device.kernel_name] = live
         if message is not None:
@@ -395,7 +412,7 @@ class MediaRegistry:
         if self.queue is None or not self.auto_acquire:
             return
         try:
-            self.queue.submit(live.key, self.auto_acquire, actor=ACTOR)
+            self.queue.submit(live.key, self.auto_acquire, actor=ACTOR, resume=live.resume_evidence)
         except Exception as exc:
             live.state = "held"
             live.message = f"automatic acquisition not started: {exc}"

@@ -207,6 +207,9 @@ def test_examiner_does_the_whole_job_in_chromium(
     _wait(driver, finished, 120, "the progress bar at 100 % and the acquisition done")
     assert bar.get_attribute("value") == bar.get_attribute("max") == str(SIZE)
     assert len(seen_values) >= 2, "the bar never moved"
+    rate = driver.find_element(By.CSS_SELECTOR, "[data-field=rate]").text
+    assert "on average over" in rate, rate
+    assert driver.find_element(By.CSS_SELECTOR, "[data-field=eta]").text == "—"
     assert driver.execute_script("return window.notReloaded === true")
     screenshot(driver, "05-acquisition-done")
 
@@ -315,6 +318,11 @@ def test_examiner_does_the_whole_job_in_chromium(
     screenshot(driver, "10-evidence-item-400px")
     driver.get(f"{live.url}/media")
     screenshot(driver, "11-media-400px")
+    for path in ("/media", "/evidence", f"/evidence/{evidence_id}/custody", "/cases"):
+        driver.get(live.url + path)
+        assert driver.execute_script(  # wide tables scroll inside their own box, not the page
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+        ), f"{path} scrolls sideways at 400 px"
     driver.set_window_size(1280, 800)
 
     # -- CSRF: a form posted from another origin is refused ------------------------------

@@ -278,3 +278,26 @@ def test_the_acquire_form_offers_the_formats_the_api_accepts() -> None:
     from custodyd.api.console.pages.media import _formats
 
     assert _formats() == ["raw", "e01"]
+
+
+def test_evidence_list_filters_by_case_status_and_dates(
+    client: TestClient, make_token: MakeToken, acquired: Acquired
+) -> None:
+    a = acquired("A")
+    b = acquired("B", seed=2)
+    sign_in(client, secret(make_token("admin", name="root")))
+    started = a["started_at"][:10]
+
+    def shown(query: str) -> set[str]:
+        page = client.get("/evidence" + query)
+        assert page.status_code == 200, page.text
+        return set(re.findall(r'data-evidence="([^"]+)"', page.text))
+
+    both = {a["evidence_id"], b["evidence_id"]}
+    assert shown("") == both
+    assert shown("?case=A") == {a["evidence_id"]}
+    assert shown("?status=sealed") == both and shown("?status=disposed") == set()
+    assert shown(f"?since={started}&until={started}") == both
+    assert shown("?since=2999-01-01") == set() and shown("?until=2000-01-01") == set()
+    assert client.get("/evidence?since=yesterday").status_code == 422
+    assert client.get("/evidence?status=lost").status_code == 422

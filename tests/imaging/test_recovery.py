@@ -263,3 +263,73 @@ def test_crash_between_sealing_steps_of_a_segmented_e01(
             assert item["image_path"] == str(directory / "image.E01.incomplete")
     finally:
         after.close()
+
+
+def test_a_live_item_being_sealed_is_not_verified(
+    ictx: AppContext,
+    small_settings: Settings,
+    clock: ManualClock,
+    source_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between the sealing commit and the disk side, a reader must not take the missing
+    final name for a changed image (a fixity run would record a false mismatch)."""
+    from custodyd.daemon.acquisition import verify_evidence
+    from custodyd.daemon.errors import Conflict
+    from custodyd.daemon.orders.fixity import acquisition_running
+    from custodyd.daemon.store.lock import EvidenceLock
+
+    with monkeypatch.context() as patch:
+        crash_at(patch, acquisition_module, "seal_on_disk", "before")
+        with pytest.raises(Crash):
+            acquire(ictx, source_file, "SEALING", actor=ACTOR)
+    [item] = list_evidence(ictx, "SEALING", status=None)
+    directory = small_settings.evidence_dir / "SEALING" / item["evidence_id"]
+    with EvidenceLock.take(directory):  # as if the acquiring process were still alive
+        other = reopen(small_settings, clock)
+        try:
+            assert list_evidence(other, "SEALING")[0]["status"] == "sealed"
+            with pytest.raises(Conflict, match="being sealed"):
+                verify_evidence(other, item["evidence_id"], actor=ACTOR)
+            with other.session() as session:
+                assert acquisition_running(session)
+        finally:
+            other.close()
+    after = reopen(small_settings, clock)  # the lock is free: recovery finishes sealing
+    try:
+        assert verify_evidence(after, item["evidence_id"], actor=ACTOR)["match"] is True
+        check_store(list_evidence(after, "SEALING", status=None), small_settings.evidence_dir)
+    finally:
+        after.close()
+
+
+def test_a_command_still_runs_where_recovery_cannot(
+    ictx: AppContext,
+    small_settings: Settings,
+    clock: ManualClock,
+    source_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A user who may read the data directory but not write it still runs commands:
+    recovery says it cannot settle the unfinished items and leaves them."""
+    with monkeypatch.context() as patch:
+        crash_at(patch, acquisition_module, "verify_image", "before")
+        with pytest.raises(Crash):
+            acquire(ictx, source_file, "NOWRITE", actor=ACTOR)
+    (small_settings.home / "recovery.lock").mkdir()  # cannot be opened as the lock file
+    other = reopen(small_settings, clock)
+    try:
+        [item] = list_evidence(other, "NOWRITE", status=None)
+        assert item["status"] == "acquiring"
+        assert "cannot recover them here" in caplog.text
+    finally:
+        other.close()
+    (small_settings.home / "recovery.lock").rmdir()
+    after = reopen(small_settings, clock)
+    try:
+        [item] = list_evidence(after, "NOWRITE", status=None)
+        assert item["status"] == "incomplete"
+        check_store([item], small_settings.evidence_dir)
+    finally:
+        after.close()

@@ -8,6 +8,9 @@ with a confirmation page.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
@@ -33,7 +36,22 @@ def job_page(
     job_id: str, request: Request, principal: Principal = Depends(console_principal)
 ) -> Response:
     job = acq_api.read(job_id=job_id, principal=principal, runtime=runtime_of(request))
-    return render(request, "acquisition.html", title=f"Acquisition {job_id}", job=job)
+    return render(
+        request, "acquisition.html", title=f"Acquisition {job_id}", job=job | _average(job)
+    )
+
+
+def _average(job: dict[str, Any]) -> dict[str, Any]:
+    """For a finished job: the average rate over the whole run (the last progress report
+    may come from the verify pass, which reads from the page cache)."""
+    if job["state"] in acq_api.ACTIVE or not job.get("started_at") or not job.get("finished_at"):
+        return {}
+    seconds = (
+        datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])
+    ).total_seconds()
+    if seconds <= 0:
+        return {}
+    return {"average_bps": job["bytes_done"] / seconds, "seconds": seconds}
 
 
 @router.post("/acquisitions/{job_id}/cancel")

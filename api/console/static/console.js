@@ -178,10 +178,21 @@ function showJob(section, job) {
   field("percent").textContent = `${percent.toFixed(0)} %`;
   field("state").textContent = job.state;
   field("bytes").textContent = `${humanBytes(done)} of ${humanBytes(total)}`;
-  field("rate").textContent = job.rate_bps ? `${humanBytes(job.rate_bps)}/s` : "—";
+  const active = ["queued", "running"].includes(job.state);
+  const seconds = (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000;
+  if (!active && seconds > 0) {
+    // the last report may be the verify pass's: show the whole run's average instead
+    field("rate").textContent = `${humanBytes(done / seconds)}/s on average over ${seconds.toFixed(1)} s`;
+  } else {
+    field("rate").textContent = job.rate_bps ? `${humanBytes(job.rate_bps)}/s` : "—";
+  }
   const eta = job.eta_seconds;
   field("eta").textContent =
-    eta === null || eta === undefined ? "—" : eta < 10 ? `${eta.toFixed(1)} s` : `${eta.toFixed(0)} s`;
+    !active || eta === null || eta === undefined
+      ? "—"
+      : eta < 10
+        ? `${eta.toFixed(1)} s`
+        : `${eta.toFixed(0)} s`;
   if (job.read_errors !== undefined) {
     field("errors").textContent =
       String(job.read_errors) + (job.read_error_bytes ? ` (${job.read_error_bytes} bytes)` : "");

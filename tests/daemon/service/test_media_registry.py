@@ -35,10 +35,19 @@ class FakeQueue:
 
     def __init__(self) -> None:
         self.submitted: list[tuple[str | int, str, str]] = []
+        self.resumed: list[str | None] = []
         self.cancelled: list[tuple[str, str]] = []
 
-    def submit(self, medium_key_or_id: str | int, case_ref: str, *, actor: str) -> Any:
+    def submit(
+        self,
+        medium_key_or_id: str | int,
+        case_ref: str,
+        *,
+        actor: str,
+        resume: str | None = None,
+    ) -> Any:
         self.submitted.append((medium_key_or_id, case_ref, actor))
+        self.resumed.append(resume)
         return None
 
     def cancel_for_medium(self, key: str, reason: str) -> Any:
