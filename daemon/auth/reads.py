@@ -9,11 +9,13 @@ call these, so a read is recorded identically whichever way it was made.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from custodyd.daemon.auth.audit import EVIDENCE_ACCESSED, record_read
 from custodyd.daemon.auth.principal import Principal
 from custodyd.daemon.auth.visibility import visible_evidence_case
+from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 
 
@@ -37,10 +39,19 @@ def read_manifest(ctx: AppContext, principal: Principal, evidence_id: str) -> di
 
 
 def list_manifests(
-    ctx: AppContext, principal: Principal, case: str | None, status: str | None
+    ctx: AppContext,
+    principal: Principal,
+    case: str | None,
+    status: str | None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    digest: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Manifests of ``case`` (every visible case when None) with ``status`` (None: all);
-    the read recorded as ``what: evidence list`` naming every item listed."""
+    """Manifests of ``case`` (every visible case when None) with ``status`` (None: all),
+    acquired from ``since`` (inclusive) until ``until`` (exclusive), holding ``digest``
+    (lower-case hex) among their recorded digests. The caller records the read of what
+    it returns (``audit_evidence_read``), page by page."""
     from custodyd.daemon.acquisition import list_evidence
 
     if case is not None:
@@ -54,4 +65,32 @@ def list_manifests(
         found.extend(list_evidence(ctx, case_ref=ref, status=status))
     if len(refs) > 1:
         found.sort(key=lambda m: (m.get("started_at") or "", m["evidence_id"]))
-    return found
+    return [m for m in found if _matches(m, since, until, digest)]
+
+
+def _started(manifest: dict[str, Any]) -> datetime | None:
+    value = manifest.get("started_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        return utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _matches(
+    manifest: dict[str, Any], since: datetime | None, until: datetime | None, digest: str | None
+) -> bool:
+    if since is not None or until is not None:
+        started = _started(manifest)
+        if started is None:
+            return False
+        if since is not None and started < utc(since):
+            return False
+        if until is not None and started >= utc(until):
+            return False
+    if digest is not None:
+        hashes = manifest.get("hashes") or {}
+        if digest not in (str(v).lower() for v in hashes.values()):
+            return False
+    return True

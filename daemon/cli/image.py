@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from custodyd.daemon.cli import acquire_options as opt
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.progress import progress_bar
@@ -43,30 +44,20 @@ def image(
         help="Continue the incomplete acquisition EVIDENCE_ID from its rescue map.",
         metavar="EVIDENCE_ID",
     ),
-    store: str | None = typer.Option(
-        None, "--store", help="Evidence store: a directory, or s3://bucket/prefix (Object Lock)."
-    ),
-    hashes: str | None = typer.Option(
-        None, "--hash", help="Extra digests besides BLAKE3: sha256,md5,sha1."
-    ),
-    examiner: str | None = typer.Option(None, "--examiner"),
-    notes: str | None = typer.Option(None, "--notes"),
-    no_verify: bool = typer.Option(False, "--no-verify", help="Skip the re-read verify pass."),
-    image_format: str | None = typer.Option(
-        None, "--format", help="raw (default) or e01 (EnCase 6 Expert Witness)."
-    ),
-    compression: str | None = typer.Option(
-        None, "--compression", help="E01 chunk compression: none, fast (default) or best."
-    ),
-    segment_size: str | None = typer.Option(
-        None, "--segment-size", help="E01 segment size, e.g. 650M, 2G (default 1500M)."
-    ),
+    store: opt.Store = None,
+    hashes: opt.Hashes = None,
+    examiner: opt.Examiner = None,
+    notes: opt.Notes = None,
+    no_verify: opt.NoVerify = False,
+    image_format: opt.Format = None,
+    compression: opt.Compression = None,
+    segment_size: opt.SegmentSize = None,
     include_hidden: bool = typer.Option(
         False,
         "--include-hidden",
         help="Open an ATA disk's HPA (volatile, restored after) and image its native size.",
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    json_out: opt.JsonOut = False,
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
     from custodyd.daemon.acquisition import acquire, default_output
@@ -95,6 +86,9 @@ def image(
         return
     if source is None or case is None:
         raise InvalidInput("give SOURCE and --case CASE (or --resume EVIDENCE_ID)")
+    from custodyd.daemon.cases import check_ref
+
+    check_ref(case)  # before the context: a refused ref creates no home, database or store dir
     ctx = context()
     try:
         output = ImageFormat.of(
