@@ -848,6 +848,11 @@ def list_evidence(
         return [_manifest_of(ev, case) for ev, case in rows]
 
 
+def manifest_of(evidence: Evidence, case: Case) -> dict[str, Any]:
+    """The manifest of an item as the API and CLI show it (with its current status)."""
+    return _manifest_of(evidence, case)
+
+
 def _manifest_of(evidence: Evidence, case: Case) -> dict[str, Any]:
     if evidence.manifest:
         manifest = dict(evidence.manifest)

@@ -20,7 +20,12 @@ from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import PageParams, page, page_params
 from custodyd.daemon.acquisition import get_manifest, verify_evidence
 from custodyd.daemon.auth import Principal
-from custodyd.daemon.auth.reads import audit_evidence_read, list_manifests, read_manifest
+from custodyd.daemon.auth.reads import (
+    EvidenceFilter,
+    audit_evidence_read,
+    evidence_page,
+    read_manifest,
+)
 from custodyd.daemon.auth.visibility import evidence_directory, visible_evidence_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import InvalidInput, NotFound
@@ -86,8 +91,8 @@ def list_(
     if hash is not None and not HEX.match(hash):
         raise InvalidInput("hash must be 32-128 hexadecimal characters", field="query.hash")
     digest = hash.lower() if hash is not None else None
-    selected = list_manifests(ctx, principal, case, status, since=since, until=until, digest=digest)
-    items, nxt = params.slice(selected)
+    flt = EvidenceFilter(case=case, status=status, since=since, until=until, digest=digest)
+    items, nxt = evidence_page(ctx, principal, flt, offset=params.offset, limit=params.limit)
     if items:
         _audit(ctx, principal, "evidence list", case, [m["evidence_id"] for m in items])
     return page(items, params, nxt)
