@@ -52,6 +52,11 @@ def image(
     image_format: opt.Format = None,
     compression: opt.Compression = None,
     segment_size: opt.SegmentSize = None,
+    include_hidden: bool = typer.Option(
+        False,
+        "--include-hidden",
+        help="Open an ATA disk's HPA (volatile, restored after) and image its native size.",
+    ),
     json_out: opt.JsonOut = False,
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
@@ -69,6 +74,7 @@ def image(
             "--segment-size": segment_size,
             "--examiner": examiner,
             "--notes": notes,
+            "--include-hidden": include_hidden or None,
         }
         given = [flag for flag, value in fixed.items() if value is not None]
         if given:
@@ -92,22 +98,27 @@ def image(
         ctx.close()
         raise
     try:
-        manifest = with_progress_and_cancel(
-            lambda progress, cancel: acquire(
-                ctx,
-                source,
-                case,
-                actor=cli_actor(),
-                hashes=hashes.split(",") if hashes else (),
-                examiner=examiner,
-                notes=notes,
-                verify=not no_verify,
-                store=store if store is None or store.startswith("s3://") else Path(store),
-                progress=progress,
-                cancel=cancel,
-                output=output,
+        from custodyd.daemon.hidden import hidden_areas_for_acquisition
+
+        with hidden_areas_for_acquisition(
+            ctx, source, actor=cli_actor(), case_ref=case, include_hidden=include_hidden
+        ):
+            manifest = with_progress_and_cancel(
+                lambda progress, cancel: acquire(
+                    ctx,
+                    source,
+                    case,
+                    actor=cli_actor(),
+                    hashes=hashes.split(",") if hashes else (),
+                    examiner=examiner,
+                    notes=notes,
+                    verify=not no_verify,
+                    store=store if store is None or store.startswith("s3://") else Path(store),
+                    progress=progress,
+                    cancel=cancel,
+                    output=output,
+                )
             )
-        )
         from custodyd.daemon.orders.object_lock import lock_new_item
 
         lock_new_item(ctx, manifest, actor=cli_actor())
