@@ -32,6 +32,13 @@ PART_SIZE = 8 * 1024 * 1024  # S3 parts: >= 5 MiB except the last; half a pipeli
 UPLOADS_IN_FLIGHT = 2
 
 
+ITEM_FILES = (
+    ("manifest.json", "application/json"),
+    ("inventory.json", "application/json"),
+    ("acquisition.log", "text/plain; charset=utf-8"),
+)
+
+
 def is_s3_url(value: object) -> bool:
     return isinstance(value, str) and value.startswith("s3://")
 
@@ -112,6 +119,32 @@ class S3Store:
         except Exception as exc:
             raise DestinationError(f"cannot store {url}: {exc}") from None
         return answer.get("VersionId")
+
+    def put_item_files(self, image_url: str, directory: Path) -> None:
+        """Manifest, inventory and log of an item as objects beside its image."""
+        base = S3Url.parse(image_url)
+        folder = base.key.rsplit("/", 1)[0]
+        for name, kind in ITEM_FILES:
+            path = directory / name
+            if path.exists():
+                self.put_bytes(S3Url(base.bucket, f"{folder}/{name}"), path.read_bytes(), kind)
+
+    def discard(self, image_url: str) -> list[str]:
+        """An item that never sealed: abort its open uploads and delete what was stored
+        under its image key (nothing locks it yet). What was done, for the log."""
+        url = S3Url.parse(image_url)
+        done = []
+        uploads = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=url.key)
+        for upload in uploads.get("Uploads", []):
+            if upload["Key"] == url.key:
+                self.s3.abort_multipart_upload(
+                    Bucket=url.bucket, Key=url.key, UploadId=upload["UploadId"]
+                )
+                done.append(f"aborted upload {upload['UploadId']}")
+        for version in self.versions(url):
+            self.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=version)
+            done.append(f"deleted version {version}")
+        return done
 
     def versions(self, url: S3Url) -> list[str]:
         answer = self.s3.list_object_versions(Bucket=url.bucket, Prefix=url.key)
