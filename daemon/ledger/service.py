@@ -438,6 +438,7 @@ class Ledger:
         """
         if not events:
             return
+        self.check_appendable()  # refused now: the caller's change rolls back with it
         now = format_time(self.ctx.clock.now())
         batch = []
         for ev in events:
@@ -452,6 +453,64 @@ class Ledger:
                 mac=self._mac(self.key_name, now, batch),
             )
         )
+
+    def check_appendable(self) -> None:
+        """Raise now what the next signature would refuse (fork, witness, key, forged row).
+
+        A read-only pre-check (no write lock), so a domain change staged for the ledger
+        is refused *before* it commits instead of committing and waiting in the outbox.
+        The check at signing time (:meth:`_sign`) stays the authoritative one.
+        """
+        with self._reading() as conn:
+            trusted = self._trust(conn)
+            size = _size(conn)
+            last = _latest_checkpoint(conn)
+            root = merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
+            previous = None
+            if last is not None:
+                try:
+                    previous = Checkpoint.parse(last[1].split("\n\n")[0] + "\n")
+                except NoteError:
+                    previous = None
+            if previous is not None and (previous.size, previous.root) != (size, root):
+                raise self._refuse(
+                    LedgerInconsistent,
+                    f"refusing to append: the database's last checkpoint (size {previous.size}) "
+                    f"does not describe its {size} entries",
+                )
+            saved, self._witnessed_in_tx = self._witnessed_in_tx, False
+            try:
+                self._check_witnesses(conn, trusted, previous, size, root)
+            finally:
+                self._witnessed_in_tx = saved
+            bad = self.pending_problems(conn)
+            if bad:
+                raise self._refuse(
+                    LedgerPendingRejected,
+                    f"refusing to append: staged ledger_pending row {bad[0][0]}: {bad[0][1]}; "
+                    "`custodyd ledger discard-pending ID --reason ...`",
+                    pending_rows=[i for i, _ in bad],
+                )
+        mine = self.local_verifier()
+        if mine is None:
+            if size or last is not None:
+                raise self._refuse(
+                    LedgerKeyMissing,
+                    f"refusing to append: no ledger signing key "
+                    f"({keys.key_path(self.ctx.settings.key_dir)} is missing) while the ledger "
+                    "has entries; restore it, or `custodyd ledger init-key` and enrol the key",
+                )
+        elif trusted.founding is not None and not trusted.is_trusted(mine, size):
+            self._promote_rotated(trusted, size)
+            self._key = None
+            mine = self.local_verifier()
+            if mine is None or not trusted.is_trusted(mine, size):
+                raise self._refuse(
+                    LedgerKeyUntrusted,
+                    f"refusing to append: this appliance's key {mine} is not in the ledger's "
+                    "trust list; enrol it with `custodyd ledger enroll-key NAME PUBLIC_KEY` on "
+                    "an enrolled appliance",
+                )
 
     def flush_pending(self) -> list[LedgerEntry]:
         """Append every staged batch (oldest first) and delete its row, in one transaction.
