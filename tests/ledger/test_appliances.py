@@ -11,6 +11,7 @@ witness stays consistent; a removed key signs nothing more.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -79,8 +80,20 @@ def test_two_appliances_share_one_ledger(postgres_server: PostgresServer, tmp_pa
                 assert read.status_code == 200, read.text
             return job
 
+        source = tmp_path / "medium.bin"
+        source.write_bytes(os.urandom(8 << 20))
+
+        def acquire(job: int) -> str:
+            name = ("lab-a", "lab-b")[job % 2]
+            done = run(homes[name], envs[name], "image", str(source), "--case", "ACQ", "--json")
+            assert done.returncode == 0, done.stderr
+            return str(json.loads(done.stdout)["evidence_id"])
+
+        assert run(a, envs["lab-a"], "cases", "create", "ACQ").returncode == 0
         with ThreadPoolExecutor(8) as pool:
+            images = [pool.submit(acquire, job) for job in range(4)]
             assert sorted(pool.map(work, range(40))) == list(range(40))
+            acquired = [f.result() for f in images]
     finally:
         for server in servers:
             server.stop()
@@ -93,6 +106,9 @@ def test_two_appliances_share_one_ledger(postgres_server: PostgresServer, tmp_pa
         conc = [c for c in created if c.startswith("CONC-")]
         assert sorted(conc) == [f"CONC-{j:03d}" for j in range(40)]  # none lost or doubled
         assert len(entries) > before
+        for evidence_id in acquired:  # each acquisition recorded once, wherever it ran
+            done_actions = [e.action for e in entries if e.evidence == evidence_id]
+            assert done_actions.count("evidence.acquired") == 1, done_actions
         names = {n for note in ctx.ledger.checkpoints() for n, _ in signers(note)}
         assert names == {"lab-a", "lab-b"}  # each appliance signed its own appends
         bundle = ctx.ledger.export_bundle()
