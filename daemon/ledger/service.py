@@ -67,7 +67,7 @@ from custodyd.daemon.ledger.note import (
     verifier_key,
 )
 from custodyd.daemon.ledger.trust import KEY_ACTIONS, TrustList, key_event
-from custodyd.daemon.ledger.witness import Witnesses, note_size
+from custodyd.daemon.ledger.witness import Witnessed, Witnesses, note_size
 from custodyd.daemon.models.ledger import (
     LedgerCheckpointRow,
     LedgerEntryRow,
@@ -461,7 +461,8 @@ class Ledger:
         is refused *before* it commits instead of committing and waiting in the outbox.
         The check at signing time (:meth:`_sign`) stays the authoritative one.
         """
-        with self._reading() as conn:
+        witnessed = self.witnesses.read()  # before the snapshot: never newer than it
+        with self._reading() as conn, _snapshot(conn):  # one snapshot: appends go on
             trusted = self._trust(conn)
             size = _size(conn)
             last = _latest_checkpoint(conn)
@@ -480,7 +481,7 @@ class Ledger:
                 )
             saved, self._witnessed_in_tx = self._witnessed_in_tx, False
             try:
-                self._check_witnesses(conn, trusted, previous, size, root)
+                self._check_witnesses(conn, trusted, previous, size, root, witnessed)
             finally:
                 self._witnessed_in_tx = saved
             bad = self.pending_problems(conn)
@@ -728,10 +729,11 @@ class Ledger:
         previous: Checkpoint | None,
         size: int,
         root: bytes,
+        witnessed: list[Witnessed] | None = None,
     ) -> None:
         if self._witnessed_in_tx:
             return  # proven for this transaction's first batch; later ones extend it (_prove)
-        for found in self.witnesses.read():
+        for found in self.witnesses.read() if witnessed is None else witnessed:
             what = f"the witness {found.path}"
             if found.note is None:
                 if found.error or previous is not None:
