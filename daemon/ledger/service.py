@@ -119,6 +119,7 @@ class Ledger:
         self._lock_file: Any = None
         self._trust_cache: tuple[str | None, int, TrustList] | None = None
         self._witness_cache: dict[Path, tuple[str, Checkpoint]] = {}
+        self._opened: dict[tuple[str, int, int], Checkpoint] = {}
 
     @classmethod
     def open(cls, ctx: LedgerHost) -> Ledger:
@@ -672,7 +673,7 @@ class Ledger:
                 sa.select(sa.func.max(CHECKPOINTS.c.size)).where(CHECKPOINTS.c.size < last[0])
             ).scalar()
             try:
-                previous, _ = trusted.open(last[1], self.origin, int(earlier or 0))
+                previous = self._open_last(trusted, last[1], int(earlier or 0))
             except NoteError as exc:
                 raise self._refuse(
                     LedgerInconsistent,
@@ -686,7 +687,9 @@ class Ledger:
             self._prove(
                 conn, previous, size, root, f"the signed checkpoint of size {previous.size}"
             )
-        self._check_witnesses(conn, trusted, previous, size, root)
+        self._check_witnesses(
+            conn, trusted, previous, size, root, verified_note=last[1] if last else None
+        )
         key = self._signer(conn, trusted, before, empty=last is None and before == 0)
         text = Checkpoint(self.origin, size, root).text()
         note = sign_note(text, self.key_name, key)
@@ -701,6 +704,8 @@ class Ledger:
             },
         )
         self._signed_in_tx = (note, size)  # witnessed once committed (_writing)
+        # the next append opens this very note as "last": signed here, so known good
+        self._opened[(note, len(trusted.events), before)] = Checkpoint(self.origin, size, root)
         return note
 
     def _prove(self, conn: Connection, old: Checkpoint, size: int, root: bytes, what: str) -> None:
@@ -722,6 +727,22 @@ class Ledger:
                 first_bad_index=old.size,
             ) from exc
 
+    def _open_last(self, trusted: TrustList, note: str, earlier: int) -> Checkpoint:
+        """Verify the database's last checkpoint (cached: usually the one signed last here).
+
+        The cache key is the exact note text, the key events known and the size the
+        rule looks at, so a changed note or trust list is verified afresh.
+        """
+        key = (note, len(trusted.events), earlier)
+        hit = self._opened.get(key)
+        if hit is not None:
+            return hit
+        cp, _ = trusted.open(note, self.origin, earlier)
+        if len(self._opened) > 8:
+            self._opened.clear()
+        self._opened[key] = cp
+        return cp
+
     def _check_witnesses(
         self,
         conn: Connection,
@@ -730,6 +751,7 @@ class Ledger:
         size: int,
         root: bytes,
         witnessed: list[Witnessed] | None = None,
+        verified_note: str | None = None,
     ) -> None:
         if self._witnessed_in_tx:
             return  # proven for this transaction's first batch; later ones extend it (_prove)
@@ -744,6 +766,8 @@ class Ledger:
                         "`custodyd ledger rewitness --reason ...` after checking why",
                     )
                 continue  # an empty ledger: nothing witnessed yet
+            if verified_note is not None and found.note == verified_note:
+                continue  # the last checkpoint itself: verified and proven just before
             try:
                 claimed = note_size(found.note)
             except NoteError as exc:
