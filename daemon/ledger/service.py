@@ -387,7 +387,12 @@ class Ledger:
         the witness file only after the transaction committed.
         """
         size = _size(conn)
-        stack = _peaks(conn, size)
+        try:
+            stack = _peaks(conn, size)
+        except LedgerIntegrityError as exc:  # the tree cannot be extended: refuse, loudly
+            raise self._refuse(
+                LedgerInconsistent, f"refusing to append: {exc.detail}", **exc.extra
+            ) from exc
         entries: list[LedgerEntry] = []
         entry_rows: list[dict[str, Any]] = []
         node_rows: list[dict[str, Any]] = []
@@ -467,7 +472,12 @@ class Ledger:
             trusted = self._trust(conn)
             size = _size(conn)
             last = _latest_checkpoint(conn)
-            root = merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
+            try:
+                root = merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
+            except LedgerIntegrityError as exc:
+                raise self._refuse(
+                    LedgerInconsistent, f"refusing to append: {exc.detail}", **exc.extra
+                ) from exc
             previous = None
             if last is not None:
                 try:
