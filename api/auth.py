@@ -1,6 +1,10 @@
-"""Bearer-token authentication and role checks for the API.
+"""Bearer-token (or console session) authentication and role checks for the API.
 
-``Authorization: Bearer <token>``: missing or invalid -> 401 with
+``Authorization: Bearer <token>``, or the console's session cookie (the
+browser's script reads ``/v1`` with ``fetch``, which sends the cookie; a session
+acts exactly as its token). With the cookie, a request that changes anything
+must also carry the session's anti-forgery value in ``X-CSRF-Token`` (a
+cross-site page cannot set that header). Missing or invalid -> 401 with
 ``WWW-Authenticate: Bearer``; a role that may not use the endpoint -> 403; an
 item of a case the caller is not a member of -> 404 (its existence is not
 revealed), in lists (filtered out) and direct reads alike — see
@@ -16,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from custodyd.api.deps import get_ctx
 from custodyd.daemon.auth import ADMIN, Principal, authenticate, check_role
+from custodyd.daemon.auth.sessions import csrf_matches, session_principal
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Forbidden, NotFound, Unauthenticated
 
@@ -28,6 +33,10 @@ __all__ = [
 
 _bearer = HTTPBearer(auto_error=False, description="API token from `custodyd tokens create`")
 
+SESSION_COOKIE = "custodyd_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def current_principal(
     request: Request,
@@ -35,9 +44,25 @@ def current_principal(
     ctx: AppContext = Depends(get_ctx),
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return _session_principal(request, ctx, cookie)
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
     with ctx.session() as session:
         principal = authenticate(session, credentials.credentials.strip())
+    request.state.principal = principal
+    return principal
+
+
+def _session_principal(request: Request, ctx: AppContext, cookie: str) -> Principal:
+    principal = session_principal(ctx, cookie)
+    if request.method not in SAFE_METHODS and not csrf_matches(
+        cookie, request.headers.get(CSRF_HEADER)
+    ):
+        raise Forbidden(
+            f"a change made with the console session needs its {CSRF_HEADER} header",
+            role=principal.role,
+        )
     request.state.principal = principal
     return principal
 
@@ -55,6 +80,7 @@ def require_role(*roles: str) -> Callable[..., Principal]:
         return principal
 
     dependency.__name__ = f"require_role_{'_'.join(sorted(allowed))}"
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]  # read by the console
     return dependency
 
 

@@ -4,13 +4,21 @@
 auto-acquisition all call it). Its order of work is the chain of custody:
 
 1. refuse unsafe sources/destinations before anything is recorded or written;
-2. ``Evidence`` (status ``acquiring``) + ``Acquisition`` (``running``) rows, ledger
+2. the evidence directory, locked (``flock`` on its ``acquisition.log``), then the
+   ``Evidence`` (status ``acquiring``) + ``Acquisition`` (``running``) rows, ledger
    ``acquisition.started``;
-3. one pass: read, hash (BLAKE3 + requested), piecewise, write ``image.raw``;
-   failure/cancel -> status ``incomplete``, ledger ``acquisition.incomplete``, the
-   error re-raised (``Cancelled``, ``DestinationFull``, ...);
+3. one pass: read, hash (BLAKE3 + requested), piecewise, write ``image.raw.part``;
+   failure/cancel -> ``image.raw.incomplete``, status ``incomplete``, ledger
+   ``acquisition.incomplete``, the error re-raised (``Cancelled``, ``DestinationFull``...);
 4. ledger ``evidence.acquired`` (digests, bytes, read errors); optional verify pass
-   (ledger ``evidence.verified``); inventory; manifest; seal (``evidence.sealed``).
+   (ledger ``evidence.verified``); inventory;
+5. seal: the database first (status ``sealed``, acquisition ``sealing``, ledger
+   ``evidence.sealed``), then the disk (``image.raw``, ``manifest.json``, directory
+   read-only), then the acquisition ``done``; the lock is released.
+
+After ``kill -9`` at any point, :mod:`custodyd.daemon.recovery` (run by every command
+that opens the database) turns the item into a sealed one (crash after the commit of
+step 5) or an incomplete one (any earlier crash), never anything in between.
 
 The manifest dict returned is exactly what ``manifest.json`` holds.
 """
@@ -21,6 +29,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -30,33 +39,42 @@ from sqlmodel import Session, select
 from custodyd.daemon.cases import check_ref, get_or_create_case
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.errors import (
     Cancelled,
     Conflict,
     CustodydError,
     DestinationError,
     FixityMismatch,
+    InvalidInput,
     NotFound,
 )
 from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
 from custodyd.daemon.imaging.hashers import parse_hashes
-from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata, image_files
+from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata
 from custodyd.daemon.imaging.piecewise import piecewise_manifest
 from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
 from custodyd.daemon.inventory import inventory as run_inventory
 from custodyd.daemon.ledger.service import Event
-from custodyd.daemon.models import Acquisition, Case, Evidence, Medium
+from custodyd.daemon.models import Acquisition, AcquisitionState, Case, Evidence, Medium
+from custodyd.daemon.recovery import recover_incomplete
 from custodyd.daemon.store.layout import (
     INVENTORY_NAME,
+    LOG_NAME,
     MANIFEST_NAME,
     AcquisitionLog,
     evidence_directory,
+    json_bytes,
+    keep_as_incomplete,
+    media_bytes_in,
     new_evidence_id,
     seal,
+    seal_on_disk,
     write_json,
 )
+from custodyd.daemon.store.lock import EvidenceLock, LockBusy
 
 __all__ = [
     "Progress",
@@ -66,8 +84,6 @@ __all__ = [
     "recover_incomplete",
     "verify_evidence",
 ]
-
-SYSTEM_ACTOR = "system:custodyd"
 
 
 def tool_version() -> str:
@@ -87,7 +103,7 @@ def _manifest(
     case_ref: str,
     status: str,
     result: ImagingResult,
-    image_path: Path | None,
+    image_path: Path | str | None,
     started_at: str,
     finished_at: str,
     verified: bool | None,
@@ -136,6 +152,49 @@ def _manifest(
     }
 
 
+@dataclass
+class AcquisitionRecord:
+    """One acquisition in flight: what each step after opening the item reads and adds."""
+
+    evidence_id: str
+    case_ref: str
+    actor: str
+    acquisition_id: int | None
+    directory: Path
+    image_path: Path
+    log: AcquisitionLog
+    started_at: str
+    examiner: str | None
+    notes: str | None
+    medium_id: int | None
+    medium: dict[str, Any] | None
+    requested: list[str]
+    result: ImagingResult | None = None  # set by the imaging pass
+    remote: Any = None  # the S3 store when the image goes to s3://…
+    image_ref: str | None = None  # the image's s3:// URL then
+    sealed: bool = False  # the database says sealed: from then on recovery rolls forward
+
+    def imaged(self) -> ImagingResult:
+        assert self.result is not None, "the imaging pass has not run"
+        return self.result
+
+    def manifest(self, **rest: Any) -> dict[str, Any]:
+        """The manifest of this item with ``rest`` (status, paths, times, verdicts)."""
+        return _manifest(
+            evidence_id=self.evidence_id,
+            case_ref=self.case_ref,
+            result=self.imaged(),
+            started_at=self.started_at,
+            examiner=self.examiner,
+            notes=self.notes,
+            actor=self.actor,
+            medium_id=self.medium_id,
+            requested=self.requested,
+            medium=self.medium,
+            **rest,
+        )
+
+
 def acquire(
     ctx: AppContext,
     source: Path,
@@ -146,7 +205,7 @@ def acquire(
     examiner: str | None = None,
     notes: str | None = None,
     verify: bool = True,
-    store: Path | None = None,
+    store: Path | str | None = None,
     medium_id: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
@@ -155,7 +214,12 @@ def acquire(
     """Image ``source`` into the store for case ``case_ref``; returns the sealed manifest.
 
     ``output`` says what is written (default: the settings' ``image_format``, raw
-    unless configured; E01 with ``e01_compression`` and ``e01_segment_size``)."""
+    unless configured; E01 with ``e01_compression`` and ``e01_segment_size``).
+
+    The item's ``acquisition.log`` is locked (:class:`EvidenceLock`) before its row
+    says ``running`` and released only after the row says how it ended, so recovery
+    in any other process leaves a live acquisition alone.
+    """
     check_ref(case_ref)  # before anything is created: the ref names a store directory
     settings = ctx.settings
     source = Path(source)
@@ -164,7 +228,14 @@ def acquire(
     check_source(source)
     if source.is_file():
         output.check_source_size(source.stat().st_size, str(source))
-    store_root = Path(store) if store is not None else settings.evidence_dir
+    remote = _remote_store(store if store is not None else settings.store_url)
+    if remote is not None:
+        if output.kind != "raw":
+            raise InvalidInput("E01 images are written to a local store; S3 takes raw images")
+        remote.check()  # a bucket without Object Lock is refused before anything starts
+        store_root = settings.home / "s3-staging"  # manifest, log, inventory before upload
+    else:
+        store_root = Path(store) if store is not None else settings.evidence_dir
     check_destination(source, store_root)
     try:
         store_root.mkdir(parents=True, exist_ok=True)
@@ -174,146 +245,262 @@ def acquire(
     clock = ctx.clock
     started = clock.now()
     evidence_id = new_evidence_id(started)
-    with ctx.session() as session:
-        case, created = get_or_create_case(session, clock, case_ref)
-        case_ref = case.ref
-        medium = _medium_identity(session, medium_id)
-        directory = evidence_directory(store_root, case_ref, evidence_id)
-        image_path = directory / output.image_name
-        assert case.id is not None
-        session.add(
-            Evidence(
-                id=evidence_id,
-                case_id=case.id,
-                medium_id=medium_id,
-                status="acquiring",
-                source_path=str(source),
-                directory=str(directory),
-                image_path=str(image_path),
-                examiner=examiner,
-                created_at=started,
-            )
-        )
-        session.flush()
-        acquisition = Acquisition(evidence_id=evidence_id, state="running", started_at=started)
-        session.add(acquisition)
-        session.flush()
-        acquisition_id = acquisition.id
-        if created:
-            _stage(ctx, session, "case.created", actor, case_ref, None, {"ref": case_ref})
-        _stage(
-            ctx,
-            session,
-            "acquisition.started",
-            actor,
-            case_ref,
-            evidence_id,
-            {
-                "source": str(source),
-                "medium_id": medium_id,
-                "hashes": ["blake3", *requested],
-                **output.to_dict(),
-                "examiner": examiner,
-                "notes": notes,
-                "directory": str(directory),
-            },
-        )
-    ctx.ledger.flush_pending()
+    opened = _open_item(
+        ctx,
+        store_root,
+        evidence_id,
+        case_ref,
+        actor=actor,
+        source=source,
+        medium_id=medium_id,
+        examiner=examiner,
+        notes=notes,
+        hashes=["blake3", *requested],
+        output=output,
+        remote=remote,
+    )
+    lock, acquisition_id, case_ref, directory, medium = opened
+    image_path = directory / output.image_name
+    metadata = ImageMetadata(
+        case=case_ref,
+        evidence_id=evidence_id,
+        examiner=examiner,
+        notes=notes,
+        started=started,
+        version=tool_version(),
+    )
     try:
-        directory.mkdir(parents=True, mode=0o750)
-        log = AcquisitionLog(directory / "acquisition.log", clock)
-    except OSError as exc:
-        error = DestinationError(f"cannot create {directory}: {exc.strerror}")
-        _mark_incomplete(ctx, evidence_id, acquisition_id, error, actor=actor, case_ref=case_ref)
-        raise error from None
-    log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
-    common: dict[str, Any] = {
-        "evidence_id": evidence_id,
-        "case_ref": case_ref,
-        "started_at": started.isoformat(),
-        "examiner": examiner,
-        "notes": notes,
-        "actor": actor,
-        "medium_id": medium_id,
-        "requested": requested,
-        "medium": medium,
-    }
-    try:
+        log = AcquisitionLog(directory / LOG_NAME, clock)
+        log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
+        record = AcquisitionRecord(
+            evidence_id=evidence_id,
+            case_ref=case_ref,
+            actor=actor,
+            acquisition_id=acquisition_id,
+            directory=directory,
+            image_path=image_path,
+            log=log,
+            started_at=started.isoformat(),
+            examiner=examiner,
+            notes=notes,
+            medium_id=medium_id,
+            medium=medium,
+            requested=list(requested),
+            remote=remote,
+            image_ref=(
+                str(remote.item(case_ref, evidence_id, output.image_name))
+                if remote is not None
+                else None
+            ),
+        )
         try:
-            result = image_source(
-                source,
-                image_path,
-                hashes=requested,
-                window=settings.piecewise_window,
-                block_size=settings.block_size,
-                buffers=settings.buffers,
-                progress=progress,
-                cancel=cancel,
-                log=log,
-                output=output,
-                metadata=ImageMetadata(
-                    case=case_ref,
-                    evidence_id=evidence_id,
-                    examiner=examiner,
-                    notes=notes,
-                    started=started,
-                    version=tool_version(),
-                ),
-            )
-        except Exception as exc:  # could not even start (source vanished, store unwritable)
-            result = failed_result(source, exc, settings.piecewise_window)
-        common["result"] = result
-        if not result.complete:
-            return _record_incomplete(ctx, acquisition_id, log, directory, common)
-        state = {"sealed": False}
-        try:
-            manifest = _complete(
-                ctx,
-                acquisition_id,
-                log,
-                directory,
-                image_path,
-                common,
-                verify,
-                progress,
-                cancel,
-                state,
-            )
-        except Exception as exc:
-            if state["sealed"]:
-                raise
-            error = exc if isinstance(exc, CustodydError) else CustodydError(str(exc))
-            result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
-            result.error = error
-            result.image_path = image_path if image_path.exists() else None
-            return _record_incomplete(ctx, acquisition_id, log, directory, common)
-        if manifest["verified"] is False:
-            raise FixityMismatch(
-                f"evidence {evidence_id}: the written image does not match what was read",
-                evidence_id=evidence_id,
-            )
-        return manifest
+            return _image_and_seal(ctx, record, source, verify, progress, cancel, output, metadata)
+        finally:
+            log.close()
     finally:
-        log.close()
+        lock.release()
+
+
+def _open_item(
+    ctx: AppContext,
+    store_root: Path,
+    evidence_id: str,
+    case_ref: str,
+    *,
+    actor: str,
+    source: Path,
+    medium_id: int | None,
+    examiner: str | None,
+    notes: str | None,
+    hashes: list[str],
+    output: ImageFormat,
+    remote: Any = None,
+) -> tuple[EvidenceLock, int | None, str, Path, dict[str, Any] | None]:
+    """Create the evidence directory, lock it, then record the item ``acquiring``.
+
+    The directory and its lock exist before the row commits: a process that sees the
+    row ``running`` and can take the lock knows the acquisition is dead. When the
+    directory cannot be created the item is recorded ``incomplete`` at once.
+    """
+    clock = ctx.clock
+    error: DestinationError | None = None
+    lock: EvidenceLock | None = None
+    try:
+        with ctx.session() as session:
+            case, created = get_or_create_case(session, clock, case_ref)
+            case_ref = case.ref
+            medium = _medium_identity(session, medium_id)
+            directory = evidence_directory(store_root, case_ref, evidence_id)
+            try:
+                directory.mkdir(parents=True, mode=0o750)
+                lock = EvidenceLock.take(directory)
+            except (OSError, LockBusy) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                error = DestinationError(f"cannot create {directory}: {reason}")
+            now = clock.now()
+            assert case.id is not None
+            session.add(
+                Evidence(
+                    id=evidence_id,
+                    case_id=case.id,
+                    medium_id=medium_id,
+                    status="acquiring" if error is None else "incomplete",
+                    source_path=str(source),
+                    directory=str(directory),
+                    image_path=(
+                        str(remote.item(case_ref, evidence_id, output.image_name))
+                        if remote is not None
+                        else str(directory / output.image_name)
+                    ),
+                    examiner=examiner,
+                    created_at=now,
+                )
+            )
+            session.flush()
+            acquisition = Acquisition(
+                evidence_id=evidence_id, state=AcquisitionState.RUNNING, started_at=now
+            )
+            if error is not None:
+                acquisition.state, acquisition.error, acquisition.finished_at = (
+                    AcquisitionState.INCOMPLETE,
+                    error.detail,
+                    now,
+                )
+            session.add(acquisition)
+            session.flush()
+            acquisition_id = acquisition.id
+            if created:
+                _stage(ctx, session, "case.created", actor, case_ref, None, {"ref": case_ref})
+            _stage(
+                ctx,
+                session,
+                "acquisition.started",
+                actor,
+                case_ref,
+                evidence_id,
+                {
+                    "source": str(source),
+                    "medium_id": medium_id,
+                    "hashes": hashes,
+                    **output.to_dict(),
+                    "examiner": examiner,
+                    "notes": notes,
+                    "directory": str(directory),
+                    **({"store": str(remote.root)} if remote is not None else {}),
+                },
+            )
+            if error is not None:
+                _stage(
+                    ctx,
+                    session,
+                    "acquisition.incomplete",
+                    actor,
+                    case_ref,
+                    evidence_id,
+                    {"reason": "failed", "error": error.slug, "detail": error.detail, "bytes": 0},
+                )
+    except BaseException:
+        if lock is not None:  # nothing was recorded: no lock may outlive this
+            lock.release()
+        raise
+    ctx.ledger.flush_pending()
+    if error is not None:
+        error.extra.setdefault("evidence_id", evidence_id)  # the item exists: name it
+        raise error
+    assert lock is not None
+    return lock, acquisition_id, case_ref, directory, medium
+
+
+def _image_and_seal(
+    ctx: AppContext,
+    record: AcquisitionRecord,
+    source: Path,
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+    output: ImageFormat,
+    metadata: ImageMetadata,
+) -> dict[str, Any]:
+    """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
+    settings = ctx.settings
+    try:
+        result = image_source(
+            source,
+            record.image_path,
+            hashes=record.requested,
+            window=settings.piecewise_window,
+            block_size=settings.block_size,
+            buffers=settings.buffers,
+            retries=settings.rescue_retries,
+            progress=progress,
+            cancel=cancel,
+            log=record.log,
+            output=output,
+            metadata=metadata,
+            publish=False,  # renamed to its final name only after the database says sealed
+            sink=_upload_sink(record.remote, record.image_ref, record.image_path),
+        )
+    except Exception as exc:  # could not even start (source vanished, store unwritable)
+        result = failed_result(source, exc, settings.piecewise_window)
+    record.result = result
+    return seal_or_record_incomplete(ctx, record, verify, progress, cancel)
+
+
+def seal_or_record_incomplete(
+    ctx: AppContext,
+    record: AcquisitionRecord,
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+) -> dict[str, Any]:
+    """After the imaging pass (``record.result``; a fresh one or a resumed one): seal,
+    or record the item ``incomplete`` and re-raise its error."""
+    result = record.imaged()
+    if not result.complete:
+        return _record_incomplete(ctx, record)
+    try:
+        manifest = _complete(ctx, record, verify, progress, cancel)
+    except Exception as exc:
+        if record.sealed:
+            raise  # the database says sealed: recovery finishes the disk side
+        error = exc if isinstance(exc, CustodydError) else CustodydError(str(exc))
+        result.outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
+        result.error = error
+        if record.remote is not None and record.image_ref is not None:
+            _remove_remote(record.remote, record.image_ref, record.log)  # complete, not sealed
+        return _record_incomplete(ctx, record)
+    if manifest["verified"] is False:
+        raise FixityMismatch(
+            f"evidence {record.evidence_id}: the written image does not match what was read",
+            evidence_id=record.evidence_id,
+        )
+    return manifest
 
 
 def _complete(
     ctx: AppContext,
-    acquisition_id: int | None,
-    log: AcquisitionLog,
-    directory: Path,
-    image_path: Path,
-    common: dict[str, Any],
+    record: AcquisitionRecord,
     verify: bool,
     progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
-    state: dict[str, bool],
 ) -> dict[str, Any]:
-    """Record, verify, inventory, write the manifest and seal (``state["sealed"]`` is set
-    the moment the directory is sealed: after that nothing is rolled back)."""
+    """Record, verify, inventory, then seal: the database first, the disk after.
+
+    Until the commit that says ``sealed`` the image is ``image.raw.part`` and no
+    manifest is on disk, so a crash leaves nothing that claims more than the database
+    (recovery makes it ``incomplete``). The commit also leaves the acquisition in
+    state ``sealing``; then the image is renamed, ``manifest.json`` written from the
+    committed manifest and the directory sealed, and only then is the acquisition
+    ``done`` — a crash in between is rolled forward by recovery (``record.sealed``
+    is set at that commit: after it nothing is rolled back).
+    """
     settings, ledger, clock = ctx.settings, ctx.ledger, ctx.clock
-    result: ImagingResult = common["result"]
-    evidence_id, case_ref, actor = common["evidence_id"], common["case_ref"], common["actor"]
+    result = record.imaged()
+    assert result.image_path is not None
+    part_path = result.image_path
+    evidence_id, case_ref, actor = record.evidence_id, record.case_ref, record.actor
+    log, directory, image_path = record.log, record.directory, record.image_path
+    acquisition_id = record.acquisition_id
     log(
         f"read {result.bytes} bytes in {result.seconds:.2f}s; blake3 {result.hashes['blake3']}"
         + "".join(f"; {k} {v}" for k, v in result.hashes.items() if k != "blake3")
@@ -334,9 +521,37 @@ def _complete(
     )
     verified: bool | None = None
     verify_seconds: float | None = None
-    if verify:
+    if verify and result.readback is not None:
+        # A rescued or resumed image was hashed by reading it back from the destination
+        # (page cache dropped): that read is the verification. Windows pass 1 streamed
+        # and no later pass touched were compared with the source stream; a second
+        # re-read would only compare the file with itself.
+        readback = result.readback
+        verified = not readback["mismatched"]
+        verify_seconds = readback["seconds"]
+        log(
+            f"verified by read-back: blake3 {result.hashes['blake3']}; "
+            f"{readback['compared']} window(s) equal to the source stream, "
+            f"{readback['rescued']} rescued, mismatched {readback['mismatched']}"
+        )
+        ledger.append(
+            "evidence.verified",
+            actor=actor,
+            case=case_ref,
+            evidence=evidence_id,
+            payload={
+                "match": verified,
+                "blake3": result.hashes["blake3"],
+                "expected": result.hashes["blake3"],
+                "mismatched_windows": readback["mismatched"],
+                "windows_compared_with_source": readback["compared"],
+                "windows_rescued": readback["rescued"],
+                "pass": "acquisition-readback",
+            },
+        )
+    elif verify:
         check = verify_image(
-            image_path,
+            _media(record.image_ref or part_path),
             expected_blake3=result.hashes["blake3"],
             expected_piecewise=result.piecewise,
             window=result.window,
@@ -361,28 +576,26 @@ def _complete(
                 "pass": "acquisition",
             },
         )
-    inv = _safe_inventory(image_path)
+    inv = _safe_inventory(_media(record.image_ref or part_path))
+    inv["path"] = record.image_ref or str(image_path)  # the name it is sealed under
     log(
         f"inventory: {len(inv.get('partitions', []))} partitions, "
         f"{len(inv.get('filesystems', []))} filesystems"
     )
     status = "sealed" if verified is not False else "mismatch"
-    manifest = _manifest(
-        **common,
+    manifest = record.manifest(
         status=status,
-        image_path=image_path,
+        image_path=record.image_ref or image_path,
         finished_at=clock.now().isoformat(),
         verified=verified,
         inventory=inv,
         verify_seconds=verify_seconds,
     )
     write_json(directory / INVENTORY_NAME, inv)
-    write_json(directory / MANIFEST_NAME, manifest)
-    manifest_digest = hashlib.sha256((directory / MANIFEST_NAME).read_bytes()).hexdigest()
+    manifest_bytes = json_bytes(manifest)
+    manifest_digest = hashlib.sha256(manifest_bytes).hexdigest()
     log(f"manifest sha256 {manifest_digest}; sealing")
     log.close()
-    seal(directory)
-    state["sealed"] = True
     sealed_at = clock.now()
     with ctx.session() as session:
         evidence = session.get(Evidence, evidence_id)
@@ -394,7 +607,8 @@ def _complete(
         evidence.manifest = manifest
         evidence.inventory = inv
         evidence.sealed_at = sealed_at
-        acq.state = "done"
+        # the disk side follows; recovery finishes it after a crash
+        acq.state = AcquisitionState.SEALING
         acq.bytes_done = result.bytes
         acq.bytes_total = result.source.size
         acq.read_errors = len(result.errors.ranges)
@@ -415,8 +629,72 @@ def _complete(
                 "status": status,
             },
         )
+    record.sealed = True
     ledger.flush_pending()
+    if record.remote is not None and record.image_ref is not None:
+        write_atomic(directory / MANIFEST_NAME, manifest_bytes, mode=0o640)
+        _upload_beside(record.remote, record.image_ref, directory)
+        seal(directory)
+    else:
+        seal_on_disk(directory, image_path, manifest_bytes)
+    with ctx.session() as session:
+        acq = session.get(Acquisition, acquisition_id)
+        assert acq is not None
+        acq.state = AcquisitionState.DONE
+        session.add(acq)
     return manifest
+
+
+def _remote_store(store: Path | str | None) -> Any:
+    """The S3 store named by ``s3://bucket/prefix``, or None for a local directory."""
+    if isinstance(store, str) and store.startswith("s3://"):
+        from custodyd.daemon.store.s3 import S3Store
+
+        return S3Store(store)
+    return None
+
+
+def _upload_sink(remote: Any, url: str | None, staging: Path) -> Any:
+    if remote is None or url is None:
+        return None
+    from custodyd.daemon.store.s3 import MultipartSink, S3Url
+
+    return lambda _info: MultipartSink(remote, S3Url.parse(url), staging)
+
+
+def _upload_beside(remote: Any, image_url: str, directory: Path) -> None:
+    """Manifest, log and inventory as objects beside the image (same prefix)."""
+    from custodyd.daemon.store.s3 import S3Url
+
+    base = S3Url.parse(image_url)
+    folder = base.key.rsplit("/", 1)[0]
+    for name, kind in (
+        (MANIFEST_NAME, "application/json"),
+        (INVENTORY_NAME, "application/json"),
+        (LOG_NAME, "text/plain; charset=utf-8"),
+    ):
+        path = directory / name
+        if path.exists():
+            remote.put_bytes(S3Url(base.bucket, f"{folder}/{name}"), path.read_bytes(), kind)
+
+
+def _remove_remote(remote: Any, image_url: str, log: AcquisitionLog) -> None:
+    """A finished upload whose later steps failed: delete it (nothing locks it yet)."""
+    from custodyd.daemon.store.s3 import S3Url
+
+    url = S3Url.parse(image_url)
+    for vid in remote.versions(url):
+        remote.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=vid)
+    log(f"removed {image_url}: the acquisition did not complete")
+
+
+def _media(image_ref: Path | str) -> Any:
+    """A local image path, or a ranged-GET reader of an ``s3://`` object."""
+    if isinstance(image_ref, str) and image_ref.startswith("s3://"):
+        from custodyd.daemon.store.s3 import S3Reader
+
+        return S3Reader(image_ref)
+    return image_ref
 
 
 def default_output(settings: Any) -> ImageFormat:
@@ -425,8 +703,8 @@ def default_output(settings: Any) -> ImageFormat:
     )
 
 
-def image_format(image_path: Path | None) -> str:
-    return "e01" if image_path is not None and image_path.suffix == ".E01" else "raw"
+def image_format(image_path: Path | str | None) -> str:
+    return "e01" if image_path is not None and ".E01" in Path(str(image_path)).name else "raw"
 
 
 def _stage(
@@ -467,7 +745,7 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
     }
 
 
-def _safe_inventory(image_path: Path) -> dict[str, Any]:
+def _safe_inventory(image_path: Any) -> dict[str, Any]:
     try:
         return run_inventory(image_path)
     except Exception as exc:  # inventory must never lose an acquisition
@@ -479,50 +757,49 @@ def _safe_inventory(image_path: Path) -> dict[str, Any]:
         }
 
 
-def _record_incomplete(
-    ctx: AppContext,
-    acquisition_id: int | None,
-    log: AcquisitionLog,
-    directory: Path,
-    common: dict[str, Any],
-) -> dict[str, Any]:
-    """Mark the item incomplete everywhere, then re-raise the engine's error."""
-    result: ImagingResult = common["result"]
+def _record_incomplete(ctx: AppContext, record: AcquisitionRecord) -> dict[str, Any]:
+    """Mark the item incomplete on disk, then in the database; re-raise the engine's error.
+
+    What is recorded is what the partial file holds: ``bytes`` is its size and the
+    piecewise digests are those of the windows complete in it (``bytes_read`` says how
+    far the source was read).
+    """
+    result = record.imaged()
+    log, directory = record.log, record.directory
     error = result.error or CustodydError("acquisition did not complete")
-    if result.image_path is not None and result.image_path.suffix in (".raw", ".E01"):
-        # A finished image whose later steps failed: it must not look complete either.
-        first = result.image_path
-        for path in image_files(first):
-            path.rename(path.with_name(path.name + ".incomplete"))
-        result.image_path = first.with_name(first.name + ".incomplete")
+    partial = keep_as_incomplete(directory)
+    size = media_bytes_in(partial)
     finished = ctx.clock.now()
-    manifest = _manifest(
-        **common,
+    manifest = record.manifest(
         status="incomplete",
-        image_path=result.image_path,
+        image_path=partial,
         finished_at=finished.isoformat(),
         verified=None,
         inventory=None,
     )
     manifest["hashes"] = {}  # digests of a partial read are not evidence digests
+    manifest["bytes"] = size
+    manifest["bytes_read"] = result.bytes
+    complete_windows = result.piecewise[: size // result.window]
+    manifest["piecewise"] = piecewise_manifest(result.window, complete_windows)
     manifest["incomplete_reason"] = f"{result.outcome}: {error.detail}"
     try:
         write_json(directory / MANIFEST_NAME, manifest)
     except OSError as exc:  # e.g. the destination is full: the DB and ledger still say it
         manifest["manifest_write_error"] = exc.strerror
-    log(f"marked incomplete: {error.detail}")
+    log(f"marked incomplete: {error.detail}; {size} bytes in {partial}")
     log.close()
     with ctx.session() as session:
-        evidence = session.get(Evidence, common["evidence_id"])
-        acq = session.get(Acquisition, acquisition_id)
+        evidence = session.get(Evidence, record.evidence_id)
+        acq = session.get(Acquisition, record.acquisition_id)
         assert evidence is not None and acq is not None
         evidence.status = "incomplete"
-        evidence.bytes = result.bytes
+        evidence.bytes = size
         evidence.manifest = manifest
-        if result.image_path is not None:
-            evidence.image_path = str(result.image_path)
-        acq.state = "cancelled" if result.outcome == "cancelled" else "failed"
-        acq.bytes_done = result.bytes
+        if partial is not None:
+            evidence.image_path = str(partial)
+        acq.state = AcquisitionState.INCOMPLETE  # why: acq.error and the ledger's reason
+        acq.bytes_done = size
         acq.bytes_total = result.source.size
         acq.read_errors = len(result.errors.ranges)
         acq.error = error.detail
@@ -533,49 +810,21 @@ def _record_incomplete(
             ctx,
             session,
             "acquisition.incomplete",
-            common["actor"],
-            common["case_ref"],
-            common["evidence_id"],
+            record.actor,
+            record.case_ref,
+            record.evidence_id,
             {
                 "reason": result.outcome,
                 "error": error.slug,
                 "detail": error.detail,
-                "bytes": result.bytes,
-                "partial_output": str(result.image_path) if result.image_path else None,
+                "bytes": size,
+                "bytes_read": result.bytes,
+                "partial_output": str(partial) if partial else None,
             },
         )
     ctx.ledger.flush_pending()
+    error.extra.setdefault("evidence_id", record.evidence_id)  # where the partial output is
     raise error
-
-
-def _mark_incomplete(
-    ctx: AppContext,
-    evidence_id: str,
-    acquisition_id: int | None,
-    error: CustodydError,
-    *,
-    actor: str,
-    case_ref: str,
-) -> None:
-    """Records only (nothing was read or written): status incomplete, ledger entry."""
-    with ctx.session() as session:
-        evidence = session.get(Evidence, evidence_id)
-        acq = session.get(Acquisition, acquisition_id)
-        assert evidence is not None and acq is not None
-        evidence.status = "incomplete"
-        acq.state, acq.error, acq.finished_at = "failed", error.detail, ctx.clock.now()
-        session.add(evidence)
-        session.add(acq)
-        _stage(
-            ctx,
-            session,
-            "acquisition.incomplete",
-            actor,
-            case_ref,
-            evidence_id,
-            {"reason": "failed", "error": error.slug, "detail": error.detail, "bytes": 0},
-        )
-    ctx.ledger.flush_pending()
 
 
 def _evidence(session: Session, evidence_id: str) -> Evidence:
@@ -646,12 +895,25 @@ def verify_evidence(
                 evidence_id=evidence_id,
                 status=evidence.status,
             )
-        image_path = Path(evidence.image_path)
+        sealing = session.exec(
+            select(Acquisition.id)
+            .where(Acquisition.evidence_id == evidence_id)
+            .where(Acquisition.state == "sealing")
+        ).first()
+        if sealing is not None:  # recorded sealed; its files are being put in place
+            raise Conflict(
+                f"evidence {evidence_id} is being sealed; verify it in a moment",
+                evidence_id=evidence_id,
+                status="sealing",
+            )
+        image_path: Path | str = evidence.image_path
+        if not evidence.image_path.startswith("s3://"):
+            image_path = Path(evidence.image_path)
     piecewise = manifest.get("piecewise") or {}
     window = int(piecewise.get("window") or ctx.settings.piecewise_window)
     started = time.monotonic()
     check = verify_image(
-        image_path,
+        _media(image_path),
         expected_blake3=manifest["hashes"]["blake3"],
         expected_piecewise=list(piecewise.get("digests") or []),
         window=window,
@@ -701,43 +963,3 @@ def verify_evidence(
         )
     ctx.ledger.flush_pending()
     return report
-
-
-def recover_incomplete(ctx: AppContext) -> list[str]:
-    """Mark acquisitions a crash left ``running`` as ``incomplete`` (run at start-up).
-
-    Their partial ``image.raw.part`` is renamed ``.incomplete``; each gets an
-    ``acquisition.incomplete`` ledger entry. Returns the evidence ids touched.
-    """
-    now = ctx.clock.now()
-    touched: list[tuple[str, str, int]] = []
-    with ctx.session() as session:
-        running = session.exec(select(Acquisition).where(Acquisition.state == "running")).all()
-        for acq in running:
-            evidence = session.get(Evidence, acq.evidence_id)
-            if evidence is None:
-                continue
-            case = session.get(Case, evidence.case_id)
-            image = Path(evidence.image_path)
-            for part in sorted(image.parent.glob(f"{image.stem}.*.part")):
-                part.rename(part.with_name(part.name[: -len(".part")] + ".incomplete"))
-            if Path(evidence.image_path + ".incomplete").exists():
-                evidence.image_path = evidence.image_path + ".incomplete"
-            acq.state = "incomplete"
-            acq.error = "interrupted: custodyd stopped during the acquisition"
-            acq.finished_at = now
-            evidence.status = "incomplete"
-            session.add(acq)
-            session.add(evidence)
-            touched.append((evidence.id, case.ref if case else "", acq.bytes_done))
-            _stage(
-                ctx,
-                session,
-                "acquisition.incomplete",
-                SYSTEM_ACTOR,
-                case.ref if case else None,
-                evidence.id,
-                {"reason": "interrupted", "bytes": acq.bytes_done},
-            )
-    ctx.ledger.flush_pending()
-    return [t[0] for t in touched]

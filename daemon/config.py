@@ -46,11 +46,15 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None  # default: sqlite in home
     store_dir: Path | None = None  # default: home/evidence
+    store_url: str | None = None  # s3://bucket/prefix: evidence on S3 with Object Lock
 
     # imaging
     block_size: int = 16 * MiB
     buffers: int = 4
     piecewise_window: int = 64 * MiB
+    # Extra passes over the bad sectors once trimming and scraping are done (as
+    # ddrescue's --retry-passes; 0 by default like ddrescue: a dying disk is spared).
+    rescue_retries: int = Field(default=0, ge=0, le=100)
     extra_hashes: CommaList = Field(default_factory=list)
     image_format: str = "raw"  # raw | e01: what acquisitions write unless told otherwise
     e01_compression: str = "fast"  # none | fast | best
@@ -71,6 +75,7 @@ class Settings(BaseSettings):
     media_allow_only: bool = False  # True: only devices named in media_allow are media
     acquire_max_bps: int = 0  # cap on the acquisition read rate (0: unlimited)
     blockers_file: Path | None = None  # extra write-blocker ids (default home/blockers.json)
+    console_session_minutes: int = 480  # a console sign-in lasts this long at most
 
     # ledger
     ledger_origin: str = "custodyd.local/ledger"

@@ -66,7 +66,14 @@ class AppContext:
 
 
 def open_context(settings: Settings | None = None, clock: Clock | None = None) -> AppContext:
-    """Create directories, migrate the database, and return a ready context."""
+    """Create directories, migrate the database, settle what a crash left, return a context.
+
+    Every command that opens the database comes through here, so acquisitions a dead
+    process left unfinished are settled (sealed or incomplete) before anything reads
+    them; live ones hold their lock and are left alone (``custodyd.daemon.recovery``).
+    """
+    from custodyd.daemon.recovery import recover_incomplete
+
     settings = settings or Settings()
     settings.ensure_dirs()
     ctx = AppContext(settings=settings, clock=clock or SystemClock())
@@ -81,4 +88,5 @@ def open_context(settings: Settings | None = None, clock: Clock | None = None) -
             # that only read (and `ledger verify`, which reports it) still run; every
             # append keeps being refused with the same error.
             log.error("staged ledger entries not flushed: %s", exc.detail)
+    recover_incomplete(ctx)
     return ctx

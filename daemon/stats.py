@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.models import Acquisition, AlertOutbox, Evidence
+from custodyd.daemon.models import Acquisition, AcquisitionState, AlertOutbox, Evidence
 
 THROUGHPUT_WINDOW = 20  # finished acquisitions averaged for the throughput figure
 
@@ -45,12 +45,12 @@ def service_figures(ctx: AppContext) -> ServiceFigures:
         }
         acquired = session.exec(
             select(func.coalesce(func.sum(Acquisition.bytes_done), 0)).where(
-                Acquisition.state == "done"
+                Acquisition.state == AcquisitionState.DONE
             )
         ).one()
         recent = session.exec(
             select(Acquisition)
-            .where(Acquisition.state == "done")
+            .where(Acquisition.state == AcquisitionState.DONE)
             .where(col(Acquisition.finished_at).is_not(None))
             .order_by(col(Acquisition.id).desc())
             .limit(THROUGHPUT_WINDOW)

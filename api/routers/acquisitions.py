@@ -40,6 +40,8 @@ class JobOut(BaseModel):
     bytes_total: int
     rate_bps: float
     eta_seconds: float | None
+    read_errors: int = 0
+    read_error_bytes: int = 0
     evidence_id: str | None
     error: str | None
     cancel_reason: str | None

@@ -8,9 +8,13 @@ medium already queued or running (409).
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from custodyd.api.auth import require_role
@@ -27,6 +31,20 @@ from custodyd.daemon.imaging.output import ImageFormat
 router = APIRouter(prefix="/v1/media", tags=["media"])
 
 HASHES = ("sha256", "sha1", "md5")
+POLL_SECONDS = 0.25  # how often the stream looks at the registry's revision
+KEEPALIVE_SECONDS = 15.0
+MEDIA_EVENT_SCHEMA = {  # one Server-Sent Event as parsed (event name, data line)
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["media"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": '{"revision": int, "items": [medium, ...]}',
+        },
+    },
+    "required": ["event", "data"],
+}
 
 
 class MediumOut(BaseModel):
@@ -71,6 +89,46 @@ def list_(
 ) -> dict[str, Any]:
     items, nxt = params.slice([m.to_dict() for m in runtime.media.list()])
     return page(items, params, nxt)
+
+
+@router.get(
+    "/events",
+    summary="The attached media as Server-Sent Events: the whole list at once, then on each change",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": MEDIA_EVENT_SCHEMA}}}},
+)
+async def events(
+    request: Request,
+    _principal: Principal = Depends(require_role("examiner")),
+    runtime: Any = Depends(require_runtime),
+) -> StreamingResponse:
+    """One ``media`` event (``{"revision", "items"}``) now and after every attach,
+    detach or state change (seen within ``POLL_SECONDS``); a comment line keeps
+    an idle connection open. Ends when the client goes or the daemon stops."""
+    registry = runtime.media
+
+    async def stream() -> AsyncIterator[bytes]:
+        seen: int | None = None
+        idle = 0.0
+        while not runtime.stopping.is_set():
+            revision = registry.revision
+            if revision != seen:
+                seen = revision
+                idle = 0.0
+                items = [m.to_dict() for m in registry.list()]
+                data = json.dumps({"revision": revision, "items": items})
+                yield f"event: media\ndata: {data}\n\n".encode()
+            elif idle >= KEEPALIVE_SECONDS:
+                idle = 0.0
+                yield b": keep-alive\n\n"
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(POLL_SECONDS)
+            idle += POLL_SECONDS
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.get("/{medium:path}", response_model=MediumOut, summary="One attached medium (examiner)")

@@ -37,6 +37,7 @@ from custodyd.daemon.bench.processes import (
     run,
     write_random,
 )
+from custodyd.daemon.bench.targets import judge
 
 MiB = 1024 * 1024
 
@@ -72,23 +73,6 @@ OUTSIDE_TOOLS = ("dd", "b3sum", "dc3dd", "dcfldd", "sync")
 # 1-minute load average above this many runnable tasks per CPU: wall-clock ratios
 # are not judged (the CPU-time floors are).
 OVERSUBSCRIBED = 1.5
-
-
-def _met(value: float, op: str, bound: float) -> bool:
-    return {"<=": value <= bound, "<": value < bound, ">=": value >= bound, ">": value > bound}[op]
-
-
-def judge(figures: dict[str, float], bounds: dict[str, tuple[str, float]]) -> dict[str, Any]:
-    return {
-        name: {
-            "op": op,
-            "value": bound,
-            "got": figures[name],
-            "met": _met(figures[name], op, bound),
-        }
-        for name, (op, bound) in bounds.items()
-        if name in figures
-    }
 
 
 class _Session:

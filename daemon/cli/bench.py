@@ -50,6 +50,9 @@ def ledger_cmd(
         finally:
             ctx.ledger.close()
             ctx.close()
+    from custodyd.daemon.bench.targets import LEDGER_TARGETS, judge
+
+    result["targets"] = judge(result, LEDGER_TARGETS)  # stated for 1,000,000 entries
     if json_out:
         print_json(result)
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
@@ -38,9 +39,10 @@ def extract(
         print_json(manifest)
         return
     origin = manifest["derived_from"]
+    where = escape(origin["path"]) if origin["path"] else f"inode {origin['inode']}"
     console.print(
         f"evidence [bold]{manifest['evidence_id']}[/] derived from {manifest['parent']} "
-        f"({origin['path'] or 'inode ' + str(origin['inode'])}, {manifest['bytes']} bytes)\n"
+        f"({where}, {manifest['bytes']} bytes)\n"
         f"  blake3 {manifest['hashes']['blake3']}\n  sha256 {manifest['hashes']['sha256']}",
         highlight=False,
     )

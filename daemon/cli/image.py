@@ -3,6 +3,8 @@
 Ctrl-C cancels cleanly: the item is marked ``incomplete`` (ledger
 ``acquisition.incomplete``), the partial output keeps a ``.incomplete`` name and
 the command exits 130.
+``custodyd image --resume EVIDENCE_ID [SOURCE]`` continues an incomplete raw
+acquisition from its rescue map (SOURCE: where the same medium is now, if it moved).
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ from __future__ import annotations
 import getpass
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.progress import progress_bar
+
+if TYPE_CHECKING:
+    from custodyd.daemon.imaging.progress import ProgressCallback
 
 
 def cli_actor() -> str:
@@ -28,9 +33,19 @@ def cli_actor() -> str:
 
 @app.command("image")
 def image(
-    source: Path = typer.Argument(..., help="Block device or image file to acquire."),
-    case: str = typer.Option(..., "--case", help="Case reference (created when new)."),
-    store: Path | None = typer.Option(None, "--store", help="Evidence store directory."),
+    source: Path | None = typer.Argument(
+        None, help="Block device or image file to acquire (with --resume: optional)."
+    ),
+    case: str | None = typer.Option(None, "--case", help="Case reference (created when new)."),
+    resume_id: str | None = typer.Option(
+        None,
+        "--resume",
+        help="Continue the incomplete acquisition EVIDENCE_ID from its rescue map.",
+        metavar="EVIDENCE_ID",
+    ),
+    store: str | None = typer.Option(
+        None, "--store", help="Evidence store: a directory, or s3://bucket/prefix (Object Lock)."
+    ),
     hashes: str | None = typer.Option(
         None, "--hash", help="Extra digests besides BLAKE3: sha256,md5,sha1."
     ),
@@ -50,8 +65,30 @@ def image(
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
     from custodyd.daemon.acquisition import acquire, default_output
+    from custodyd.daemon.errors import InvalidInput
     from custodyd.daemon.imaging.output import ImageFormat
 
+    if resume_id is not None:
+        fixed = {
+            "--case": case,
+            "--store": store,
+            "--hash": hashes,
+            "--format": image_format,
+            "--compression": compression,
+            "--segment-size": segment_size,
+            "--examiner": examiner,
+            "--notes": notes,
+        }
+        given = [flag for flag, value in fixed.items() if value is not None]
+        if given:
+            raise InvalidInput(
+                f"{', '.join(given)}: fixed by the item being resumed; give only "
+                "--resume EVIDENCE_ID [SOURCE]"
+            )
+        _resume(resume_id, source, verify=not no_verify, json_out=json_out)
+        return
+    if source is None or case is None:
+        raise InvalidInput("give SOURCE and --case CASE (or --resume EVIDENCE_ID)")
     ctx = context()
     try:
         output = ImageFormat.of(
@@ -60,15 +97,9 @@ def image(
     except BaseException:
         ctx.close()
         raise
-    cancel = threading.Event()
-
-    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
-        cancel.set()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        with progress_bar() as progress:
-            manifest = acquire(
+        manifest = with_progress_and_cancel(
+            lambda progress, cancel: acquire(
                 ctx,
                 source,
                 case,
@@ -77,13 +108,16 @@ def image(
                 examiner=examiner,
                 notes=notes,
                 verify=not no_verify,
-                store=store,
+                store=store if store is None or store.startswith("s3://") else Path(store),
                 progress=progress,
                 cancel=cancel,
                 output=output,
             )
+        )
+        from custodyd.daemon.orders.object_lock import lock_new_item
+
+        lock_new_item(ctx, manifest, actor=cli_actor())
     finally:
-        signal.signal(signal.SIGINT, previous)
         ctx.close()
     if json_out:
         print_json(manifest)
@@ -91,7 +125,51 @@ def image(
         show_manifest(manifest)
 
 
+def _resume(evidence_id: str, source: Path | None, *, verify: bool, json_out: bool) -> None:
+    from custodyd.daemon.resume import resume
+
+    ctx = context()
+    try:
+        manifest = with_progress_and_cancel(
+            lambda progress, cancel: resume(
+                ctx,
+                evidence_id,
+                actor=cli_actor(),
+                source=source,
+                verify=verify,
+                progress=progress,
+                cancel=cancel,
+            )
+        )
+    finally:
+        ctx.close()
+    if json_out:
+        print_json(manifest)
+    else:
+        show_manifest(manifest)
+
+
+def with_progress_and_cancel(
+    run: Callable[[ProgressCallback | None, threading.Event], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run an acquisition with the progress bar (on a terminal) and Ctrl-C as a clean
+    cancel (the item is recorded ``incomplete``; the command exits 130)."""
+    cancel = threading.Event()
+
+    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with progress_bar() as progress:
+            return run(progress, cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def show_manifest(manifest: dict[str, Any]) -> None:
+    from rich.console import Console  # only when a person reads it (start-up time)
+
     console = Console()
     console.print(f"[bold]evidence[/] {manifest['evidence_id']}  case {manifest['case']}")
     console.print(f"  status   {manifest['status']}  verified {manifest.get('verified')}")

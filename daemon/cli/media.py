@@ -7,6 +7,7 @@ daemon has seen the device), read-only and write-block verdict are read live.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -108,3 +109,60 @@ def list_command(
             item["model"] or item["loop_backing_file"] or "-",
         )
     Console().print(table)
+
+
+@media_app.command("acquire")
+def acquire_command(
+    medium: str = typer.Argument(..., help="Medium id (or key, or device node) from media list."),
+    case: str = typer.Option(..., "--case", help="Case reference (created when new)."),
+    store: Path | None = typer.Option(None, "--store", help="Evidence store directory."),
+    hashes: str | None = typer.Option(
+        None, "--hash", help="Extra digests besides BLAKE3: sha256,md5,sha1."
+    ),
+    examiner: str | None = typer.Option(None, "--examiner"),
+    notes: str | None = typer.Option(None, "--notes"),
+    no_verify: bool = typer.Option(False, "--no-verify", help="Skip the re-read verify pass."),
+    image_format: str | None = typer.Option(
+        None, "--format", help="raw (default) or e01 (EnCase 6 Expert Witness)."
+    ),
+    compression: str | None = typer.Option(
+        None, "--compression", help="E01 chunk compression: none, fast (default) or best."
+    ),
+    segment_size: str | None = typer.Option(
+        None, "--segment-size", help="E01 segment size, e.g. 650M, 2G (default 1500M)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Acquire a held medium (attached, write-protected) into CASE, as `image` does."""
+    from custodyd.daemon.acquisition import default_output
+    from custodyd.daemon.cli.image import cli_actor, show_manifest, with_progress_and_cancel
+    from custodyd.daemon.held_media import acquire_held
+    from custodyd.daemon.imaging.output import ImageFormat
+
+    ctx = context()
+    try:
+        output = ImageFormat.of(
+            image_format, compression, segment_size, defaults=default_output(ctx.settings)
+        )
+        manifest = with_progress_and_cancel(
+            lambda progress, cancel: acquire_held(
+                ctx,
+                medium,
+                case,
+                actor=cli_actor(),
+                hashes=hashes.split(",") if hashes else (),
+                examiner=examiner,
+                notes=notes,
+                verify=not no_verify,
+                store=store,
+                progress=progress,
+                cancel=cancel,
+                output=output,
+            )
+        )
+    finally:
+        ctx.close()
+    if json_out:
+        print_json(manifest)
+    else:
+        show_manifest(manifest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from custodyd.daemon.cli.app import app
@@ -78,7 +79,7 @@ def _out(data: dict[str, Any], json_out: bool, verb: str) -> None:
     if json_out:
         print_json(data)
         return
-    console.print(f"order [bold]{data['id']}[/] ({data['ref']}) {verb}", highlight=False)
+    console.print(f"order [bold]{data['id']}[/] ({escape(data['ref'])}) {verb}", highlight=False)
     show_fields(data, FIELDS)
     if data["status"] == "hold":
         console.print("[yellow]hold until a decision: no expiry while it stands[/]")
@@ -86,7 +87,7 @@ def _out(data: dict[str, Any], json_out: bool, verb: str) -> None:
         console.print("[yellow]granted: kept until the execution is recorded (orders executed)[/]")
     for notice in data.get("notices") or []:
         console.print(
-            f"notice {notice['at']} [{notice['kind']}]: {notice['text']}", highlight=False
+            f"notice {notice['at']} {notice['kind']}: {escape(notice['text'])}", highlight=False
         )
 
 

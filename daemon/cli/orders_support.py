@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from custodyd.daemon.errors import InvalidInput
 
@@ -50,7 +51,7 @@ def show_fields(data: dict[str, Any], keys: list[str]) -> None:
         if value not in (None, "", []):
             if isinstance(value, list):
                 value = ", ".join(str(v) for v in value)
-            console.print(f"[bold]{key:>18}[/] {value}", highlight=False)
+            console.print(f"[bold]{key:>18}[/] {escape(str(value))}", highlight=False)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ import pytsk3
 from custodyd.daemon.errors import InvalidInput, NotFound, SourceError
 from custodyd.daemon.inventory.tsk import FS_TYPE_NAMES, open_image
 
-CHUNK = 1024 * 1024
+CHUNK = 4 * 1024 * 1024
 
 
 @dataclass

@@ -8,6 +8,7 @@ returned :class:`ImagingResult` says so (``outcome`` and ``error``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -31,7 +32,7 @@ from custodyd.daemon.imaging.output import (
 )
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
 from custodyd.daemon.imaging.pipeline import Consumer, PassResult, Pipeline
-from custodyd.daemon.imaging.progress import ProgressCallback
+from custodyd.daemon.imaging.progress import Progress, ProgressCallback
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
 from custodyd.daemon.imaging.rescue import CopyReader, MapKeeper, Rescuer, RescueStats
 
@@ -52,6 +53,9 @@ class ImagingResult:
     ended_early: bool = False
     error: CustodydError | None = None
     rescue: list[dict[str, int | str]] = field(default_factory=list)  # passes after the first
+    # When rescue passes ran on a raw image: its digests come from a read-back of the
+    # destination; windows no later pass touched were compared with pass 1's stream.
+    readback: dict[str, Any] | None = None
     image: dict[str, Any] = field(default_factory=dict)  # format, segments, ...
 
     @property
@@ -120,8 +124,14 @@ def image_source(
     log: Log | None = None,
     output: ImageFormat | None = None,
     metadata: ImageMetadata | None = None,
+    publish: bool = True,
+    sink: Callable[[SourceInfo], ImageSink] | None = None,
 ) -> ImagingResult:
     """Image ``source`` into ``image_path`` and keep the rescue map beside it.
+
+    ``publish=False``: a complete image stays under its ``.part`` name(s), synced,
+    for the caller to rename once it has recorded it (see ``ImageWriter.finish``).
+    An incomplete result reports only what the partial file holds (see ``_finish``).
 
     Pass 1 streams the source through the hashers and the writer; media errors are
     zero-filled and left to the ddrescue-style passes of :mod:`.rescue`, which then
@@ -134,7 +144,8 @@ def image_source(
     ``output`` chooses the image written (raw by default). An E01 sink also gets
     MD5 and SHA-1 (it stores them); as compressed chunks cannot be patched in
     place, rescued bytes go to a sparse side file and the E01 is then rewritten
-    once from the first one and that file (:meth:`E01Sink.rebuild`).
+    once from the first one and that file (:meth:`E01Sink.rebuild`). ``sink``
+    replaces the local file with another consumer (an S3 multipart upload).
     """
     say = log or (lambda _msg: None)
     output = output or ImageFormat()
@@ -144,9 +155,12 @@ def image_source(
     keeper = MapKeeper(RescueMap.new(info.size), image_path.parent / MAP_NAME, str(source))
     reader = CopyReader(fd, info, keeper, cancel=cancel)
     stats = RescueStats([])
+    readback: dict[str, Any] | None = None
     try:
         output.check_source_size(info.size, info.path)
-        writer: ImageSink = open_sink(output, image_path, info, metadata)
+        writer: ImageSink = (
+            sink(info) if sink is not None else open_sink(output, image_path, info, metadata)
+        )
         consumers, digests, piecewise = hash_consumers(hashes, window)
 
         def write(view: memoryview) -> None:
@@ -162,6 +176,7 @@ def image_source(
             f"output {output.to_dict()}"
         )
         pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
+        progress = _with_read_errors(progress, keeper)
         result = pipeline.run(reader.read, info.size, progress=progress, cancel=cancel)
         outcome, error = _pass_outcome(result, info)
         if outcome == "complete" and not keeper.map.finished:
@@ -172,6 +187,11 @@ def image_source(
             try:
                 writer.sync()
                 gaps = [(b.pos, b.size) for b in bad_ranges(keeper.map)]
+                # The rescue rewrites windows in place: the streamed window digests stop
+                # describing the file (the finished image is re-hashed below); those of
+                # untouched windows are kept to verify the read-back against the source.
+                streamed = piecewise.finish()
+                piecewise = PiecewiseHasher(window)
                 stats = Rescuer(
                     reader,
                     writer.rescue_fd(),
@@ -193,6 +213,7 @@ def image_source(
                     )
                 else:
                     assert isinstance(writer, RawSink)
+                    reread = time.monotonic()
                     digests, piecewise = _rehash(
                         writer.part_path,
                         hashes,
@@ -202,6 +223,9 @@ def image_source(
                         buffers,
                         progress,
                         cancel,
+                    )
+                    readback = compare_windows(
+                        streamed, piecewise.finish(), gaps, window, time.monotonic() - reread
                     )
             except (KeyboardInterrupt, Cancelled):
                 outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
@@ -227,6 +251,8 @@ def image_source(
         bytes_read=result.bytes_read,
         ended_early=result.ended_early,
         durable_upto=writer.written,  # the reader marks bytes before the writer has them
+        publish=publish,
+        readback=readback,
     )
 
 
@@ -246,9 +272,17 @@ def _finish(
     bytes_read: int,
     ended_early: bool,
     durable_upto: int | None,
+    publish: bool = True,
+    readback: dict[str, Any] | None = None,
 ) -> ImagingResult:
-    """Seal the pass's output under its final name, or keep it as ``.incomplete``
-    with a map that vouches only for synced bytes; report what is unreadable."""
+    """Seal the pass's output under its final name (``publish``; else it stays ``.part``
+    for the caller), or keep it as ``.incomplete`` with a map that vouches only for
+    synced bytes; report what is unreadable.
+
+    An incomplete result never overstates: its piecewise digests are those of the
+    windows complete in a partial raw file (not of bytes read or hashed but never
+    written, nor of a partial last window; none for a partial E01, whose file size is
+    not media bytes); the caller takes ``bytes`` from the file."""
     errors = ErrorMap(info.logical_sector_size)
     for bad in bad_ranges(keeper.map):
         if bad.status == mapfile.BAD_SECTOR or outcome == "complete":
@@ -264,7 +298,8 @@ def _finish(
             keeper.map.current_status = mapfile.DONE
             keeper.save()
             final = writer.finish(
-                FinishInfo({name: h.hexdigest() for name, h in digests.items()}, errors)
+                FinishInfo({name: h.hexdigest() for name, h in digests.items()}, errors),
+                publish=publish,
             )
         except CustodydError as exc:
             outcome, error = "failed", exc
@@ -275,12 +310,18 @@ def _finish(
         except CustodydError as exc:  # e.g. the full disk that ended the pass
             say(f"rescue map not updated ({exc.detail}); the previous map stays valid")
         say(f"{outcome}: {error.detail if error else ''}; partial output kept as {final}")
+    if outcome == "complete":
+        windows = piecewise.finish()
+    elif isinstance(writer, RawSink) and final is not None:
+        windows = piecewise.digests[: final.stat().st_size // window]
+    else:
+        windows = []
     return ImagingResult(
         source=info,
         outcome=outcome,
         bytes=bytes_read,
         hashes={name: h.hexdigest() for name, h in digests.items()},
-        piecewise=piecewise.finish(),
+        piecewise=windows,
         window=window,
         errors=errors,
         seconds=time.monotonic() - started,
@@ -288,6 +329,7 @@ def _finish(
         ended_early=ended_early,
         error=error,
         rescue=stats.passes,
+        readback=readback if outcome == "complete" else None,
         image=writer.details() if outcome == "complete" else {},
     )
 
@@ -314,6 +356,10 @@ def _rehash(
     consumers, digests, piecewise = hash_consumers(hashes, window)
     fd = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        # why: these digests are the read-back verification of what the passes wrote:
+        # everything must be on the disk, and read from it, not from the page cache.
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         reader = SourceReader(fd, SourceInfo(str(image), size), cancel=cancel)
         result = Pipeline(consumers, block_size=block_size, buffers=buffers).run(
             reader.read, size, progress=progress, phase="rescue: hashing", cancel=cancel
@@ -329,6 +375,30 @@ def _rehash(
     return digests, piecewise
 
 
+def compare_windows(
+    streamed: list[str],
+    readback: list[str],
+    gaps: list[tuple[int, int]],
+    window: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Compare the window digests read back from the destination with those streamed
+    from the source in pass 1, for every window no later pass touched (``gaps``: the
+    areas pass 1 left unread, which later passes filled in place)."""
+    touched: set[int] = set()
+    for pos, size in gaps:
+        touched.update(range(pos // window, (pos + size - 1) // window + 1))
+    compared = [i for i in range(len(readback)) if i not in touched]
+    mismatched = [i for i in compared if i >= len(streamed) or streamed[i] != readback[i]]
+    return {
+        "windows": len(readback),
+        "compared": len(compared),
+        "rescued": len(readback) - len(compared),
+        "mismatched": mismatched,
+        "seconds": round(seconds, 3),
+    }
+
+
 def resume_image(
     source: Path,
     image_path: Path,
@@ -342,6 +412,7 @@ def resume_image(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     log: Log | None = None,
+    publish: bool = True,
 ) -> ImagingResult:
     """Continue an interrupted acquisition from its rescue map, in the same image.
 
@@ -370,6 +441,7 @@ def resume_image(
     reader = SourceReader(fd, info, cancel=cancel)
     outcome, error = "complete", None
     stats = RescueStats([])
+    readback: dict[str, Any] | None = None
     digests: dict[str, Hasher] = {}
     piecewise = PiecewiseHasher(window)
     try:
@@ -377,8 +449,13 @@ def resume_image(
             reader, writer.fd, keeper, retries=retries, progress=progress, cancel=cancel, log=say
         ).run()
         os.ftruncate(writer.fd, info.size)  # a partial file shorter than the source
+        reread = time.monotonic()
         digests, piecewise = _rehash(
             writer.part_path, hashes, window, info.size, block_size, buffers, progress, cancel
+        )
+        # no window was streamed through the hashers: all of them rest on the read-back
+        readback = compare_windows(
+            [], piecewise.finish(), [(0, info.size)], window, time.monotonic() - reread
         )
     except (KeyboardInterrupt, Cancelled):
         outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
@@ -402,4 +479,31 @@ def resume_image(
         bytes_read=info.size if outcome == "complete" else rmap.finished_prefix(),
         ended_early=False,
         durable_upto=None,  # every pwrite was synced before the map vouched for it
+        publish=publish,
+        readback=readback,
     )
+
+
+_FAILED_AREAS = (mapfile.NON_TRIMMED, mapfile.NON_SCRAPED, mapfile.BAD_SECTOR)
+
+
+def _with_read_errors(
+    progress: ProgressCallback | None, keeper: MapKeeper
+) -> ProgressCallback | None:
+    """Progress reports that also say how many areas failed to read so far (live views)."""
+    if progress is None:
+        return None
+    report = progress
+
+    def counting(update: Progress) -> None:
+        with keeper.lock:
+            failed = [b for b in keeper.map.blocks if b.status in _FAILED_AREAS]
+        report(
+            dataclasses.replace(
+                update,
+                read_errors=len(failed),
+                read_error_bytes=sum(b.size for b in failed),
+            )
+        )
+
+    return counting

@@ -129,7 +129,7 @@ class ImageSink(Protocol):
 
     def rescue_fd(self) -> int: ...
 
-    def finish(self, done: FinishInfo) -> Path: ...
+    def finish(self, done: FinishInfo, *, publish: bool = True) -> Path: ...
 
     def abandon(self) -> Path | None: ...
 
@@ -164,8 +164,8 @@ class RawSink:
     def rescue_fd(self) -> int:
         return self._writer.fd
 
-    def finish(self, done: FinishInfo) -> Path:
-        return self._writer.finish()
+    def finish(self, done: FinishInfo, *, publish: bool = True) -> Path:
+        return self._writer.finish(publish=publish)
 
     def abandon(self) -> Path | None:
         return self._writer.abandon()
@@ -300,11 +300,12 @@ class E01Sink:
                 path.unlink()
         self._scratch = []
 
-    def finish(self, done: FinishInfo) -> Path:
+    def finish(self, done: FinishInfo, *, publish: bool = True) -> Path:
         return self._writer.finish(
             md5=bytes.fromhex(done.hashes["md5"]),
             sha1=bytes.fromhex(done.hashes["sha1"]),
             bad_ranges=[(r.offset, r.length) for r in done.errors.ranges],
+            publish=publish,
         )
 
     def abandon(self) -> Path | None:
@@ -328,10 +329,11 @@ class E01Sink:
 
 
 def image_files(path: Path) -> list[Path]:
-    """Every file of a finished image: the raw file, or an E01's segments in order."""
+    """Every file of a finished image: the raw file, or an E01's segments in order
+    (``image.E01.part`` -> its ``.part`` segments, before the image is published)."""
     from custodyd.daemon.imaging.ewf.reader import segment_paths
 
-    return segment_paths(path) if path.suffix == ".E01" else [path]
+    return segment_paths(path) if path.name.removesuffix(".part").endswith(".E01") else [path]
 
 
 def open_sink(

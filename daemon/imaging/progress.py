@@ -19,6 +19,8 @@ class Progress:
     rate_bps: float
     eta_seconds: float | None
     phase: str = "acquire"  # acquire | verify
+    read_errors: int = 0  # unreadable areas met so far (set by the engine on acquisition passes)
+    read_error_bytes: int = 0
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -23,7 +23,9 @@ later: when any pass after the first ran, the caller re-hashes the finished imag
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +36,13 @@ from custodyd.daemon.errors import Cancelled, DestinationError, DestinationFull,
 from custodyd.daemon.imaging import mapfile
 from custodyd.daemon.imaging.mapfile import RescueMap
 from custodyd.daemon.imaging.progress import ProgressCallback, ProgressMeter
-from custodyd.daemon.imaging.reader import MEDIA_ERRNOS, READ_CHUNK, SourceInfo, SourceReader
+from custodyd.daemon.imaging.reader import (
+    BLKGETSIZE64,
+    MEDIA_ERRNOS,
+    READ_CHUNK,
+    SourceInfo,
+    SourceReader,
+)
 
 CLUSTER = 64 * 1024  # ddrescue's default cluster: 128 sectors of 512 bytes
 SKIP_MIN = 64 * 1024  # ddrescue's default initial skip size
@@ -156,8 +164,24 @@ class CopyReader(SourceReader):
             return os.preadv(self.fd, [chunk], offset)
         except OSError as exc:
             if exc.errno in MEDIA_ERRNOS:
+                check_present(self.fd, self.info)
                 return None
             raise SourceError(f"reading source at byte {offset}: {exc.strerror}") from exc
+
+
+def check_present(fd: int, info: SourceInfo) -> None:
+    """A read error from a medium that is gone (pulled, detached loop) is not a bad
+    sector: raise instead of zero-filling and scraping the rest of a missing disk."""
+    if not info.is_device:
+        return
+    try:
+        size = struct.unpack("Q", fcntl.ioctl(fd, BLKGETSIZE64, b"\0" * 8))[0]
+    except OSError:
+        size = 0
+    if size != info.size:
+        raise SourceError(
+            f"source {info.path} is gone (now {size} bytes of {info.size}): pulled or detached"
+        )
 
 
 class Rescuer:
@@ -343,6 +367,7 @@ class Rescuer:
                 got = _pread_full(self.reader.fd, chunk, pos)
         except OSError as exc:
             if exc.errno in MEDIA_ERRNOS:
+                check_present(self.reader.fd, self.reader.info)
                 return False
             raise SourceError(f"reading source at byte {pos}: {exc.strerror}") from exc
         if got < size:  # the source ended early (shrunk, pulled): not a bad sector

@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from custodyd.daemon.errors import Cancelled, SourceError
 from custodyd.daemon.imaging.ewf.reader import is_ewf
@@ -49,8 +49,62 @@ class VerifyResult:
 HASH_CHUNK = 1024 * 1024
 
 
+class MediaReader(Protocol):
+    """Anything with a size and ranged reads (an object in a store, read with ranged GETs)."""
+
+    size: int
+
+    def read(self, offset: int, length: int) -> bytes: ...
+
+
+READER_CHUNK = 16 * 1024 * 1024
+
+
+def hash_reader(
+    reader: MediaReader,
+    *,
+    window: int,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    piecewise: bool = True,
+) -> HashResult:
+    """BLAKE3 (+ piecewise windows) of a reader's bytes, the next range fetched while the
+    current one is hashed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.monotonic()
+    digest = new_blake3()
+    windows = PiecewiseHasher(window)
+    meter = ProgressMeter(reader.size, progress, phase="verify")
+    done = 0
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(reader.read, 0, READER_CHUNK)
+        while done < reader.size:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("verification cancelled")
+            data = pending.result()
+            if not data:
+                break
+            nxt = done + len(data)
+            if nxt < reader.size:
+                pending = pool.submit(reader.read, nxt, READER_CHUNK)
+            digest.update(data)
+            if piecewise:
+                windows.update(memoryview(data))
+            done = nxt
+            meter.update(done)
+    meter.update(done, final=True)
+    return HashResult(
+        bytes=done,
+        blake3=digest.hexdigest(),
+        piecewise=windows.finish() if piecewise else [],
+        read_errors=[],
+        seconds=time.monotonic() - started,
+    )
+
+
 def hash_image(
-    path: Path,
+    path: Path | str | MediaReader,
     *,
     window: int,
     block_size: int = HASH_CHUNK,
@@ -70,6 +124,10 @@ def hash_image(
     silently accepted. An E01 image is decoded (every chunk checked) and its media
     data hashed instead (:func:`custodyd.daemon.imaging.ewf.verify.hash_ewf`).
     """
+    if not isinstance(path, (str, Path)):
+        return hash_reader(
+            path, window=window, progress=progress, cancel=cancel, piecewise=piecewise
+        )
     if is_ewf(path):
         from custodyd.daemon.imaging.ewf.verify import hash_ewf  # it builds a HashResult
 
@@ -121,7 +179,7 @@ def hash_image(
 
 
 def verify_image(
-    path: Path,
+    path: Path | str | MediaReader,
     *,
     expected_blake3: str,
     expected_piecewise: list[str],

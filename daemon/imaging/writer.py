@@ -82,8 +82,13 @@ class ImageWriter:
         except OSError as exc:
             self._raise(exc)
 
-    def finish(self) -> Path:
-        """fsync, drop the cached pages (a verify then reads the disk), rename into place."""
+    def finish(self, *, publish: bool = True) -> Path:
+        """fsync, drop the cached pages (a verify then reads the disk), rename into place.
+
+        ``publish=False`` keeps the durable image under its ``.part`` name (and returns
+        that path): the acquisition service renames it only once its database says the
+        item is sealed, so a crash in between never leaves a final-named image behind.
+        """
         try:
             # why: the image gets its final name only once every byte is on disk.
             os.fsync(self.fd)
@@ -93,6 +98,8 @@ class ImageWriter:
             os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(self.fd)
         self.closed = True
+        if not publish:
+            return self.part_path
         os.rename(self.part_path, self.final_path)
         try:
             fsync_dir(self.final_path.parent)  # why: the final name must survive a crash

@@ -157,21 +157,44 @@ class EwfImage(pytsk3.Img_Info):  # type: ignore[misc]
         return int(self._handle.get_media_size())
 
 
-def open_image(path: str) -> Any:
-    """pytsk3 image of a raw file/device, or of an E01 container's media data."""
+class ReaderImage(pytsk3.Img_Info):  # type: ignore[misc]
+    """A raw image behind any object with ``size`` and ``read(offset, length)`` (e.g. an
+    object in a store, read with ranged GETs)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def close(self) -> None:
+        pass
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self._reader.read(offset, size)
+
+    def get_size(self) -> int:
+        return int(self._reader.size)
+
+
+def open_image(path: Any) -> Any:
+    """pytsk3 image of a raw file/device, of an E01 container's media data, or of a
+    reader object (``size``, ``read(offset, length)``)."""
+    if not isinstance(path, (str, Path)):
+        return ReaderImage(path)
     try:
         with open(path, "rb") as fh:
             magic = fh.read(len(EWF_SIGNATURE))
     except OSError:
         magic = b""
     if magic == EWF_SIGNATURE:
-        return EwfImage(path)
-    return pytsk3.Img_Info(path)
+        return EwfImage(str(path))
+    return pytsk3.Img_Info(str(path))
 
 
-def inventory(path: Path | str) -> dict[str, Any]:
-    """Volume system, allocated partitions and filesystems of a raw/E01 image or device."""
-    path = str(path)
+def inventory(path: Path | str | Any) -> dict[str, Any]:
+    """Volume system, allocated partitions and filesystems of a raw/E01 image or device
+    (or of a reader object: ``size``, ``read(offset, length)``, ``url``)."""
+    source = path if not isinstance(path, (str, Path)) else None
+    path = str(path) if source is None else str(getattr(source, "url", "reader"))
     result: dict[str, Any] = {
         "path": path,
         "sector_size": 512,
@@ -181,7 +204,7 @@ def inventory(path: Path | str) -> dict[str, Any]:
         "notes": [],
     }
     try:
-        img = open_image(path)
+        img = open_image(source if source is not None else path)
     except (OSError, RuntimeError, ImportError) as exc:
         result["notes"].append(f"cannot open image: {exc}")
         return result

@@ -3,8 +3,8 @@
 One module per domain; each domain's migrations live on its own Alembic branch.
 """
 
-from custodyd.daemon.models.auth import ApiToken, CaseMember, User
-from custodyd.daemon.models.core import Acquisition, Case, Evidence, Medium
+from custodyd.daemon.models.auth import ApiToken, CaseMember, ConsoleSession, User
+from custodyd.daemon.models.core import Acquisition, AcquisitionState, Case, Evidence, Medium
 from custodyd.daemon.models.ledger import LedgerCheckpointRow, LedgerEntryRow, LedgerNodeRow
 from custodyd.daemon.models.orders import (
     AlertOutbox,
@@ -23,11 +23,13 @@ from custodyd.daemon.models.orders import (
 
 __all__ = [
     "Acquisition",
+    "AcquisitionState",
     "AlertOutbox",
     "AlertRecipient",
     "ApiToken",
     "Case",
     "CaseMember",
+    "ConsoleSession",
     "Disposition",
     "Evidence",
     "FixityState",

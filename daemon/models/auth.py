@@ -49,3 +49,21 @@ class CaseMember(SQLModel, table=True):
     token_id: int | None = Field(default=None, foreign_key="api_tokens.id", index=True)
     role: str = Field(max_length=20)
     added_at: datetime = utc_datetime()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A browser session of the console, opened by presenting an API token.
+
+    Only the SHA-256 of the session secret is stored (like tokens). The session
+    acts as its token: revoking the token (or disabling its user) ends every
+    session opened with it, and a session never outlives ``expires_at``.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(unique=True, index=True, max_length=64)
+    token_id: int = Field(foreign_key="api_tokens.id", index=True)
+    created_at: datetime = utc_datetime()
+    expires_at: datetime = utc_datetime()
+    ended_at: datetime | None = utc_datetime(nullable=True)

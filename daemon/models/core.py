@@ -9,6 +9,7 @@ check found the image changed, ``disposed`` after return or destruction.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlmodel import Field, SQLModel
@@ -70,12 +71,26 @@ class Evidence(SQLModel, table=True):
     sealed_at: datetime | None = utc_datetime(nullable=True)
 
 
+class AcquisitionState(StrEnum):
+    """The one vocabulary of an acquisition's state (stored as the lower-case value).
+
+    Every way an acquisition can end without a sealed item — the source failed, it
+    was cancelled, the process died — is ``incomplete``; *why* is in ``error`` and in
+    the ledger's ``acquisition.incomplete`` entry (``reason``), not in another state.
+    """
+
+    RUNNING = "running"
+    SEALING = "sealing"  # the database says sealed; the disk side is being finished
+    DONE = "done"
+    INCOMPLETE = "incomplete"
+
+
 class Acquisition(SQLModel, table=True):
     __tablename__ = "acquisitions"
 
     id: int | None = Field(default=None, primary_key=True)
     evidence_id: str = Field(foreign_key="evidence.id", index=True)
-    state: str = "running"  # queued | running | done | failed | cancelled | incomplete
+    state: str = AcquisitionState.RUNNING  # an AcquisitionState
     bytes_done: int = 0
     bytes_total: int = 0
     read_errors: int = 0

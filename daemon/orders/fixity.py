@@ -51,7 +51,8 @@ class FixityReport:
 
 
 def acquisition_running(session: Session) -> bool:
-    query = select(Acquisition.id).where(col(Acquisition.state).in_(("running", "queued")))
+    busy = ("running", "sealing", "queued")  # sealing: the image is being renamed into place
+    query = select(Acquisition.id).where(col(Acquisition.state).in_(busy))
     return session.exec(query.limit(1)).first() is not None
 
 

@@ -177,7 +177,7 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
     Entering it, like a follow-up request later, alerts the 24/7 point of contact
     at once (art. 67), through the alert outbox, in the same transaction.
     """
-    from custodyd.daemon.orders.alerts.contact247 import enqueue_contact_alert
+    from custodyd.daemon.orders.alerts.contact247 import alert_contact_now, enqueue_contact_alert
 
     if not request.ref.strip():
         raise InvalidInput("an order needs its reference (ref)", field="ref")
@@ -271,6 +271,8 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
             session, ctx, order, "entered", case_ref=result["case"], evidence=result["evidence"]
         )
     ctx.ledger.flush_pending()
+    alert_contact_now(ctx, result["id"])
+    _sync_store_lock(ctx, result, actor)
     return result
 
 
@@ -314,7 +316,15 @@ def _step(
         if after is not None:
             after(session, order, result)
     ctx.ledger.flush_pending()
+    _sync_store_lock(ctx, result, actor)
     return result
+
+
+def _sync_store_lock(ctx: AppContext, result: dict[str, Any], actor: str) -> None:
+    """Items on S3 carry the orders in the store's own Object Lock (retention, legal hold)."""
+    from custodyd.daemon.orders.object_lock import sync_object_lock
+
+    sync_object_lock(ctx, list(result.get("evidence") or []), actor=actor)
 
 
 def renew_order(
@@ -354,6 +364,10 @@ def renew_order(
         previous = order.expires_on
         order.expires_on = previous + timedelta(days=length)
         order.renewals += 1
+        order.expiry_rule = (
+            f"{order.expiry_rule}; renewal {order.renewals} on {today(ctx.clock)}: "
+            f"{previous} + {length} days ({regime.citation})"
+        )
         return {
             "previous_expiry": previous.isoformat(),
             "renewal_days": length,
@@ -370,7 +384,7 @@ def followup_order(
     if ref is not None:
         check_name(ref, "order ref")
 
-    from custodyd.daemon.orders.alerts.contact247 import enqueue_contact_alert
+    from custodyd.daemon.orders.alerts.contact247 import alert_contact_now, enqueue_contact_alert
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
         if order.status in ("hold", "executing"):
@@ -389,7 +403,9 @@ def followup_order(
             session, ctx, order, key, case_ref=result["case"], evidence=result["evidence"]
         )
 
-    return _step(ctx, order_id, "order.followup", actor, change, alert)
+    result = _step(ctx, order_id, "order.followup", actor, change, alert)
+    alert_contact_now(ctx, order_id)
+    return result
 
 
 def decide_order(

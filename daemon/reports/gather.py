@@ -28,6 +28,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
@@ -54,6 +55,7 @@ from custodyd.daemon.reports.records import (
     CaseInfo,
     Digest,
     Filesystem,
+    ImageFile,
     Item,
     OrderRecord,
     Partition,
@@ -228,6 +230,7 @@ def _item(
         seconds=manifest.get("seconds"),
         rate_bps=manifest.get("rate_bps"),
         bytes=manifest.get("bytes"),
+        image=_image(manifest),
         hashes=_hashes(manifest.get("hashes") or {}),
         manifest_sha256=_last_payload(entries, "evidence.sealed", "manifest_sha256"),
         piecewise_window=(manifest.get("piecewise") or {}).get("window"),
@@ -298,6 +301,16 @@ def _source(manifest: dict[str, Any]) -> SourceIdentity:
         logical_sector_size=source.get("logical_sector_size"),
         physical_sector_size=source.get("physical_sector_size"),
     )
+
+
+def _image(manifest: dict[str, Any]) -> ImageFile:
+    raw = manifest.get("image")
+    info: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    fields = _known(ImageFile, info)
+    fields["segments"] = [str(Path(s).name) for s in info.get("segments") or []]
+    fields["format"] = manifest.get("format") or info.get("format")
+    fields["path"] = manifest.get("image_path")
+    return ImageFile(**fields)
 
 
 def _hashes(hashes: dict[str, Any]) -> list[Digest]:

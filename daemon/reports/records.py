@@ -63,6 +63,19 @@ class SourceIdentity(BaseModel):
     physical_sector_size: int | None = None
 
 
+class ImageFile(BaseModel):
+    """Where and how the image was written (raw, or E01 with its segments)."""
+
+    format: str | None = None
+    path: str | None = None
+    compression: str | None = None
+    segments: list[str] = []
+    chunk_size: int | None = None
+    chunks: int | None = None
+    compressed_chunks: int | None = None
+    stored_bytes: int | None = None
+
+
 class Digest(BaseModel):
     algorithm: str
     hex: str
@@ -140,6 +153,7 @@ class Item(BaseModel):
     seconds: float | None = None
     rate_bps: int | None = None
     bytes: int | None = None
+    image: ImageFile = ImageFile()
     hashes: list[Digest] = []
     manifest_sha256: str | None = None
     piecewise_window: int | None = None

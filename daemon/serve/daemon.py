@@ -65,6 +65,10 @@ class Daemon:
 
     # -- start ------------------------------------------------------------
     def start(self, announce: Callable[[str], None] = print) -> Runtime:
+        if self.settings.store_url:  # an S3 store without Object Lock is refused at start
+            from custodyd.daemon.store.s3 import S3Store
+
+            S3Store(self.settings.store_url).check()
         ctx = self.ctx = open_context(self.settings)
         recover(ctx)
         media = MediaRegistry(ctx, auto_acquire=self.settings.auto_acquire)

@@ -42,6 +42,7 @@ from custodyd.daemon.errors import NotFound
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.ledger.staged import staged
 from custodyd.daemon.models import Evidence, Medium
+from custodyd.daemon.resume import resumable_item
 from custodyd.hardware import readonly
 from custodyd.hardware.device import BlockDevice
 from custodyd.hardware.hdparm import hidden_areas
@@ -58,7 +59,14 @@ class Acquirer(Protocol):
     Declared here so that the dependency runs one way: ``queue`` imports ``media``.
     """
 
-    def submit(self, medium_key_or_id: str | int, case_ref: str, *, actor: str) -> Any: ...
+    def submit(
+        self,
+        medium_key_or_id: str | int,
+        case_ref: str,
+        *,
+        actor: str,
+        resume: str | None = None,
+    ) -> Any: ...
 
     def cancel_for_medium(self, key: str, reason: str) -> Any: ...
 
@@ -85,6 +93,7 @@ def decide(
     auto_acquire: str | None,
     at_startup: bool,
     seen_before: bool,
+    resumable: str | None = None,
 ) -> Decision:
     """The media policy, pure: no device, no database (tested without root).
 
@@ -93,7 +102,9 @@ def decide(
     no hardware blocker stands in. Otherwise it is acquired at once under an
     ``auto_acquire`` case — except a medium already known that was present when
     the daemon started (a restart must not start a second acquisition behind an
-    examiner's back) — or held for an examiner.
+    examiner's back) — or held for an examiner. A medium coming back with an
+    ``incomplete`` item that can be resumed (``resumable``: its evidence id) is
+    resumed from its rescue map in that item, not acquired again from sector 0.
     """
     if write_block == "none" or (ro_error is not None and write_block != "hardware"):
         refusal = (
@@ -109,6 +120,8 @@ def decide(
     if seen_before:
         if at_startup:
             resume = "held: present when the daemon started; an examiner decides"
+        elif policy == "auto" and resumable:
+            resume = f"resume: {resumable} continues from its rescue map, in the same item"
         elif policy == "auto":
             resume = (
                 "restart: a new acquisition from the first sector into new evidence; "
@@ -134,6 +147,7 @@ class LiveMedium:
     policy: str = "hold"  # auto | hold
     hidden_areas: dict[str, Any] | None = None
     hidden_areas_reason: str = ""
+    resume_evidence: str | None = None  # an incomplete item of this medium to continue
     evidence_ids: list[str] = field(default_factory=list)
     job_id: str | None = None
     message: str = ""
@@ -186,6 +200,11 @@ class MediaRegistry:
         self._lock = threading.RLock()
         self._ro_set_by_us: set[str] = set()  # kernel names of loop devices we made ro
         self.on_change: Callable[[LiveMedium], None] | None = None
+        self.revision = 0  # grows on every attach, detach and state change (live views poll it)
+
+    def _bump(self) -> None:
+        with self._lock:
+            self.revision += 1
 
     # -- lookups ----------------------------------------------------------
     def list(self) -> list[LiveMedium]:
@@ -243,6 +262,7 @@ class MediaRegistry:
             if device.kernel_name in self._live:
                 self.detached(device.kernel_name)
             live = self._protect_and_register(device, at_startup=at_startup)
+        self._bump()
         if live.state == "queued":
             self._auto_submit(live)
         return live
@@ -277,6 +297,7 @@ class MediaRegistry:
         previous = self._previous_evidence(device.key)
         incomplete = previous.get("incomplete", [])
         done = sorted(i for status, ids in previous.items() if status != "incomplete" for i in ids)
+        resumable = resumable_item(self.ctx, device.key, device.size) if incomplete else None
         decision = decide(
             devnode=device.devnode,
             write_block=wb,
@@ -285,6 +306,7 @@ class MediaRegistry:
             auto_acquire=self.auto_acquire,
             at_startup=at_startup,
             seen_before=bool(previous),
+            resumable=resumable,
         )
         state, policy, message = decision.state, decision.policy, decision.refusal
         now = self.ctx.clock.now()
@@ -366,6 +388,7 @@ class MediaRegistry:
             policy=policy,
             hidden_areas=hidden_dict,
             hidden_areas_reason=hidden_reason,
+            resume_evidence=resumable if policy == "auto" else None,
         )
         self._live[device.kernel_name] = live
         if message is not None:
@@ -389,7 +412,7 @@ class MediaRegistry:
         if self.queue is None or not self.auto_acquire:
             return
         try:
-            self.queue.submit(live.key, self.auto_acquire, actor=ACTOR)
+            self.queue.submit(live.key, self.auto_acquire, actor=ACTOR, resume=live.resume_evidence)
         except Exception as exc:
             live.state = "held"
             live.message = f"automatic acquisition not started: {exc}"
@@ -419,6 +442,7 @@ class MediaRegistry:
                 return
             live.device = device
             live.read_only = readonly.is_read_only(device.devnode, device.kernel_name)
+        self._bump()
 
     def detached(self, kernel_name: str) -> None:
         with self._lock:
@@ -427,6 +451,7 @@ class MediaRegistry:
             self._clear_loop_ro(kernel_name)
         if live is None:
             return
+        self._bump()
         job = self.queue.cancel_for_medium(live.key, reason="detached") if self.queue else None
         payload: dict[str, Any] = {
             "medium_id": live.id,
@@ -488,6 +513,7 @@ class MediaRegistry:
             if evidence_id and evidence_id not in live.evidence_ids:
                 live.evidence_ids.append(evidence_id)
         self._save_state(live.id, live.state)
+        self._bump()
         if self.on_change:
             self.on_change(live)
 

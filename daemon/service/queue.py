@@ -57,11 +57,14 @@ class AcquisitionJob:
     examiner: str | None = None
     notes: str | None = None
     output: ImageFormat | None = None  # None: the settings' image format
+    resume: str | None = None  # continue this incomplete item from its map (same medium)
     state: str = "queued"  # queued | running | done | incomplete | failed
     bytes_done: int = 0
     bytes_total: int = 0
     rate_bps: float = 0.0
     eta_seconds: float | None = None
+    read_errors: int = 0  # unreadable areas met so far
+    read_error_bytes: int = 0
     evidence_id: str | None = None
     error: str | None = None
     cancel_reason: str | None = None
@@ -85,6 +88,8 @@ class AcquisitionJob:
             "bytes_total": self.bytes_total,
             "rate_bps": self.rate_bps,
             "eta_seconds": self.eta_seconds,
+            "read_errors": self.read_errors,
+            "read_error_bytes": self.read_error_bytes,
             "evidence_id": self.evidence_id,
             "error": self.error,
             "cancel_reason": self.cancel_reason,
@@ -168,8 +173,10 @@ class AcquisitionQueue:
         examiner: str | None = None,
         notes: str | None = None,
         output: ImageFormat | None = None,
+        resume: str | None = None,
     ) -> AcquisitionJob:
-        """Queue an acquisition of an attached, write-protected medium into ``case_ref``."""
+        """Queue an acquisition of an attached, write-protected medium into ``case_ref``
+        (with ``resume``: the continuation of that incomplete item of the medium)."""
         medium = self.media.get(medium_key_or_id)
         if medium.write_block not in ("hardware", "software") or not (
             medium.read_only or medium.write_block == "hardware"
@@ -201,6 +208,8 @@ class AcquisitionQueue:
                 examiner=examiner,
                 notes=notes,
                 output=output,
+                resume=resume,
+                evidence_id=resume,
             )
             self._jobs[job.id] = job
         medium.job_id = job.id
@@ -276,6 +285,9 @@ class AcquisitionQueue:
             job.bytes_total = int(getattr(progress, "bytes_total", 0))
             job.rate_bps = float(getattr(progress, "rate_bps", 0.0) or 0.0)
             job.eta_seconds = getattr(progress, "eta_seconds", None)
+            if str(getattr(progress, "phase", "acquire")) == "acquire":
+                job.read_errors = int(getattr(progress, "read_errors", 0) or 0)
+                job.read_error_bytes = int(getattr(progress, "read_error_bytes", 0) or 0)
             if self.max_bps > 0:  # throttle: sleep until the average rate is under the cap
                 ahead = job.bytes_done / self.max_bps - (time.monotonic() - started)
                 if ahead > 0:
@@ -317,19 +329,31 @@ class AcquisitionQueue:
         )
         acquire = self._acquire or _default_acquire()
         try:
-            manifest = acquire(
-                self.ctx,
-                Path(job.source),
-                job.case_ref,
-                actor=job.actor,
-                hashes=job.hashes,
-                examiner=job.examiner,
-                notes=job.notes,
-                medium_id=job.medium_id,
-                **({"output": job.output} if job.output is not None else {}),
-                progress=self._progress(job, time.monotonic()),
-                cancel=job.cancel,
-            )
+            if job.resume is not None:
+                from custodyd.daemon.resume import resume
+
+                manifest = resume(
+                    self.ctx,
+                    job.resume,
+                    actor=job.actor,
+                    source=Path(job.source),
+                    progress=self._progress(job, time.monotonic()),
+                    cancel=job.cancel,
+                )
+            else:
+                manifest = acquire(
+                    self.ctx,
+                    Path(job.source),
+                    job.case_ref,
+                    actor=job.actor,
+                    hashes=job.hashes,
+                    examiner=job.examiner,
+                    notes=job.notes,
+                    medium_id=job.medium_id,
+                    **({"output": job.output} if job.output is not None else {}),
+                    progress=self._progress(job, time.monotonic()),
+                    cancel=job.cancel,
+                )
         except Cancelled as exc:
             # the job's final state is set last: whoever waits on it sees the ledger done
             job.evidence_id = exc.extra.get("evidence_id") or job.evidence_id
@@ -359,6 +383,14 @@ class AcquisitionQueue:
             )
         else:
             job.evidence_id = str(manifest.get("evidence_id"))
+            from custodyd.daemon.orders.object_lock import lock_new_item
+
+            try:  # an item in S3 under orders of its case is locked at once
+                lock_new_item(self.ctx, manifest, actor=job.actor)
+            except (
+                Exception
+            ) as exc:  # the item is sealed; the lock is retried on the next order change
+                log.error("object lock after acquisition failed: %s", exc)
             self.media.set_state(medium, "acquired", evidence_id=job.evidence_id)
             job.state = "done"
             log.info(

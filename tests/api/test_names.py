@@ -86,6 +86,16 @@ def test_echo_is_bounded_and_escaped() -> None:
 
 def _post_order(client: TestClient, headers: dict[str, str], ref: str) -> int:
     body = {"regime": "intl-expedited-60", "ref": ref, "issued_on": "2025-12-01", "case": "N"}
+    body |= {  # what an international request must state (art. 68(2)): only the ref is at stake
+        "authority": "Prosecutor, State A",
+        "offence": "fraud",
+        "summary": "transfers from the victim's account",
+        "data_concerned": "the seized disk",
+        "relation": "holds the transfer records",
+        "custodian": "the lab",
+        "necessity": "risk of loss",
+        "followup_announced": True,
+    }
     r = client.post("/v1/orders", json=body, headers=headers)
     assert r.status_code == 201 or _readable(r.text, BODY_LIMIT), r.text[:400]
     return r.status_code

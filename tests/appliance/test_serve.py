@@ -393,21 +393,42 @@ def test_detach_mid_acquisition_then_reattach_then_sigterm(
     assert any(p.name.startswith("image.raw") for p in directory.iterdir()), "partial kept"
     assert evidence(daemon.home) == [], "nothing sealed"
 
-    # plugged back in: a new acquisition from the start, and the ledger says so
+    # plugged back in: the same item continues from its rescue map (not from sector 0)
     node2 = loops.attach(medium, read_only=True)
-    second = _wait_acquiring(daemon, node2)
-    assert second != first
-    reattach = [e for e in ledger_entries(daemon.home) if e.action == "medium.attached"][-1]
+    reattach = wait_for(
+        lambda: [e for e in ledger_entries(daemon.home) if e.action == "medium.attached"][1:],
+        30,
+        "the medium attached again",
+        daemon,
+    )[-1]
     assert reattach.payload["reattach"] is True
     assert reattach.payload["previous_incomplete"] == [first]
-    assert reattach.payload["resume"].startswith("restart")
+    assert reattach.payload["resume"].startswith(f"resume: {first}")
+    resumed = wait_for(
+        lambda: [
+            e
+            for e in ledger_entries(daemon.home)
+            if e.action == "acquisition.resumed" and e.evidence == first
+        ],
+        60,
+        "acquisition.resumed",
+        daemon,
+    )[0]
+    assert resumed.payload["source"] == node2
+    assert resumed.payload["already_copied"] > 0
+    wait_for(
+        lambda: any(r[0] == first and r[1] == "acquiring" for r in evidence_rows(daemon.home)),
+        60,
+        "the resumed item acquiring",
+        daemon,
+    )
 
-    # SIGTERM while acquiring: cancelled, incomplete, recorded; clean exit
+    # SIGTERM while resuming: cancelled, incomplete again, recorded; clean exit
     assert daemon.terminate() == 0
     rows = {r[0]: r[1] for r in evidence_rows(daemon.home)}
-    assert rows == {first: "incomplete", second: "incomplete"}
+    assert rows == {first: "incomplete"}, "no second item: the first one was resumed"
     entries = ledger_entries(daemon.home)
-    assert [e.action for e in entries if e.evidence == second].count("acquisition.incomplete") == 1
+    assert [e.action for e in entries if e.evidence == first].count("acquisition.incomplete") == 2
     assert '"event": "stopped"' in daemon.logs()
 
 

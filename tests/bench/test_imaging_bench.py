@@ -34,6 +34,7 @@ RESULTS = REPO / "tests" / "bench" / "results" / "imaging.json"
 
 
 @pytest.mark.skipif(not have(*OUTSIDE_TOOLS), reason=f"needs {', '.join(OUTSIDE_TOOLS)}")
+@pytest.mark.timeout(960)  # ~3-5 min; the process itself is stopped at 900 s
 def test_imaging_bench_floors(tmp_path: Path) -> None:
     command = [sys.executable, "-c", "from custodyd.daemon.cli import main; main()"]
     argv = ["bench", "imaging", "--size-mib", str(SIZE_MIB), "--rounds", str(ROUNDS)]

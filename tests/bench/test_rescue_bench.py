@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -64,6 +65,39 @@ def run(backing: Path, *args: str) -> float:
     return time.perf_counter() - start
 
 
+def interrupted_at_half(
+    custodyd: str, source: Path, store: Path, backing: Path
+) -> tuple[float, dict]:  # type: ignore[type-arg]
+    """SIGINT an acquisition once half the image is written, then time the resume."""
+    proc = subprocess.Popen(
+        [custodyd, "image", str(source), "--case", "HALF", "--store", str(store), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while True:
+        parts = list(store.glob("*/*/image.raw.part"))
+        if parts and parts[0].stat().st_size >= SIZE // 2:
+            break
+        assert proc.poll() is None and time.monotonic() < deadline, "never reached half"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    evidence_id = parts[0].parent.name
+    drop_file(backing)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [custodyd, "image", "--resume", evidence_id, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    took = time.perf_counter() - start
+    subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
+    subprocess.run(["rm", "-rf", str(store)], check=True)
+    return took, json.loads(done.stdout)
+
+
 def busy() -> bool:
     return os.getloadavg()[0] > OVERSUBSCRIBED * (os.cpu_count() or 1)
 
@@ -74,7 +108,12 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
         for _ in range(SIZE // (16 * MiB)):
             fh.write(os.urandom(16 * MiB))
     custodyd = str(Path(sys.executable).parent / "custodyd")
-    seconds: dict[str, list[float]] = {"ddrescue": [], "ddrescue_sync_b3sum": [], "custodyd": []}
+    seconds: dict[str, list[float]] = {
+        "ddrescue": [],
+        "ddrescue_sync_b3sum": [],
+        "custodyd": [],
+        "custodyd_resume_after_half": [],
+    }
     with fuse_mount(backing, tmp_path / "mnt", BAD) as source:
         for n in range(ROUNDS):
             out, mapf = tmp_path / f"dd{n}.img", tmp_path / f"dd{n}.map"
@@ -121,6 +160,10 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
             assert found == want, "custodyd and ddrescue disagree on the bad sectors"
             subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
             subprocess.run(["rm", "-rf", str(store)], check=True)
+
+            resumed = interrupted_at_half(custodyd, source, tmp_path / f"half{n}", backing)
+            seconds["custodyd_resume_after_half"].append(resumed[0])
+            assert resumed[1]["hashes"] == manifest["hashes"], "resume differs from a full run"
     oversubscribed = busy()
     median = {k: statistics.median(v) for k, v in seconds.items()}
     report = {
@@ -134,6 +177,10 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
             median["custodyd"] / median["ddrescue_sync_b3sum"], 3
         ),
         "target_custodyd_vs_ddrescue": 1.2,
+        "resume_after_half_vs_full": round(
+            median["custodyd_resume_after_half"] / median["custodyd"], 3
+        ),
+        "target_resume_after_half_vs_full": 0.6,
         "floor_custodyd_vs_ddrescue": FLOOR,
         "oversubscribed": oversubscribed,
         "load_average": os.getloadavg()[0],

@@ -137,3 +137,19 @@ def test_regimes_add_and_use(ctx: AppContext, clock: ManualClock, cli: Callable[
     assert renewed["renewals"] == 1
     out = cli("orders", "list")
     assert "CO-1" in out
+
+
+def test_orders_cli_human_output_prints_user_text_verbatim(
+    ctx: AppContext, clock: ManualClock, cli: Callable[..., Any]
+) -> None:
+    make_evidence(ctx, "EV1")
+    day = clock.now().date().isoformat()
+    made = cli(
+        "orders", "add", "--evidence", "EV1", "--regime", "domestic-180", "--issued", day,
+        "--ref", "D[b]-1", "--json",
+    )  # fmt: skip
+    oid = str(made["id"])
+    cli("orders", "notify", oid, "--kind", "other", "--text", "[/red] not markup [b]", "--json")
+    out = cli("orders", "show", oid)
+    assert "D[b]-1" in out and "[/red] not markup [b]" in out
+    assert "Expires on" not in out and "expiry_rule" in out and "23(2)" in out

@@ -216,6 +216,7 @@ def test_renewal_rules(ctx: AppContext, clock: ManualClock) -> None:
     renewed = renew_order(ctx, dom["id"], actor=ACTOR)
     assert renewed["expires_on"] == (today + timedelta(days=10 + 180)).isoformat()
     assert renewed["renewals"] == 1
+    assert "renewal 1" in renewed["expiry_rule"] and "23(2)" in renewed["expiry_rule"]
     with pytest.raises(InvalidInput):
         renew_order(ctx, dom["id"], actor=ACTOR, days=200)
     assert [e.action for e in ctx.ledger.history("EV1")][-1] == "order.renewed"

@@ -198,13 +198,20 @@ def test_story_with_time_moving(
     )
     assert order["expires_on"] == "2026-05-15"
     oid = str(order["id"])
+    # issued 55 days ago, preserved today: 60 days left, and no mail for a long time
+    make_evidence(ctx, "EV-T2")
+    fresh = cli(
+        "orders", "add", "--evidence", "EV-T2", "--regime", "intl-expedited-60",
+        "--issued", "2026-03-16", *REQUEST_FLAGS, "--ref", "MLA-FRESH", "--json",
+    )  # fmt: skip
+    assert (fresh["effected_on"], fresh["expires_on"]) == ("2026-05-10", "2026-07-09")
     assert cli("alerts", "check", "--json")["sent"] == 1  # 7-day alert (30-day superseded)
     clock.advance(timedelta(days=2))
     assert cli("alerts", "check", "--json")["sent"] == 0
     clock.advance(timedelta(days=2))  # 2026-05-14: one day left
     assert cli("alerts", "check", "--json")["sent"] == 1
     assert [m["Subject"].split("(")[-1] for m in mailbox.messages] == ["in 5 days)", "tomorrow)"]
-    assert all("MLA-T" in m["Subject"] and "2026-05-15" in m["Subject"] for m in mailbox.messages)
+    assert all("MLA-T " in m["Subject"] and "2026-05-15" in m["Subject"] for m in mailbox.messages)
 
     held = cli("orders", "followup", oid, "--json")
     assert held["hold"] and cli("retention", "show", "EV-T", "--json")["retain_until"] is None

@@ -211,3 +211,24 @@ def test_orders_and_holds_as_of_the_report_state(
     followup_order(rctx, int(order["id"]), actor="user:officer", ref="FU-1")
     txt = pdf.text(_write(tmp_path, "h.pdf", issue_evidence_report(rctx, ADMIN, eid).pdf))
     assert "On hold" in txt and "order.followup" in txt
+
+
+def test_e01_item_names_its_format_segments_and_digests(rctx: AppContext, tmp_path: Path) -> None:
+    from custodyd.daemon.acquisition import acquire
+    from custodyd.daemon.imaging.output import ImageFormat
+
+    item = acquire(
+        rctx,
+        FORENSIC_IMAGES / "dfvfs_mbr.raw",
+        "CASE-E01",
+        actor="user:e",
+        output=ImageFormat("e01", "fast", 1024 * 1024),
+    )
+    txt = pdf.text(
+        _write(tmp_path, "e01.pdf", issue_evidence_report(rctx, ADMIN, item["evidence_id"]).pdf)
+    )
+    flat = " ".join(txt.split())
+    assert "E01, compression fast, 1 segment(s) (image.E01)" in flat
+    for algorithm in ("blake3", "md5", "sha1", "sha256"):
+        assert item["hashes"][algorithm] in txt, algorithm
+    assert item["hashes"]["md5"] == ORACLE["md5"]

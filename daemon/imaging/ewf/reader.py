@@ -52,11 +52,15 @@ def is_ewf(path: Path | str) -> bool:
 
 
 def segment_paths(first: Path) -> list[Path]:
-    """``X.E01`` and every consecutive ``X.E02``, ``X.E03``, ... that exists beside it."""
+    """``X.E01`` and every consecutive ``X.E02``, ``X.E03``, ... that exists beside it
+    (``X.E01.part``: the ``X.E0n.part`` segments of an image not yet published)."""
+    tail = ".part" if first.name.endswith(".part") else ""
+    base = first.with_name(first.name.removesuffix(tail))
     paths = [first]
     number = 2
     while True:
-        candidate = first.with_suffix("." + layout.segment_extension(number))
+        segment = base.with_suffix("." + layout.segment_extension(number))
+        candidate = segment.with_name(segment.name + tail)
         if not candidate.exists():
             return paths
         paths.append(candidate)

@@ -315,9 +315,16 @@ class E01Writer:
     # -- finishing ---------------------------------------------------------------------
 
     def finish(
-        self, *, md5: bytes, sha1: bytes, bad_ranges: Sequence[tuple[int, int]] = ()
+        self,
+        *,
+        md5: bytes,
+        sha1: bytes,
+        bad_ranges: Sequence[tuple[int, int]] = (),
+        publish: bool = True,
     ) -> Path:
-        """Write the last chunk and the closing sections, sync, rename into place.
+        """Write the last chunk and the closing sections, sync, rename into place
+        (``publish=False``: keep the ``.part`` names and return the first one; the
+        acquisition service renames them once its database says sealed).
 
         ``bad_ranges`` are (byte offset, length) of unreadable, zero-filled source
         ranges; they become ``error2`` entries in sectors.
@@ -339,10 +346,12 @@ class E01Writer:
         self._close_segment(last=True, trailer=trailer)
         self._patch_volumes()
         self._pool.shutdown()
+        self.closed = True
+        if not publish:
+            return self._segments[0].part
         for seg in self._segments:
             os.rename(seg.part, seg.final)
         fsync_dir(self.first_path.parent)
-        self.closed = True
         return self.first_path
 
     def _patch_volumes(self) -> None:
@@ -366,7 +375,11 @@ class E01Writer:
             segments=[s.final for s in self._segments],
             chunks=self.chunks,
             compressed_chunks=self.compressed_chunks,
-            stored_bytes=sum(s.final.stat().st_size for s in self._segments) if self.closed else 0,
+            stored_bytes=sum(
+                (s.final if s.final.exists() else s.part).stat().st_size for s in self._segments
+            )
+            if self.closed
+            else 0,
         )
 
     def abandon(self) -> Path | None:

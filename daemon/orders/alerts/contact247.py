@@ -4,12 +4,16 @@
 Entering a preservation order and recording a follow-up request each enqueue one
 alert per channel into the ordinary alert outbox, in the transaction of the step
 itself (so an order is never entered without its alert, nor alerted twice: the
-outbox's unique key is ``247/<event>``). Delivery, retries and the refusal of
-plain SMTP for confidential orders are the outbox's.
+outbox's unique key is ``247/<event>``). Once the step has committed,
+:func:`alert_contact_now` tries those rows at once (one attempt each, no
+back-off sleeps); whatever fails stays pending and the scheduled checker of
+``custodyd serve`` retries it. Retries and the refusal of plain SMTP for
+confidential orders are the outbox's.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlmodel import Session
@@ -17,8 +21,10 @@ from sqlmodel import Session
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.models import PreservationOrder
 from custodyd.daemon.orders.alerts import compose
-from custodyd.daemon.orders.alerts.outbox import insert_ignore
+from custodyd.daemon.orders.alerts.outbox import CheckReport, deliver_subject_now, insert_ignore
 from custodyd.daemon.orders.regimes import get_regime
+
+log = logging.getLogger(__name__)
 
 
 def contact_targets(ctx: AppContext) -> tuple[list[str], list[str]]:
@@ -73,3 +79,14 @@ def enqueue_contact_alert(
             },
         )
     return inserted
+
+
+def alert_contact_now(ctx: AppContext, order_id: int | None) -> CheckReport | None:
+    """Deliver the just-enqueued 24/7 alerts of ``order_id`` now (best effort)."""
+    if order_id is None or not ctx.settings.contact_247:
+        return None
+    try:
+        return deliver_subject_now(ctx, kind="order", subject_id=str(order_id), key_prefix="247/")
+    except Exception:  # the scheduled checker delivers it; never fail the step for this
+        log.exception("immediate 24/7 alert for order %s failed; left to the checker", order_id)
+        return None

@@ -371,11 +371,35 @@ def deliver_pending(
     return report
 
 
+def deliver_subject_now(
+    ctx: AppContext, *, kind: str, subject_id: str, key_prefix: str
+) -> CheckReport:
+    """Try at once the pending rows of one subject whose key starts with ``key_prefix``
+    (the 24/7 alert of a step just taken). One attempt, no back-off sleeps: a failure
+    stays pending for the scheduled checker, which retries it; nothing is lost."""
+    report = CheckReport()
+    with ctx.session() as session:
+        ids = list(
+            session.exec(
+                select(AlertOutbox.id, AlertOutbox.channel)
+                .where(
+                    AlertOutbox.state == "pending",
+                    AlertOutbox.subject_kind == kind,
+                    AlertOutbox.subject_id == subject_id,
+                    col(AlertOutbox.key).startswith(key_prefix),
+                )
+                .order_by(col(AlertOutbox.id))
+            )
+        )
+    if _deliver_rows(ctx, report, (), ids):
+        _deliver_once(ctx, report, ())
+    return report
+
+
 def _deliver_once(
     ctx: AppContext, report: CheckReport, webhook_backoff: Sequence[float] | None
 ) -> bool:
     """One pass over the due rows; True when a refusal enqueued a new row."""
-    refused = False
     now = ctx.clock.now()
     with ctx.session() as session:
         ids = list(
@@ -391,6 +415,17 @@ def _deliver_once(
                 .order_by(col(AlertOutbox.id))
             )
         )
+    return _deliver_rows(ctx, report, webhook_backoff, ids)
+
+
+def _deliver_rows(
+    ctx: AppContext,
+    report: CheckReport,
+    webhook_backoff: Sequence[float] | None,
+    ids: Sequence[Any],
+) -> bool:
+    """Claim, send and mark each row; True when a refusal enqueued a new row."""
+    refused = False
     down: set[str] = set()  # a channel that just failed is not tried again in this run
     for row_id, channel in ids:
         if row_id is None or channel in down:

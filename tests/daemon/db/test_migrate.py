@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 
@@ -46,3 +47,33 @@ def test_a_new_database_is_created(tmp_path: object) -> None:
     migrate(engine)
     assert database_revisions(engine) == script_heads()
     engine.dispose()
+
+
+def test_failed_and_cancelled_acquisitions_become_incomplete(ctx: AppContext) -> None:
+    """0002_core: one state word for every acquisition that ended without a sealed item."""
+    with ctx.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO cases (ref, title, status, created_at) "
+                             "VALUES ('C', '', 'open', CURRENT_TIMESTAMP)"))  # fmt: skip
+        case_id = conn.execute(sa.text("SELECT id FROM cases WHERE ref = 'C'")).scalar_one()
+        for n, state in enumerate(("failed", "cancelled", "done")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO evidence (id, case_id, status, source_path, bytes, directory, "
+                    "image_path, created_at) VALUES (:id, :case, 'incomplete', '/s', 0, '/d', "
+                    "'/d/i', CURRENT_TIMESTAMP)"
+                ),
+                {"id": f"EV{n}", "case": case_id},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO acquisitions (evidence_id, state, bytes_done, bytes_total, "
+                    "read_errors, started_at) VALUES (:id, :state, 0, 0, 0, CURRENT_TIMESTAMP)"
+                ),
+                {"id": f"EV{n}", "state": state},
+            )
+        # As a database from before 0002_core: 0001_core is implied by its dependants.
+        conn.execute(sa.text("DELETE FROM alembic_version WHERE version_num = '0002_core'"))
+    migrate(ctx.engine)
+    with ctx.engine.connect() as conn:
+        states = conn.execute(sa.text("SELECT state FROM acquisitions ORDER BY evidence_id"))
+        assert [s for (s,) in states] == ["incomplete", "incomplete", "done"]

@@ -110,3 +110,20 @@ def test_write_is_atomic_and_ddrescuelog_reads_it(tmp_path: Path) -> None:
         check=True,
     ).stdout.split()
     assert listed == ["8"]  # the one bad 512-byte sector, as ddrescuelog counts it
+
+
+def test_read_back_compares_only_windows_no_rescue_pass_touched() -> None:
+    from custodyd.daemon.imaging.engine import compare_windows
+
+    # windows of 100 bytes; pass 1 left bytes 250..260 unread (window 2 rescued later)
+    same = compare_windows(["a", "b", "c", "d"], ["a", "b", "C", "d"], [(250, 10)], 100, 0.5)
+    assert (same["compared"], same["rescued"], same["mismatched"]) == (3, 1, [])
+    # a window pass 1 streamed that reads back differently: the disk is not what was read
+    bad = compare_windows(["a", "b", "c", "d"], ["a", "B", "C", "d"], [(250, 10)], 100, 0.5)
+    assert bad["mismatched"] == [1]
+    # a gap across a window boundary touches both windows
+    two = compare_windows(["a", "b", "c"], ["a", "B", "C"], [(195, 10)], 100, 0.5)
+    assert (two["compared"], two["mismatched"]) == (1, [])
+    # a resume streamed nothing: every window rests on the read-back
+    resumed = compare_windows([], ["a", "b"], [(0, 200)], 100, 0.5)
+    assert (resumed["compared"], resumed["rescued"]) == (0, 2)

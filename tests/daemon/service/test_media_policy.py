@@ -61,3 +61,16 @@ def test_what_happens_to_earlier_work() -> None:
     )
     assert str(_decide(seen_before=True, auto_acquire="C")[3]).startswith("restart: ")
     assert _decide(seen_before=True)[3] == "held: an examiner decides"
+
+
+def test_an_interrupted_item_of_the_medium_is_resumed_not_restarted() -> None:
+    state, policy, _, resume = _decide(
+        seen_before=True, auto_acquire="C", resumable="EV20261127-ABCDEF01"
+    )
+    assert (state, policy) == ("queued", "auto")
+    assert resume == ("resume: EV20261127-ABCDEF01 continues from its rescue map, in the same item")
+    # held media and media present at start-up are left to the examiner either way
+    assert _decide(seen_before=True, resumable="EV1")[3] == "held: an examiner decides"
+    assert str(_decide(seen_before=True, at_startup=True, resumable="EV1")[3]).startswith(
+        "held: present"
+    )
