@@ -42,7 +42,7 @@ class PageParams:
         return list(rows), None
 
 
-def page_params(
+async def page_params(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page"),
     offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip"),
 ) -> PageParams:

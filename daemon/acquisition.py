@@ -664,28 +664,13 @@ def _upload_sink(remote: Any, url: str | None, staging: Path) -> Any:
 
 def _upload_beside(remote: Any, image_url: str, directory: Path) -> None:
     """Manifest, log and inventory as objects beside the image (same prefix)."""
-    from custodyd.daemon.store.s3 import S3Url
-
-    base = S3Url.parse(image_url)
-    folder = base.key.rsplit("/", 1)[0]
-    for name, kind in (
-        (MANIFEST_NAME, "application/json"),
-        (INVENTORY_NAME, "application/json"),
-        (LOG_NAME, "text/plain; charset=utf-8"),
-    ):
-        path = directory / name
-        if path.exists():
-            remote.put_bytes(S3Url(base.bucket, f"{folder}/{name}"), path.read_bytes(), kind)
+    remote.put_item_files(image_url, directory)
 
 
 def _remove_remote(remote: Any, image_url: str, log: AcquisitionLog) -> None:
     """A finished upload whose later steps failed: delete it (nothing locks it yet)."""
-    from custodyd.daemon.store.s3 import S3Url
-
-    url = S3Url.parse(image_url)
-    for vid in remote.versions(url):
-        remote.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=vid)
-    log(f"removed {image_url}: the acquisition did not complete")
+    for step in remote.discard(image_url):
+        log(f"{image_url}: {step} (the acquisition did not complete)")
 
 
 def _media(image_ref: Path | str) -> Any:
@@ -846,6 +831,11 @@ def list_evidence(
             query = query.where(Evidence.status == status)
         rows = session.exec(query.order_by(Evidence.created_at, Evidence.id)).all()
         return [_manifest_of(ev, case) for ev, case in rows]
+
+
+def manifest_of(evidence: Evidence, case: Case) -> dict[str, Any]:
+    """The manifest of an item as the API and CLI show it (with its current status)."""
+    return _manifest_of(evidence, case)
 
 
 def _manifest_of(evidence: Evidence, case: Case) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from custodyd.daemon.clock import utc
+from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.errors import LedgerIntegrityError
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Evidence
@@ -41,9 +42,11 @@ from custodyd.daemon.store.layout import (
     MANIFEST_NAME,
     PART_SUFFIX,
     AcquisitionLog,
+    is_sealed,
     json_bytes,
     keep_as_incomplete,
     media_bytes_in,
+    seal,
     seal_on_disk,
     write_json,
 )
@@ -144,6 +147,9 @@ def _settle(ctx: AppContext, acquisition_id: int | None, evidence_id: str) -> bo
 def _roll_forward(evidence: Evidence, acq: Acquisition, directory: Path) -> None:
     """The database said sealed before the crash: finish the disk side of sealing."""
     assert evidence.manifest is not None, "a sealing item has its manifest committed"
+    if evidence.image_path.startswith("s3://"):
+        _roll_forward_s3(evidence, acq, directory)
+        return
     final = Path(evidence.image_path)
     part = final.with_name(final.name + PART_SUFFIX)
     if final.name == IMAGE_NAME and part.exists() and part.stat().st_size != evidence.bytes:
@@ -159,6 +165,25 @@ def _roll_forward(evidence: Evidence, acq: Acquisition, directory: Path) -> None
     )
 
 
+def _roll_forward_s3(evidence: Evidence, acq: Acquisition, directory: Path) -> None:
+    """An item on S3: the image object is complete; the manifest, log and inventory are
+    written and uploaded beside it, the local staging directory sealed."""
+    from custodyd.daemon.store.s3 import S3Store
+
+    assert evidence.manifest is not None
+    if not is_sealed(directory):
+        write_atomic(directory / MANIFEST_NAME, json_bytes(evidence.manifest), mode=0o640)
+    S3Store(evidence.image_path).put_item_files(evidence.image_path, directory)
+    if not is_sealed(directory):
+        seal(directory)
+    acq.state = "done"
+    log.warning(
+        "recovered %s: sealing completed after an interruption (S3)",
+        evidence.id,
+        extra={"event": "recover.sealed", "evidence": evidence.id},
+    )
+
+
 def _roll_back(
     ctx: AppContext,
     session: Session,
@@ -167,6 +192,11 @@ def _roll_back(
     directory: Path,
 ) -> None:
     """The database never said sealed: the item is incomplete, on disk first."""
+    if evidence.image_path.startswith("s3://"):  # its upload must not outlive it
+        from custodyd.daemon.store.s3 import S3Store
+
+        for step in S3Store(evidence.image_path).discard(evidence.image_path):
+            _note_in_log(ctx, directory, f"recovery: {evidence.image_path}: {step}")
     partial = keep_as_incomplete(directory)
     size = media_bytes_in(partial)
     now = ctx.clock.now()

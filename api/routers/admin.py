@@ -117,8 +117,10 @@ def tokens(
     _principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
+    offset, limit = params.window()
     with ctx.session() as session:
-        items, nxt = params.slice([token_out(t) for t in list_tokens(session)])
+        rows, nxt = params.trim(list_tokens(session, offset=offset, limit=limit))
+        items = [token_out(t) for t in rows]
     return page(items, params, nxt)
 
 

@@ -20,9 +20,13 @@ from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import PageParams, page, page_params
 from custodyd.daemon.acquisition import get_manifest, verify_evidence
 from custodyd.daemon.auth import Principal
-from custodyd.daemon.auth.reads import audit_evidence_read, list_manifests, read_manifest
+from custodyd.daemon.auth.reads import (
+    EvidenceFilter,
+    audit_evidence_read,
+    evidence_page,
+    read_manifest,
+)
 from custodyd.daemon.auth.visibility import evidence_directory, visible_evidence_case
-from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import InvalidInput, NotFound
 from custodyd.daemon.names import echo
@@ -67,34 +71,6 @@ class FixityReport(BaseModel):
     seconds: float
 
 
-def _started(manifest: dict[str, Any]) -> datetime | None:
-    value = manifest.get("started_at")
-    if not isinstance(value, str):
-        return None
-    try:
-        return utc(datetime.fromisoformat(value))
-    except ValueError:
-        return None
-
-
-def _matches(
-    manifest: dict[str, Any], since: datetime | None, until: datetime | None, digest: str | None
-) -> bool:
-    if since is not None or until is not None:
-        started = _started(manifest)
-        if started is None:
-            return False
-        if since is not None and started < utc(since):
-            return False
-        if until is not None and started >= utc(until):
-            return False
-    if digest is not None:
-        hashes = manifest.get("hashes") or {}
-        if digest not in (str(v).lower() for v in hashes.values()):
-            return False
-    return True
-
-
 def _audit(
     ctx: AppContext, principal: Principal, what: str, case: str | None, evidence: Any
 ) -> None:
@@ -115,9 +91,8 @@ def list_(
     if hash is not None and not HEX.match(hash):
         raise InvalidInput("hash must be 32-128 hexadecimal characters", field="query.hash")
     digest = hash.lower() if hash is not None else None
-    found = list_manifests(ctx, principal, case, status)
-    selected = [m for m in found if _matches(m, since, until, digest)]
-    items, nxt = params.slice(selected)
+    flt = EvidenceFilter(case=case, status=status, since=since, until=until, digest=digest)
+    items, nxt = evidence_page(ctx, principal, flt, offset=params.offset, limit=params.limit)
     if items:
         _audit(ctx, principal, "evidence list", case, [m["evidence_id"] for m in items])
     return page(items, params, nxt)

@@ -10,6 +10,7 @@ import secrets as _random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from custodyd.daemon.auth import secret as token_secret
@@ -18,6 +19,7 @@ from custodyd.daemon.auth.principal import Principal
 from custodyd.daemon.auth.roles import check_role
 from custodyd.daemon.auth.users import check_name, get_user
 from custodyd.daemon.clock import Clock
+from custodyd.daemon.db.raw import raw_cursor
 from custodyd.daemon.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
 from custodyd.daemon.models import ApiToken, User
 from custodyd.daemon.names import clip, echo
@@ -83,10 +85,16 @@ def revoke_token(session: Session, clock: Clock, name: str) -> ApiToken:
     return token
 
 
-def list_tokens(session: Session, *, include_revoked: bool = False) -> list[ApiToken]:
+def list_tokens(
+    session: Session, *, include_revoked: bool = False, offset: int = 0, limit: int | None = None
+) -> list[ApiToken]:
     query = select(ApiToken).order_by(col(ApiToken.id))
     if not include_revoked:
         query = query.where(col(ApiToken.revoked_at).is_(None))
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.exec(query))
 
 
@@ -120,3 +128,44 @@ def authenticate(session: Session, secret: str) -> Principal:
         if owner is None or owner.disabled:
             raise invalid
     return principal_for(session, token)
+
+
+def authenticate_fast(engine: Engine, secret: str) -> Principal:
+    """:func:`authenticate` in two driver-level queries (the API's per-request path).
+
+    Same answer, same refusals (revoked token, disabled or missing owner), nothing
+    cached: a revocation or membership change takes effect on the next request.
+    """
+    invalid = Unauthenticated("the bearer token is not valid")
+    if not secret.startswith(token_secret.TOKEN_PREFIX) or len(secret) > 200:
+        raise invalid
+    digest = token_secret.hash_secret(secret)
+    with raw_cursor(engine) as (cursor, p):
+        cursor.execute(
+            "SELECT t.id, t.name, t.role, t.token_hash, t.revoked_at, t.user_id, u.name,"
+            " u.disabled FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id"
+            f" WHERE t.token_hash = {p}",
+            (digest,),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise invalid
+        token_id, name, role, stored, revoked_at, user_id, owner, disabled = row
+        if revoked_at is not None or not token_secret.matches(secret, stored):
+            raise invalid
+        if user_id is not None and (owner is None or disabled):
+            raise invalid
+        cursor.execute(
+            "SELECT c.ref FROM cases c JOIN case_members m ON m.case_id = c.id"
+            f" WHERE m.token_id = {p} OR (m.user_id IS NOT NULL AND m.user_id = {p})",
+            (token_id, user_id),
+        )
+        refs = frozenset(r[0] for r in cursor.fetchall())
+    return Principal(
+        actor=f"user:{owner}" if user_id is not None else f"token:{name}",
+        role=role,
+        case_refs=refs,
+        token_id=token_id,
+        user_id=user_id,
+        token_name=name,
+    )

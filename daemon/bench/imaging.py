@@ -54,7 +54,9 @@ TARGETS: dict[str, tuple[str, float]] = {
 }
 WALL_FLOORS: dict[str, tuple[str, float]] = {
     "image_vs_dd": (">=", 0.5),
-    "verify_vs_b3sum": (">=", 0.5),
+    # verify's start-up (~0.5 s: database, ledger key) is a fixed cost b3sum does not pay;
+    # on the 1 GiB CI file that alone can bring a healthy run near 0.5x on a busy machine.
+    "verify_vs_b3sum": (">=", 0.4),
     "image_sha256_vs_dc3dd": (">=", 0.5),
     "image_sha256_vs_dcfldd": (">=", 0.5),
 }
@@ -62,8 +64,8 @@ FLOORS: dict[str, tuple[str, float]] = {
     **WALL_FLOORS,
     # CPU seconds of the outside tool / of custodyd: load-independent, catches a
     # slower loop, a second read pass or start-up bloat even on a busy machine.
-    # (custodyd's start-up is ~0.5-0.7 CPU s, so at 1 GiB verify sits near 0.16.)
-    "verify_vs_b3sum_cpu": (">=", 0.05),
+    # (custodyd's start-up is ~0.5-0.8 CPU s; measured at 1 GiB: 0.48, at 2 GiB: 0.35.)
+    "verify_vs_b3sum_cpu": (">=", 0.15),
     "image_sha256_vs_dc3dd_cpu": (">=", 0.25),
     # --help must stay far cheaper than importing the domain (the CLI stays lazy).
     "help_vs_domain_import": (">=", 2.0),

@@ -94,3 +94,27 @@ def imaging_cmd(
         mark = "[green]met[/]" if verdict["met"] else "[red]not met[/]"
         out.print(f"{name:>24}  {verdict['got']:>8}  target {verdict['op']} {verdict['value']}  "
                   f"{mark}", highlight=False)  # fmt: skip
+
+
+@bench_app.command("api")
+def api_cmd(
+    entries: int = typer.Option(
+        100_000, "--entries", help="Ledger entries to seed (0: reuse the ledger in --home)."
+    ),
+    clients: int = typer.Option(50, "--clients", help="Concurrent keep-alive connections."),
+    seconds: float = typer.Option(20.0, "--seconds", help="How long the load runs."),
+    home: Path | None = typer.Option(None, "--home", help="Data dir to seed or reuse."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Audited custody-history reads against a real custodyd serve: rate, latency, CPU."""
+    from custodyd.daemon.bench import api as bench_api
+
+    console = Console(stderr=True)
+    result = bench_api.run(
+        entries, clients, seconds, home=home, progress=lambda m: console.print(m, highlight=False)
+    )
+    if json_out:
+        print_json(result)
+        return
+    for key, value in result.items():
+        Console().print(f"{key:>22}  {value}", highlight=False)

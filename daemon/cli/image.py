@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from custodyd.daemon.cli import acquire_options as opt
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.progress import progress_bar
@@ -43,25 +44,20 @@ def image(
         help="Continue the incomplete acquisition EVIDENCE_ID from its rescue map.",
         metavar="EVIDENCE_ID",
     ),
-    store: str | None = typer.Option(
-        None, "--store", help="Evidence store: a directory, or s3://bucket/prefix (Object Lock)."
+    store: opt.Store = None,
+    hashes: opt.Hashes = None,
+    examiner: opt.Examiner = None,
+    notes: opt.Notes = None,
+    no_verify: opt.NoVerify = False,
+    image_format: opt.Format = None,
+    compression: opt.Compression = None,
+    segment_size: opt.SegmentSize = None,
+    include_hidden: bool = typer.Option(
+        False,
+        "--include-hidden",
+        help="Open an ATA disk's HPA (volatile, restored after) and image its native size.",
     ),
-    hashes: str | None = typer.Option(
-        None, "--hash", help="Extra digests besides BLAKE3: sha256,md5,sha1."
-    ),
-    examiner: str | None = typer.Option(None, "--examiner"),
-    notes: str | None = typer.Option(None, "--notes"),
-    no_verify: bool = typer.Option(False, "--no-verify", help="Skip the re-read verify pass."),
-    image_format: str | None = typer.Option(
-        None, "--format", help="raw (default) or e01 (EnCase 6 Expert Witness)."
-    ),
-    compression: str | None = typer.Option(
-        None, "--compression", help="E01 chunk compression: none, fast (default) or best."
-    ),
-    segment_size: str | None = typer.Option(
-        None, "--segment-size", help="E01 segment size, e.g. 650M, 2G (default 1500M)."
-    ),
-    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    json_out: opt.JsonOut = False,
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
     from custodyd.daemon.acquisition import acquire, default_output
@@ -78,6 +74,7 @@ def image(
             "--segment-size": segment_size,
             "--examiner": examiner,
             "--notes": notes,
+            "--include-hidden": include_hidden or None,
         }
         given = [flag for flag, value in fixed.items() if value is not None]
         if given:
@@ -89,6 +86,9 @@ def image(
         return
     if source is None or case is None:
         raise InvalidInput("give SOURCE and --case CASE (or --resume EVIDENCE_ID)")
+    from custodyd.daemon.cases import check_ref
+
+    check_ref(case)  # before the context: a refused ref creates no home, database or store dir
     ctx = context()
     try:
         output = ImageFormat.of(
@@ -98,22 +98,27 @@ def image(
         ctx.close()
         raise
     try:
-        manifest = with_progress_and_cancel(
-            lambda progress, cancel: acquire(
-                ctx,
-                source,
-                case,
-                actor=cli_actor(),
-                hashes=hashes.split(",") if hashes else (),
-                examiner=examiner,
-                notes=notes,
-                verify=not no_verify,
-                store=store if store is None or store.startswith("s3://") else Path(store),
-                progress=progress,
-                cancel=cancel,
-                output=output,
+        from custodyd.daemon.hidden import hidden_areas_for_acquisition
+
+        with hidden_areas_for_acquisition(
+            ctx, source, actor=cli_actor(), case_ref=case, include_hidden=include_hidden
+        ):
+            manifest = with_progress_and_cancel(
+                lambda progress, cancel: acquire(
+                    ctx,
+                    source,
+                    case,
+                    actor=cli_actor(),
+                    hashes=hashes.split(",") if hashes else (),
+                    examiner=examiner,
+                    notes=notes,
+                    verify=not no_verify,
+                    store=store if store is None or store.startswith("s3://") else Path(store),
+                    progress=progress,
+                    cancel=cancel,
+                    output=output,
+                )
             )
-        )
         from custodyd.daemon.orders.object_lock import lock_new_item
 
         lock_new_item(ctx, manifest, actor=cli_actor())

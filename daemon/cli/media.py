@@ -7,13 +7,13 @@ daemon has seen the device), read-only and write-block verdict are read live.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from custodyd.daemon.cli import acquire_options as opt
 from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 
@@ -115,23 +115,15 @@ def list_command(
 def acquire_command(
     medium: str = typer.Argument(..., help="Medium id (or key, or device node) from media list."),
     case: str = typer.Option(..., "--case", help="Case reference (created when new)."),
-    store: Path | None = typer.Option(None, "--store", help="Evidence store directory."),
-    hashes: str | None = typer.Option(
-        None, "--hash", help="Extra digests besides BLAKE3: sha256,md5,sha1."
-    ),
-    examiner: str | None = typer.Option(None, "--examiner"),
-    notes: str | None = typer.Option(None, "--notes"),
-    no_verify: bool = typer.Option(False, "--no-verify", help="Skip the re-read verify pass."),
-    image_format: str | None = typer.Option(
-        None, "--format", help="raw (default) or e01 (EnCase 6 Expert Witness)."
-    ),
-    compression: str | None = typer.Option(
-        None, "--compression", help="E01 chunk compression: none, fast (default) or best."
-    ),
-    segment_size: str | None = typer.Option(
-        None, "--segment-size", help="E01 segment size, e.g. 650M, 2G (default 1500M)."
-    ),
-    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    store: opt.Store = None,
+    hashes: opt.Hashes = None,
+    examiner: opt.Examiner = None,
+    notes: opt.Notes = None,
+    no_verify: opt.NoVerify = False,
+    image_format: opt.Format = None,
+    compression: opt.Compression = None,
+    segment_size: opt.SegmentSize = None,
+    json_out: opt.JsonOut = False,
 ) -> None:
     """Acquire a held medium (attached, write-protected) into CASE, as `image` does."""
     from custodyd.daemon.acquisition import default_output

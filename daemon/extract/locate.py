@@ -1,9 +1,11 @@
 """Find one file in an image with The Sleuth Kit (``pytsk3``), and read it.
 
 The image is opened through :func:`custodyd.daemon.inventory.tsk.open_image`,
-the one readable-image abstraction of custodyd: raw files and devices, and E01
-containers decoded by libewf, as The Sleuth Kit ``Img_Info`` objects. Another
-container format plugs in there and extraction follows.
+the one readable-image abstraction of custodyd: raw files and devices, E01
+containers decoded by libewf, and reader objects (``size``, ``read(offset,
+length)``) such as the ranged-GET reader of an ``s3://`` store object, as The
+Sleuth Kit ``Img_Info`` objects. Another container format plugs in there and
+extraction follows.
 
 Partition ``N`` is the N-th (from 1) of the allocated partitions that
 ``custodyd inventory`` lists, in the same order; without it the file system
@@ -64,6 +66,16 @@ def _offset(img: Any, partition: int | None) -> int:
     return offsets[partition - 1]
 
 
+def readable(image_ref: str) -> Any:
+    """What :func:`open_image` takes for an item's ``image_path``: a local path, or a
+    ranged-GET reader of an ``s3://`` object."""
+    if image_ref.startswith("s3://"):
+        from custodyd.daemon.store.s3 import S3Reader
+
+        return S3Reader(image_ref)
+    return image_ref
+
+
 def locate(
     image_path: str, *, path: str | None, inode: int | None, partition: int | None
 ) -> tuple[Any, Located]:
@@ -75,7 +87,7 @@ def locate(
     if path is not None and not path.startswith("/"):
         raise InvalidInput(f"the path is absolute within the file system: {path!r}", field="path")
     try:
-        img = open_image(image_path)
+        img = open_image(readable(image_path))
     except (OSError, RuntimeError, ImportError) as exc:
         raise SourceError(f"cannot open the image {image_path}: {exc}") from None
     offset = _offset(img, partition)

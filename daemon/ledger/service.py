@@ -42,6 +42,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import create_engine
 
 from custodyd.daemon.db import make_engine
+from custodyd.daemon.db.raw import raw_cursor
 from custodyd.daemon.errors import (
     InvalidInput,
     LedgerInconsistent,
@@ -91,6 +92,20 @@ KEY_ACTIONS_SQL = "(" + ", ".join(f"'{a}'" for a in KEY_ACTIONS) + ")"
 FOREIGN = "staged by another enrolled appliance"  # left for that appliance to flush
 PG_LOCK_KEY = 0x6375_7374_6C65_6467  # "custledg": the advisory lock of the appender
 FETCH_BATCH = 20_000
+
+
+TIMELINE_COUNT_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A page of a timeline (:meth:`Ledger.timeline`): the entries' stored leaf bytes
+    (RFC 8785 JSON of each entry), the timeline's length (None past the count limit)
+    and the index to continue after (None on the last page)."""
+
+    leaves: list[bytes]
+    total: int | None
+    next_after: int | None
 
 
 @dataclass(frozen=True)
@@ -890,6 +905,51 @@ class Ledger:
     def case_history(self, case_ref: str) -> list[LedgerEntry]:
         """Every entry about one case (by case ref), oldest first."""
         return self._select(ENTRIES.c.case_ref == case_ref)
+
+    def timeline(
+        self,
+        *,
+        evidence_id: str | None = None,
+        case_ref: str | None = None,
+        after: int = -1,
+        offset: int = 0,
+        limit: int = 100,
+        count_up_to: int = TIMELINE_COUNT_LIMIT,
+    ) -> Timeline:
+        """One page of the entries about an item (or a case), oldest first, from SQL.
+
+        Keyset pagination on the leaf index: entries with ``index > after`` (then
+        ``offset`` more skipped), at most ``limit``. Only the page's rows are read,
+        as stored leaf bytes (the canonical JSON of each entry, never re-encoded);
+        ``total`` counts the timeline's index entries up to ``count_up_to`` (None
+        beyond), so no read ever loads a whole timeline.
+        """
+        column, key = (
+            ("evidence_id", evidence_id) if evidence_id is not None else ("case_ref", case_ref)
+        )
+        if key is None:
+            raise InvalidInput("a timeline is of an evidence item or of a case")
+
+        with raw_cursor(self.engine) as (cursor, p):
+            cursor.execute(
+                f"SELECT idx, leaf FROM ledger_entries WHERE {column} = {p} AND idx > {p}"
+                f" ORDER BY idx LIMIT {p} OFFSET {p}",
+                (key, after, limit + 1, offset),
+            )
+            rows = cursor.fetchall()
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM ledger_entries WHERE {column} = {p}"
+                f" LIMIT {p}) AS t",
+                (key, count_up_to + 1),
+            )
+            counted = int(cursor.fetchone()[0])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Timeline(
+            leaves=[bytes(r[1]) for r in rows],
+            total=counted if counted <= count_up_to else None,
+            next_after=int(rows[-1][0]) if more else None,
+        )
 
     def entries(self, start: int = 0, limit: int | None = None) -> list[LedgerEntry]:
         query = sa.select(ENTRIES.c.leaf).where(ENTRIES.c.idx >= start).order_by(ENTRIES.c.idx)

@@ -10,7 +10,8 @@ for an old issue date.
 
 A domestic order (information-crimes draft art. 23(2)) lasts **at most** its
 regime's maximum counted from the order itself (its issue date); the cap is
-never exceeded by a day.
+never exceeded by a day — one entered after its maximum has passed is recorded
+as already ended, not refused and not extended.
 
 :func:`compute_expiry` is pure: it takes the dates and the regime and returns
 the expiry, the day the clock started and the rule (with its article) that
@@ -98,12 +99,7 @@ def compute_expiry(
         )
     expires = start + timedelta(days=length)
     if regime.scope != "international" and expires < entry_day:
-        raise InvalidInput(
-            f"a domestic order issued {dates.issued_on} under {regime.id} ended on {expires} "
-            f"(its maximum counts from the order itself, {regime.citation}); "
-            "a lapsed domestic order cannot be entered, a new order is needed",
-            field="issued_on",
-        )
+        rule += f"; already ended when entered on {entry_day}: the maximum is never exceeded"
     return Expiry(
         issued_on=dates.issued_on,
         received_on=received,

@@ -85,7 +85,7 @@ def get_order(session: Session, order_id: int) -> PreservationOrder:
         raise NotFound(f"no preservation order {order_id}")
     order = session.get(PreservationOrder, order_id)
     if order is None:
-        raise NotFound(f"no preservation order {order_id}", order=order_id)
+        raise NotFound(f"no preservation order {order_id}")  # same body as a hidden one
     return order
 
 
@@ -245,7 +245,9 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
             expiry_rule=expiry.rule,
             period_days=expiry.days,
             expires_on=expiry.expires_on,
-            status="active",
+            status="active" if expiry.expires_on >= now_day else "expired",
+            ended_at=None if expiry.expires_on >= now_day else ctx.clock.now(),
+            end_reason=None if expiry.expires_on >= now_day else "maximum passed before entry",
             lead_days=_check_lead_days(request.lead_days),
             alert_to=list(request.alert_to) or None,
             entered_by=actor,

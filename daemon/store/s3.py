@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,15 @@ from typing import Any
 
 from custodyd.daemon.errors import ConfigError, DestinationError, SourceError
 
-PART_SIZE = 16 * 1024 * 1024  # S3 parts: >= 5 MiB except the last; one pipeline block
+PART_SIZE = 8 * 1024 * 1024  # S3 parts: >= 5 MiB except the last; half a pipeline block
+UPLOADS_IN_FLIGHT = 2
+
+
+ITEM_FILES = (
+    ("manifest.json", "application/json"),
+    ("inventory.json", "application/json"),
+    ("acquisition.log", "text/plain; charset=utf-8"),
+)
 
 
 def is_s3_url(value: object) -> bool:
@@ -111,6 +120,32 @@ class S3Store:
             raise DestinationError(f"cannot store {url}: {exc}") from None
         return answer.get("VersionId")
 
+    def put_item_files(self, image_url: str, directory: Path) -> None:
+        """Manifest, inventory and log of an item as objects beside its image."""
+        base = S3Url.parse(image_url)
+        folder = base.key.rsplit("/", 1)[0]
+        for name, kind in ITEM_FILES:
+            path = directory / name
+            if path.exists():
+                self.put_bytes(S3Url(base.bucket, f"{folder}/{name}"), path.read_bytes(), kind)
+
+    def discard(self, image_url: str) -> list[str]:
+        """An item that never sealed: abort its open uploads and delete what was stored
+        under its image key (nothing locks it yet). What was done, for the log."""
+        url = S3Url.parse(image_url)
+        done = []
+        uploads = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=url.key)
+        for upload in uploads.get("Uploads", []):
+            if upload["Key"] == url.key:
+                self.s3.abort_multipart_upload(
+                    Bucket=url.bucket, Key=url.key, UploadId=upload["UploadId"]
+                )
+                done.append(f"aborted upload {upload['UploadId']}")
+        for version in self.versions(url):
+            self.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=version)
+            done.append(f"deleted version {version}")
+        return done
+
     def versions(self, url: S3Url) -> list[str]:
         answer = self.s3.list_object_versions(Bucket=url.bucket, Prefix=url.key)
         return [v["VersionId"] for v in answer.get("Versions", []) if v["Key"] == url.key]
@@ -158,7 +193,12 @@ class S3Store:
 
 
 class MultipartSink:
-    """The image as a multipart upload fed from the pipeline's buffers (an ImageSink)."""
+    """The image as a multipart upload fed from the pipeline's buffers (an ImageSink).
+
+    Parts are uploaded by a small pool of threads (``UPLOADS_IN_FLIGHT`` at most), so
+    the network round trips overlap each other and the reading; ``write`` waits when
+    that many are in flight, which keeps memory to a few parts whatever the size.
+    """
 
     def __init__(
         self, store: S3Store, url: S3Url, staging: Path, *, part_size: int = PART_SIZE
@@ -168,12 +208,16 @@ class MultipartSink:
         self.final_path = staging  # a local name for the engine's logs; never written
         self.part_size = part_size
         self._buffer = bytearray()
-        self._parts: list[dict[str, Any]] = []
+        self._parts: dict[int, str] = {}
+        self._inflight: list[Future[None]] = []
+        self._next = 1
         self._written = 0
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(UPLOADS_IN_FLIGHT, thread_name_prefix="custodyd-s3")
         try:
             answer = store.s3.create_multipart_upload(Bucket=url.bucket, Key=url.key)
         except Exception as exc:
+            self._pool.shutdown()
             raise DestinationError(f"cannot start the upload of {url}: {exc}") from None
         self.upload_id: str = answer["UploadId"]
         self.version_id: str | None = None
@@ -184,16 +228,22 @@ class MultipartSink:
         return self._written
 
     def write(self, view: memoryview) -> None:
-        if not self._buffer and len(view) == self.part_size:
-            self._upload(bytes(view))  # the usual case: one pipeline block is one part
+        if not self._buffer and len(view) % self.part_size == 0:
+            for start in range(0, len(view), self.part_size):  # the usual case: whole parts
+                self._submit(bytes(view[start : start + self.part_size]))
             return
         self._buffer += view
         while len(self._buffer) >= self.part_size:
-            self._upload(bytes(self._buffer[: self.part_size]))
+            self._submit(bytes(self._buffer[: self.part_size]))
             del self._buffer[: self.part_size]
 
-    def _upload(self, data: bytes) -> None:
-        number = len(self._parts) + 1
+    def _submit(self, data: bytes) -> None:
+        while len(self._inflight) >= UPLOADS_IN_FLIGHT:
+            self._inflight.pop(0).result()  # raises the first failed part's error
+        number, self._next = self._next, self._next + 1
+        self._inflight.append(self._pool.submit(self._upload, number, data))
+
+    def _upload(self, number: int, data: bytes) -> None:
         try:
             answer = self.store.s3.upload_part(
                 Bucket=self.url.bucket,
@@ -204,8 +254,13 @@ class MultipartSink:
             )
         except Exception as exc:
             raise DestinationError(f"uploading part {number} of {self.url}: {exc}") from None
-        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        self._written += len(data)
+        with self._lock:
+            self._parts[number] = answer["ETag"]
+            self._written += len(data)
+
+    def _drain(self) -> None:
+        while self._inflight:
+            self._inflight.pop(0).result()
 
     def sync(self) -> None:
         """Uploaded parts are durable on the server; the buffered tail is not yet."""
@@ -219,15 +274,19 @@ class MultipartSink:
     def finish(self, done: Any = None, *, publish: bool = True) -> Path:
         """Complete the upload (the object appears now; ``publish`` has no later step
         here: an item whose sealing then fails has its object deleted again)."""
-        if self._buffer or not self._parts:
-            self._upload(bytes(self._buffer))
+        if self._buffer or self._next == 1:
+            self._submit(bytes(self._buffer))
             self._buffer.clear()
+        self._drain()
+        self._pool.shutdown()
         try:
             answer = self.store.s3.complete_multipart_upload(
                 Bucket=self.url.bucket,
                 Key=self.url.key,
                 UploadId=self.upload_id,
-                MultipartUpload={"Parts": self._parts},
+                MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": e} for n, e in sorted(self._parts.items())]
+                },
             )
         except Exception as exc:
             raise DestinationError(f"completing the upload of {self.url}: {exc}") from None
@@ -237,6 +296,10 @@ class MultipartSink:
 
     def abandon(self) -> Path | None:
         """Abort the upload: its parts are dropped, no object appears under the key."""
+        for future in self._inflight:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        self._inflight = []
         if not self.completed:
             with contextlib.suppress(Exception):
                 self.store.s3.abort_multipart_upload(
@@ -252,6 +315,7 @@ class MultipartSink:
             "object": str(self.url),
             "version_id": self.version_id,
             "parts": len(self._parts),
+            "uploads_in_flight": UPLOADS_IN_FLIGHT,
             "part_size": self.part_size,
         }
 

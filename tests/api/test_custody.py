@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from custodyd.daemon.clock import ManualClock
@@ -152,3 +153,56 @@ def test_no_transfer_of_disposed_evidence(
         "/v1/evidence/ev-d/custody/transfers", json=TRANSFER, headers=make_token("examiner", ["A"])
     )
     assert r.status_code == 409
+
+
+def test_timeline_keyset_pages_never_load_the_whole_timeline(
+    client: TestClient,
+    ctx: AppContext,
+    make_token: MakeToken,
+    make_evidence: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from custodyd.daemon.ledger import Event, Ledger
+
+    make_evidence("A", "ev-k")
+    make_evidence("A", "ev-other")
+    events = [
+        Event("custody.transferred", "user:x", "A", "ev-k" if n % 3 else "ev-other", {"n": n})
+        for n in range(375)
+    ]
+    ctx.ledger.append_many(events)
+    expected = [e.to_dict() for e in ctx.ledger.history("ev-k")]
+    assert len(expected) == 251
+
+    def whole(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a request loaded a whole timeline")
+
+    monkeypatch.setattr(Ledger, "history", whole)
+    monkeypatch.setattr(Ledger, "case_history", whole)
+    inv = make_token("investigator", ["A"])
+    seen: list[dict[str, object]] = []
+    after: int | None = None
+    pages = 0
+    before = ctx.ledger.size()
+    while True:
+        query = "limit=100" + (f"&after={after}" if after is not None else "")
+        r = client.get(f"/v1/evidence/ev-k/custody?{query}", headers=inv)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["total"] == 251
+        seen.extend(body["items"])
+        pages += 1
+        after = body["next_after"]
+        if after is None:
+            break
+        assert after == body["items"][-1]["index"]
+    assert pages == 3
+    assert seen == expected
+    assert ctx.ledger.size() == before + 3  # one audited read per page
+    # offset paging still works and agrees
+    r = client.get("/v1/evidence/ev-k/custody?limit=50&offset=200", headers=inv)
+    assert r.json()["items"] == expected[200:250] and r.json()["next_offset"] == 250
+    # a case timeline pages the same way
+    r = client.get("/v1/cases/A/custody?limit=10", headers=inv)
+    body = r.json()
+    assert len(body["items"]) == 10 and body["next_after"] == body["items"][-1]["index"]

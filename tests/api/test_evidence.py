@@ -118,3 +118,36 @@ def test_verify_roles_match_and_mismatch(
     assert client.get(f"/v1/evidence/{ev}", headers=examiner).json()["status"] == "mismatch"
     actions = [e.action for e in ctx.ledger.history(ev)]
     assert actions.count("evidence.verified") == 3  # acquisition, then ours
+
+
+def test_list_pages_in_sql(
+    client: TestClient,
+    clock: ManualClock,
+    make_token: MakeToken,
+    make_evidence: Callable[..., str],
+    monkeypatch: Any,
+) -> None:
+    from custodyd.daemon import acquisition
+
+    for n in range(5):
+        make_evidence("P", f"ev-p{n}")
+        clock.advance(timedelta(minutes=1))
+    make_evidence("Q", "ev-q")
+
+    def everything(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the list loaded every manifest")
+
+    monkeypatch.setattr(acquisition, "list_evidence", everything)
+    inv = make_token("investigator", ["P"])
+    ids: list[str] = []
+    offset: int | None = 0
+    while offset is not None:
+        r = client.get(f"/v1/evidence?limit=2&offset={offset}", headers=inv)
+        assert r.status_code == 200, r.text
+        ids.extend(m["evidence_id"] for m in r.json()["items"])
+        offset = r.json()["next_offset"]
+    assert ids == [f"ev-p{n}" for n in range(5)]
+    r = client.get(f"/v1/evidence?hash={'ab' * 32}&limit=10", headers=inv)
+    assert [m["evidence_id"] for m in r.json()["items"]] == ids
+    r = client.get(f"/v1/evidence?hash={'cd' * 32}", headers=inv)
+    assert r.json()["items"] == []

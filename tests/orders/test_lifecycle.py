@@ -167,8 +167,13 @@ def test_domestic_maximum_counts_from_the_order_and_is_never_exceeded(
     assert "23(2)" in dom["expiry_rule"] and "issue date" in dom["expiry_rule"]
     with pytest.raises(InvalidInput, match="exceeds the maximum"):
         order(ctx, "domestic-180", today, "EV1", days=181)
-    with pytest.raises(InvalidInput, match="domestic order"):
-        order(ctx, "domestic-180", today - timedelta(days=181), "EV1", ref="LAPSED")
+    # entered after its maximum: recorded as ended, never refused, never extended
+    lapsed = order(ctx, "domestic-180", today - timedelta(days=181), "EV1", ref="LAPSED")
+    assert lapsed["expires_on"] == (today - timedelta(days=1)).isoformat()
+    assert lapsed["status"] == "expired" and not lapsed["in_force"]
+    assert "already ended" in lapsed["expiry_rule"]
+    with ctx.session() as s:
+        assert [b["ref"] for b in retention_status(s, "EV1", clock=clock).blocking] == ["DOM"]
 
 
 def test_international_request_must_state_the_fields_of_art_68_2(ctx: AppContext) -> None:

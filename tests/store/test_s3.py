@@ -287,3 +287,106 @@ def test_cancelled_upload_is_aborted_and_recorded_incomplete(
     listed = client.list_objects_v2(Bucket=BUCKET, Prefix="cancel/").get("Contents", [])
     assert not [o for o in listed if o["Key"].endswith("image.raw")]
     assert datetime.now(UTC)  # (keeps the import honest for readers)
+
+
+def test_recovery_after_kill_aborts_the_upload(
+    server: Seaweed, env: dict[str, str], tmp_path: Path
+) -> None:
+    """``kill -9`` mid-upload: the next command marks the item incomplete and aborts the
+    multipart upload, so no parts linger and no object appears."""
+    import signal
+    import time
+
+    source = random_file(tmp_path / "big.img", 400 * MiB, seed=4)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from custodyd.daemon.cli import main; main()",
+            "image",
+            str(source),
+            "--case",
+            "S3-KILL",
+            "--store",
+            f"s3://{BUCKET}/kill",
+            "--json",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = server.client()
+    deadline = time.monotonic() + 120
+    upload = None
+    while time.monotonic() < deadline and upload is None:
+        uploads = client.list_multipart_uploads(Bucket=BUCKET, Prefix="kill/").get("Uploads", [])
+        for u in uploads:
+            parts = client.list_parts(Bucket=BUCKET, Key=u["Key"], UploadId=u["UploadId"])
+            if parts.get("Parts"):
+                upload = u
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert upload is not None, "the upload never started"
+    items = json.loads(
+        custodyd(
+            env, "evidence", "list", "--case", "S3-KILL", "--status", "incomplete", "--json"
+        ).stdout
+    )
+    assert [i["status"] for i in items] == ["incomplete"]
+    left = client.list_multipart_uploads(Bucket=BUCKET, Prefix="kill/").get("Uploads", [])
+    assert left == []
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix="kill/").get("Contents", [])
+    assert not [o for o in listed if o["Key"].endswith("image.raw")]
+
+
+def test_recovery_finishes_sealing_an_s3_item(
+    server: Seaweed, env: dict[str, str], home: Path, tmp_path: Path
+) -> None:
+    """A crash after the database said sealed: the next command uploads the manifest, log
+    and inventory beside the image and seals the staging directory."""
+    from sqlmodel import select
+
+    from custodyd.daemon.models import Acquisition, Evidence
+
+    source = random_file(tmp_path / "disk.img", 3 * MiB, seed=6)
+    manifest = json.loads(
+        custodyd(
+            env,
+            "image",
+            str(source),
+            "--case",
+            "S3-SEAL",
+            "--store",
+            f"s3://{BUCKET}/seal",
+            "--json",
+        ).stdout
+    )
+    client = server.client()
+    bucket, key = split(manifest["image_path"])
+    folder = key.rsplit("/", 1)[0]
+    # put the item back to the moment after the sealing commit, before the disk side
+    for v in client.list_object_versions(Bucket=bucket, Prefix=f"{folder}/manifest.json")[
+        "Versions"
+    ]:
+        client.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+    settings = Settings(home=home)
+    ctx = open_context(settings)
+    try:
+        with ctx.session() as session:
+            item = session.get(Evidence, manifest["evidence_id"])
+            assert item is not None
+            directory = Path(item.directory)
+            acq = session.exec(select(Acquisition).where(Acquisition.evidence_id == item.id)).one()
+            acq.state = "sealing"
+            session.add(acq)
+    finally:
+        ctx.close()
+    os.chmod(directory, 0o750)
+    (directory / "manifest.json").chmod(0o640)
+    (directory / "manifest.json").unlink()
+    custodyd(env, "evidence", "list", "--case", "S3-SEAL", "--json")  # opens the DB: recovery
+    body = client.get_object(Bucket=bucket, Key=f"{folder}/manifest.json")["Body"].read()
+    assert json.loads(body)["evidence_id"] == manifest["evidence_id"]
+    assert (directory / "manifest.json").exists()
+    assert os.stat(directory).st_mode & 0o777 == 0o555

@@ -9,6 +9,7 @@ need not trust this server's word that the entry is in the signed log.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -18,8 +19,10 @@ from custodyd.api.console.web import ConsoleRoute, console_principal, render
 from custodyd.api.deps import get_ctx
 from custodyd.api.routers import custody as custody_api
 from custodyd.daemon.auth import Principal
+from custodyd.daemon.auth.timeline import PageRequest
 
 router = APIRouter(route_class=ConsoleRoute)
+ALL_ENTRIES = PageRequest(limit=ALL.limit, offset=ALL.offset)
 
 
 def _page(request: Request, timeline: dict[str, Any], kind: str) -> Response:
@@ -39,9 +42,10 @@ def _page(request: Request, timeline: dict[str, Any], kind: str) -> Response:
 async def evidence_timeline(
     evidence_id: str, request: Request, principal: Principal = Depends(console_principal)
 ) -> Response:
-    timeline = await custody_api.evidence_custody(
-        evidence_id=evidence_id, params=ALL, principal=principal, ctx=get_ctx(request)
+    body = await custody_api.read_evidence_timeline(
+        get_ctx(request), principal, evidence_id, ALL_ENTRIES
     )
+    timeline = json.loads(body)
     return _page(request, timeline, "evidence")
 
 
@@ -49,7 +53,6 @@ async def evidence_timeline(
 async def case_timeline(
     ref: str, request: Request, principal: Principal = Depends(console_principal)
 ) -> Response:
-    timeline = await custody_api.case_custody(
-        ref=ref, params=ALL, principal=principal, ctx=get_ctx(request)
-    )
+    body = await custody_api.read_case_timeline(get_ctx(request), principal, ref, ALL_ENTRIES)
+    timeline = json.loads(body)
     return _page(request, timeline, "case")
