@@ -49,10 +49,11 @@ def init_key(ledger: Ledger) -> KeyStatus:
     trusted = ledger.trust()
     empty = trusted.founding is None and ledger.size() == 0
     witnessed = False
-    if not empty and all(w.note is None and not w.error for w in ledger.witnesses.read()):
-        # joining a shared ledger: it must verify before this appliance witnesses it
+    if not empty and any(w.note is None and not w.error for w in ledger.witnesses.read()):
+        # joining a shared ledger: it must verify (against any witness already there, e.g.
+        # a shared one) before this appliance witnesses it
         report = ledger.verify()
-        problems = [p for p in report.problems if "witness" not in p.message]
+        problems = [p for p in report.problems if "is missing while" not in p.message]
         if problems:
             raise LedgerIntegrityError(
                 f"key created, but the ledger does not verify, so it is not witnessed: "

@@ -68,7 +68,7 @@ from custodyd.daemon.ledger.note import (
     verifier_key,
 )
 from custodyd.daemon.ledger.trust import KEY_ACTIONS, TrustList, key_event
-from custodyd.daemon.ledger.witness import Witnesses, note_size
+from custodyd.daemon.ledger.witness import Witnessed, Witnesses, note_size
 from custodyd.daemon.models.ledger import (
     LedgerCheckpointRow,
     LedgerEntryRow,
@@ -134,6 +134,7 @@ class Ledger:
         self._lock_file: Any = None
         self._trust_cache: tuple[str | None, int, TrustList] | None = None
         self._witness_cache: dict[Path, tuple[str, Checkpoint]] = {}
+        self._opened: dict[tuple[str, int, int], Checkpoint] = {}
 
     @classmethod
     def open(cls, ctx: LedgerHost) -> Ledger:
@@ -401,7 +402,12 @@ class Ledger:
         the witness file only after the transaction committed.
         """
         size = _size(conn)
-        stack = _peaks(conn, size)
+        try:
+            stack = _peaks(conn, size)
+        except LedgerIntegrityError as exc:  # the tree cannot be extended: refuse, loudly
+            raise self._refuse(
+                LedgerInconsistent, f"refusing to append: {exc.detail}", **exc.extra
+            ) from exc
         entries: list[LedgerEntry] = []
         entry_rows: list[dict[str, Any]] = []
         node_rows: list[dict[str, Any]] = []
@@ -453,6 +459,7 @@ class Ledger:
         """
         if not events:
             return
+        self.check_appendable()  # refused now: the caller's change rolls back with it
         now = format_time(self.ctx.clock.now())
         batch = []
         for ev in events:
@@ -467,6 +474,70 @@ class Ledger:
                 mac=self._mac(self.key_name, now, batch),
             )
         )
+
+    def check_appendable(self) -> None:
+        """Raise now what the next signature would refuse (fork, witness, key, forged row).
+
+        A read-only pre-check (no write lock), so a domain change staged for the ledger
+        is refused *before* it commits instead of committing and waiting in the outbox.
+        The check at signing time (:meth:`_sign`) stays the authoritative one.
+        """
+        witnessed = self.witnesses.read()  # before the snapshot: never newer than it
+        with self._reading() as conn, _snapshot(conn):  # one snapshot: appends go on
+            trusted = self._trust(conn)
+            size = _size(conn)
+            last = _latest_checkpoint(conn)
+            try:
+                root = merkle.root_from_nodes(size, _reader(conn)) if size else merkle.EMPTY_ROOT
+            except LedgerIntegrityError as exc:
+                raise self._refuse(
+                    LedgerInconsistent, f"refusing to append: {exc.detail}", **exc.extra
+                ) from exc
+            previous = None
+            if last is not None:
+                try:
+                    previous = Checkpoint.parse(last[1].split("\n\n")[0] + "\n")
+                except NoteError:
+                    previous = None
+            if previous is not None and (previous.size, previous.root) != (size, root):
+                raise self._refuse(
+                    LedgerInconsistent,
+                    f"refusing to append: the database's last checkpoint (size {previous.size}) "
+                    f"does not describe its {size} entries",
+                )
+            saved, self._witnessed_in_tx = self._witnessed_in_tx, False
+            try:
+                self._check_witnesses(conn, trusted, previous, size, root, witnessed)
+            finally:
+                self._witnessed_in_tx = saved
+            bad = self.pending_problems(conn)
+            if bad:
+                raise self._refuse(
+                    LedgerPendingRejected,
+                    f"refusing to append: staged ledger_pending row {bad[0][0]}: {bad[0][1]}; "
+                    "`custodyd ledger discard-pending ID --reason ...`",
+                    pending_rows=[i for i, _ in bad],
+                )
+        mine = self.local_verifier()
+        if mine is None:
+            if size or last is not None:
+                raise self._refuse(
+                    LedgerKeyMissing,
+                    f"refusing to append: no ledger signing key "
+                    f"({keys.key_path(self.ctx.settings.key_dir)} is missing) while the ledger "
+                    "has entries; restore it, or `custodyd ledger init-key` and enrol the key",
+                )
+        elif trusted.founding is not None and not trusted.is_trusted(mine, size):
+            self._promote_rotated(trusted, size)
+            self._key = None
+            mine = self.local_verifier()
+            if mine is None or not trusted.is_trusted(mine, size):
+                raise self._refuse(
+                    LedgerKeyUntrusted,
+                    f"refusing to append: this appliance's key {mine} is not in the ledger's "
+                    "trust list; enrol it with `custodyd ledger enroll-key NAME PUBLIC_KEY` on "
+                    "an enrolled appliance",
+                )
 
     def flush_pending(self) -> list[LedgerEntry]:
         """Append every staged batch (oldest first) and delete its row, in one transaction.
@@ -627,7 +698,7 @@ class Ledger:
                 sa.select(sa.func.max(CHECKPOINTS.c.size)).where(CHECKPOINTS.c.size < last[0])
             ).scalar()
             try:
-                previous, _ = trusted.open(last[1], self.origin, int(earlier or 0))
+                previous = self._open_last(trusted, last[1], int(earlier or 0))
             except NoteError as exc:
                 raise self._refuse(
                     LedgerInconsistent,
@@ -641,7 +712,9 @@ class Ledger:
             self._prove(
                 conn, previous, size, root, f"the signed checkpoint of size {previous.size}"
             )
-        self._check_witnesses(conn, trusted, previous, size, root)
+        self._check_witnesses(
+            conn, trusted, previous, size, root, verified_note=last[1] if last else None
+        )
         key = self._signer(conn, trusted, before, empty=last is None and before == 0)
         text = Checkpoint(self.origin, size, root).text()
         note = sign_note(text, self.key_name, key)
@@ -656,6 +729,8 @@ class Ledger:
             },
         )
         self._signed_in_tx = (note, size)  # witnessed once committed (_writing)
+        # the next append opens this very note as "last": signed here, so known good
+        self._opened[(note, len(trusted.events), before)] = Checkpoint(self.origin, size, root)
         return note
 
     def _prove(self, conn: Connection, old: Checkpoint, size: int, root: bytes, what: str) -> None:
@@ -677,6 +752,22 @@ class Ledger:
                 first_bad_index=old.size,
             ) from exc
 
+    def _open_last(self, trusted: TrustList, note: str, earlier: int) -> Checkpoint:
+        """Verify the database's last checkpoint (cached: usually the one signed last here).
+
+        The cache key is the exact note text, the key events known and the size the
+        rule looks at, so a changed note or trust list is verified afresh.
+        """
+        key = (note, len(trusted.events), earlier)
+        hit = self._opened.get(key)
+        if hit is not None:
+            return hit
+        cp, _ = trusted.open(note, self.origin, earlier)
+        if len(self._opened) > 8:
+            self._opened.clear()
+        self._opened[key] = cp
+        return cp
+
     def _check_witnesses(
         self,
         conn: Connection,
@@ -684,10 +775,12 @@ class Ledger:
         previous: Checkpoint | None,
         size: int,
         root: bytes,
+        witnessed: list[Witnessed] | None = None,
+        verified_note: str | None = None,
     ) -> None:
         if self._witnessed_in_tx:
             return  # proven for this transaction's first batch; later ones extend it (_prove)
-        for found in self.witnesses.read():
+        for found in self.witnesses.read() if witnessed is None else witnessed:
             what = f"the witness {found.path}"
             if found.note is None:
                 if found.error or previous is not None:
@@ -698,6 +791,8 @@ class Ledger:
                         "`custodyd ledger rewitness --reason ...` after checking why",
                     )
                 continue  # an empty ledger: nothing witnessed yet
+            if verified_note is not None and found.note == verified_note:
+                continue  # the last checkpoint itself: verified and proven just before
             try:
                 claimed = note_size(found.note)
             except NoteError as exc:

@@ -85,7 +85,7 @@ def get_order(session: Session, order_id: int) -> PreservationOrder:
         raise NotFound(f"no preservation order {order_id}")
     order = session.get(PreservationOrder, order_id)
     if order is None:
-        raise NotFound(f"no preservation order {order_id}", order=order_id)
+        raise NotFound(f"no preservation order {order_id}")  # same body as a hidden one
     return order
 
 

@@ -12,7 +12,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from custodyd.daemon.cases import create_case
+from custodyd.daemon.cases import create_case, find_case
 from custodyd.daemon.context import AppContext, open_context
 from custodyd.daemon.errors import LedgerKeyMissing, LedgerPendingRejected
 from custodyd.daemon.ledger import Event
@@ -58,10 +58,15 @@ def test_forged_or_malformed_rows_are_refused_never_signed(
     lctx: AppContext, row: dict[str, object]
 ) -> None:
     lctx.ledger.append("case.created", actor="user:ann", case="C-1")
-    bad = insert_row(lctx, **row)
-    with lctx.session() as session:  # a genuine staged change behind the forged row
+    with lctx.session() as session:  # a genuine change staged (not flushed yet)...
         create_case(session, lctx.clock, "C-2")
         lctx.ledger.stage(session, [Event("case.created", "user:ann", "C-2")])
+    bad = insert_row(lctx, **row)  # ...when the forged row is slipped in
+    with pytest.raises(LedgerPendingRejected, match=f"row {bad}"), lctx.session() as session:
+        create_case(session, lctx.clock, "C-5")  # a new change is refused before it commits
+        lctx.ledger.stage(session, [Event("case.created", "user:ann", "C-5")])
+    with lctx.session() as session:
+        assert find_case(session, "C-5") is None
     with pytest.raises(LedgerPendingRejected, match=f"row {bad}"):
         lctx.ledger.flush_pending()
     with pytest.raises(LedgerPendingRejected, match=f"row {bad}"):
@@ -176,3 +181,39 @@ def test_rotate_key_old_key_signs_the_handover(lctx: AppContext, tmp_path: objec
         assert not offline.verify_bundle(data, new).ok  # the new key did not found it
     finally:
         fresh.close()
+
+
+def test_row_of_an_unknown_appliance_is_never_signed_and_reported(lctx: AppContext) -> None:
+    """Another appliance's rows are left to it; one the trust list never held is reported."""
+    lctx.ledger.append("x.y", actor="user:ann")
+    bad = insert_row(lctx, FORGED, owner="elsewhere", mac="00" * 32)
+    assert lctx.ledger.flush_pending() == []  # not ours to sign: left in place
+    assert "user:alice" not in actors(lctx)
+    rc, _, err = cli_verify()
+    assert rc == 20 and f"ledger_pending row {bad} is refused" in err
+    assert "unknown appliance" in err
+
+
+def test_checkpoint_by_a_removed_key_is_rejected(lctx: AppContext) -> None:
+    """After remove-key, a checkpoint that key signs (say, a stale appliance) fails verify."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from custodyd.daemon.ledger import admin
+    from custodyd.daemon.ledger.note import Checkpoint, raw_public_key, sign_note, verifier_key
+    from tests.ledger.tampering import drop_triggers, execute
+
+    lctx.ledger.append("x.y", actor="user:ann")
+    other = Ed25519PrivateKey.generate()
+    other_key = verifier_key("lab-b", raw_public_key(other.public_key()))
+    admin.enroll_key(lctx.ledger, "lab-b", other_key, actor="user:admin")
+    admin.remove_key(lctx.ledger, "lab-b", actor="user:admin", reason="stolen laptop")
+    entry = lctx.ledger.append("x.y", actor="user:ann")
+    size = entry.index + 1
+    root = lctx.ledger.root(size)
+    forged = sign_note(Checkpoint(lctx.ledger.origin, size, root).text(), "lab-b", other)
+    drop_triggers(lctx.engine)
+    sql = "UPDATE ledger_checkpoints SET note = :n WHERE size = :s"
+    execute(lctx.engine, sql, n=forged, s=size)
+    report = lctx.ledger.verify()
+    assert not report.ok and report.bad_checkpoint == size, report.message
+    assert "not by a key the trust list holds" in report.message

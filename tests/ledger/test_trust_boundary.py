@@ -55,7 +55,10 @@ def test_restored_older_copy_is_refused_until_rewitnessed(
     done = custodyd("ledger", "verify", "--json")
     assert done.returncode == 20, done.stderr
     assert "witness" in json.loads(done.stdout)["message"]
-    # X and Y are staged (nothing lost) but unsigned; more appends (4 in the issue) still refused
+    # refused before the change commits: neither the cases nor unsigned entries exist
+    listed = custodyd("cases", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert not {"X", "Y"} & {c["ref"] for c in json.loads(listed.stdout)["items"]}
     assert custodyd("cases", "create", "P").returncode != 0
     assert custodyd("ledger", "verify").returncode == 20
 
