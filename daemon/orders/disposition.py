@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.durable import fsync_dir, write_all
-from custodyd.daemon.errors import Conflict, InvalidInput, NotFound
+from custodyd.daemon.errors import Conflict, DispositionRefused, InvalidInput, NotFound
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Disposition, Evidence
 from custodyd.daemon.orders.lifecycle import expire_due
@@ -53,6 +53,28 @@ def secure_delete(path: Path) -> dict[str, Any]:
         os.close(fd)
     path.unlink()
     return {"path": str(path), "bytes": size, "overwritten": "zeros, 1 pass", "unlinked": True}
+
+
+def _delete_object_versions(image_url: str) -> list[dict[str, Any]]:
+    """Destroy an item's image in an S3 store: every version of the object is deleted
+    (manifest, log and inventory stay, as locally). A store that refuses — its Object
+    Lock retention or legal hold still stands — stops the disposal before anything is
+    recorded."""
+    from custodyd.daemon.store.s3 import S3Store, S3Url
+
+    url = S3Url.parse(image_url)
+    store = S3Store(image_url)
+    deleted = []
+    for version in store.versions(url):
+        try:
+            store.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=version)
+        except Exception as exc:
+            raise DispositionRefused(
+                f"the object store refused to delete {image_url} (version {version}): {exc}",
+                object=image_url,
+            ) from None
+        deleted.append({"path": image_url, "version": version, "deleted": "object version"})
+    return deleted
 
 
 def _targets(item: Evidence) -> tuple[Path, list[Path]]:
@@ -105,7 +127,10 @@ def dispose(
         case = session.get(Case, item.case_id)
         case_ref = case.ref if case else None
         directory, files = _targets(item)
+        remote_image = item.image_path if item.image_path.startswith("s3://") else None
     done: list[dict[str, Any]] = []
+    if remote_image is not None:  # the store refuses while its own retention stands
+        done.extend(_delete_object_versions(remote_image))
     if directory.is_dir():
         os.chmod(directory, 0o755)
     try:

@@ -390,3 +390,73 @@ def test_recovery_finishes_sealing_an_s3_item(
     assert json.loads(body)["evidence_id"] == manifest["evidence_id"]
     assert (directory / "manifest.json").exists()
     assert os.stat(directory).st_mode & 0o777 == 0o555
+
+
+def test_disposal_deletes_the_object_only_when_no_order_covers_it(
+    server: Seaweed, env: dict[str, str], tmp_path: Path
+) -> None:
+    source = random_file(tmp_path / "disk.img", 2 * MiB, seed=12)
+    held = json.loads(
+        custodyd(
+            env,
+            "image",
+            str(source),
+            "--case",
+            "S3-DISP",
+            "--store",
+            f"s3://{BUCKET}/disp",
+            "--json",
+        ).stdout
+    )
+    free = json.loads(
+        custodyd(
+            env,
+            "image",
+            str(source),
+            "--case",
+            "S3-DISP",
+            "--store",
+            f"s3://{BUCKET}/disp",
+            "--json",
+        ).stdout
+    )
+    custodyd(
+        env,
+        "orders",
+        "add",
+        "--evidence",
+        held["evidence_id"],
+        "--regime",
+        "domestic-180",
+        "--issued",
+        date.today().isoformat(),
+        "--ref",
+        "DOM-D",
+        "--json",
+    )
+    client = server.client()
+    refused = custodyd(
+        env, "dispose", held["evidence_id"], "--method", "destroy", "--reason", "test", check=4
+    )
+    assert "cannot be disposed" in refused.stderr
+    bucket, key = split(held["image_path"])
+    assert client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions")
+
+    record = json.loads(
+        custodyd(
+            env,
+            "dispose",
+            free["evidence_id"],
+            "--method",
+            "destroy",
+            "--reason",
+            "no order covers it",
+            "--json",
+        ).stdout
+    )
+    bucket, key = split(free["image_path"])
+    assert record["files"][0]["path"] == free["image_path"]  # then local side files
+    versions = client.list_object_versions(Bucket=bucket, Prefix=key)
+    assert not [v for v in versions.get("Versions", []) if v["Key"] == key]
+    folder = key.rsplit("/", 1)[0]
+    client.head_object(Bucket=bucket, Key=f"{folder}/manifest.json")  # kept, as locally
