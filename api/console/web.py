@@ -101,6 +101,10 @@ def same_origin(request: Request) -> bool:
     return origin != "null"
 
 
+def _from_a_browser(request: Request) -> bool:
+    return "origin" in request.headers or "sec-fetch-site" in request.headers
+
+
 def check_form(request: Request, form: Mapping[str, Any]) -> None:
     """Refuse a form post that is cross-origin or lacks this session's anti-forgery value."""
     secret = session_secret(request)
@@ -114,10 +118,19 @@ def check_form(request: Request, form: Mapping[str, Any]) -> None:
 
 
 def check_signin_form(request: Request, form: Mapping[str, Any], cookie: str | None) -> None:
-    """Sign-in happens before a session exists: double-submit of a cookie-bound value."""
+    """Sign-in happens before a session exists: double-submit of a cookie-bound value.
+
+    A post without the ``csrf`` field and without any browser provenance header
+    (``Origin``, ``Sec-Fetch-Site``) is not a browser's: a script posting a token it
+    holds (``curl -d token=...``), which no other site can drive, so it is let through
+    (the rule of Go's ``CrossOriginProtection``). Browsers send those headers on every
+    form post, so a browser's sign-in always needs the page's value.
+    """
     presented = form.get("csrf")
     if not same_origin(request):
         raise CrossSiteRefused("this sign-in was not sent from the console's own page")
+    if presented is None and not _from_a_browser(request):
+        return
     if not cookie or not isinstance(presented, str) or not hmac.compare_digest(cookie, presented):
         raise CrossSiteRefused("this sign-in form has expired; load the sign-in page again")
 

@@ -206,6 +206,14 @@ def test_e01_throughput(tmp_path: Path) -> None:
                 "vs_ewfacquirestream": round(med["ewfacquirestream"] / ours, 3),
                 "vs_dd": round(med["dd"] / ours, 3),
                 "pass_vs_dd": round(med["dd"] / statistics.median(pass_seconds[kind]), 3),
+                "pass_vs_ewfacquirestream": round(
+                    med["ewfacquirestream"] / statistics.median(pass_seconds[kind]), 3
+                ),
+                "cpu_vs_ewfacquirestream": round(
+                    statistics.median(cpu[kind]["ewfacquirestream"])
+                    / statistics.median(cpu[kind]["custodyd_e01_fast"]),
+                    3,
+                ),
             },
         }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -94,3 +94,23 @@ def test_media_page_lists_attached_media(served: tuple[LiveServer, list[dict]]) 
         page = http.get("/media")
         assert page.status_code == 200
         assert 'id="media-list"' in page.text and "No media attached" in page.text
+
+
+def test_a_token_posted_alone_by_a_script_opens_a_session(
+    served: tuple[LiveServer, list[dict]],
+) -> None:
+    """Contract, taken literally by a script: post ``token`` to the sign-in form (no page
+    value, no browser headers) -> session cookie and redirect. A browser's post (it
+    always says where it comes from) still needs the page's value."""
+    live, _ = served
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        r = http.post("/signin", data={"token": live.admin_token})
+        assert r.status_code in (302, 303) and r.headers["location"]
+        assert "custodyd_session" in r.headers["set-cookie"]
+    browser = {"Sec-Fetch-Site": "same-origin", "Origin": live.url}
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        r = http.post("/signin", data={"token": live.admin_token}, headers=browser)
+        assert r.status_code == 403
+        assert "custodyd_session" not in r.headers.get("set-cookie", "")
+        r = http.post("/signin", data={"token": live.admin_token, "csrf": "forged"})
+        assert r.status_code == 403
