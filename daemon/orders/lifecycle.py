@@ -418,6 +418,12 @@ def decide_order(
     ``granted``: the order becomes ``executing`` — the data are about to be
     searched, seized or disclosed and stay preserved until :func:`executed_order`.
     ``refused`` / ``withdrawn``: the hold ends and the expiry applies again.
+
+    A decision on an ``active`` order (no follow-up recorded yet) means the
+    follow-up request has arrived: its arrival is recorded first, exactly as
+    :func:`followup_order` does (``order.followup`` entry, 24/7 alert), so
+    ``orders add`` then ``orders decide`` works as the issue's contract calls it
+    and the ledger still shows both steps.
     """
     if ref is not None:
         check_name(ref, "order ref")
@@ -425,6 +431,10 @@ def decide_order(
         raise InvalidInput(
             f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}", field="outcome"
         )
+    with ctx.session() as session:
+        awaiting = get_order(session, order_id).status == "active"
+    if awaiting:
+        followup_order(ctx, order_id, actor=actor)
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
         if order.status != "hold":
