@@ -55,20 +55,34 @@ def run(
     """Run ``argv`` to completion; wall seconds from spawn to exit, and its own peak RSS."""
     if cold:
         drop_caches()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    # Linux carries the parent's high-water RSS into a forked child's ``ru_maxrss``
+    # across exec (a 400 MiB pytest made every child "peak" at 400 MiB): GNU time, a
+    # small process, forks the command itself and reports the command's own peak.
+    gnu_time = shutil.which("time", path="/usr/bin:/bin")
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("w+") as peak,
+    ):
+        command = list(argv)
+        if gnu_time is not None:
+            command = [gnu_time, "-q", "-f", "%M", "-o", peak.name, *command]
         started = time.perf_counter()
         proc = subprocess.Popen(
-            list(argv), stdout=out, stderr=err, env=dict(env) if env is not None else None
+            command, stdout=out, stderr=err, env=dict(env) if env is not None else None
         )
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's (and its child's) rusage
         seconds = time.perf_counter() - started
+        peak.seek(0)
+        reported = peak.read().strip().splitlines()
+        max_rss_kib = int(reported[-1]) if reported and reported[-1].isdigit() else usage.ru_maxrss
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {stderr.strip()}")
-    return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout)
+    return Run(seconds, usage.ru_utime + usage.ru_stime, max_rss_kib / 1024, stdout)
 
 
 def best_and_median(samples: list[float]) -> dict[str, float]:
