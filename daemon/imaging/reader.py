@@ -151,7 +151,7 @@ def open_source(path: Path) -> tuple[int, SourceInfo]:
         raise
 
 
-def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+def pread_into(fd: int, view: memoryview, offset: int) -> int:
     """Fill ``view`` from ``offset``; returns bytes read (short only at end of source)."""
     done = 0
     length = len(view)
@@ -218,7 +218,7 @@ class SourceReader:
 
     def _read_sector(self, chunk: memoryview, offset: int) -> int:
         if not self.info.is_device or len(chunk) != self.sector_size:
-            return _pread_into(self.fd, chunk, offset)
+            return pread_into(self.fd, chunk, offset)
         if self._direct_fd is None:
             self._direct_fd = os.open(self.info.path, os.O_RDONLY | os.O_DIRECT | os.O_CLOEXEC)
             self._bounce = mmap.mmap(-1, max(self.sector_size, mmap.PAGESIZE))

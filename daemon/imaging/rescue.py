@@ -42,6 +42,7 @@ from custodyd.daemon.imaging.reader import (
     READ_CHUNK,
     SourceInfo,
     SourceReader,
+    pread_into,
 )
 
 CLUSTER = 64 * 1024  # ddrescue's default cluster: 128 sectors of 512 bytes
@@ -364,7 +365,7 @@ class Rescuer:
             if size == self.sector:
                 got = self.reader._read_sector(chunk, pos)
             else:
-                got = _pread_full(self.reader.fd, chunk, pos)
+                got = pread_into(self.reader.fd, chunk, pos)
         except OSError as exc:
             if exc.errno in MEDIA_ERRNOS:
                 check_present(self.reader.fd, self.reader.info)
@@ -374,16 +375,6 @@ class Rescuer:
             raise SourceError(f"source ended at byte {pos + got} during rescue")
         _pwrite_full(self.image_fd, chunk, pos)
         return True
-
-
-def _pread_full(fd: int, view: memoryview, offset: int) -> int:
-    done = 0
-    while done < len(view):
-        n = os.preadv(fd, [view[done:]], offset + done)
-        if n == 0:
-            break
-        done += n
-    return done
 
 
 def _pwrite_full(fd: int, view: memoryview, offset: int) -> None:
