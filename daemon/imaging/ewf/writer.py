@@ -21,11 +21,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import struct
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import accumulate, chain
 from pathlib import Path
 
 from isal import isal_zlib
@@ -33,6 +33,7 @@ from isal import isal_zlib
 from custodyd.daemon.durable import fsync_dir
 from custodyd.daemon.errors import DestinationError, DestinationFull, InvalidInput
 from custodyd.daemon.imaging.ewf import layout
+from custodyd.daemon.imaging.ewf.chunks import Batch, encode
 from custodyd.daemon.imaging.ewf.layout import (
     CHUNK_SIZE,
     COMPRESSED_FLAG,
@@ -55,32 +56,7 @@ TAIL_RESERVE = 4096
 FLUSH_EVERY = 64 * MiB
 IOV_MAX = 1024
 
-# One stored chunk: its buffers in order (a raw chunk is a slice of the pipeline's
-# buffer + its Adler-32, written before that buffer is released; a deflated one is
-# the zlib stream), and whether it is compressed.
-Stored = tuple[tuple[bytes | memoryview, ...], bool]
-Encoded = list[Stored]
-SLICE = 4 * MiB  # compressed while the slice before it is written
-
-
-def encode_chunks(view: memoryview, level: int | None) -> Encoded:
-    """Store each 32 KiB chunk of ``view``: deflated when that is smaller, else raw + Adler-32.
-
-    Raw chunks refer to ``view`` (no copy): the caller writes them while it is valid.
-    """
-    out: Encoded = []
-    for start in range(0, len(view), CHUNK_SIZE):
-        chunk = view[start : start + CHUNK_SIZE]
-        if level is None:
-            adler = isal_zlib.adler32(chunk) & 0xFFFFFFFF
-            out.append(((chunk, struct.pack("<I", adler)), False))
-            continue
-        packed = isal_zlib.compress(chunk, level)
-        if len(packed) < len(chunk):
-            out.append(((packed,), True))
-        else:  # the zlib trailer is the big-endian Adler-32 of the chunk: reuse it
-            out.append(((chunk, packed[-4:][::-1]), False))
-    return out
+SLICE = 4 * MiB  # encoded while the slice before it is written
 
 
 @dataclass
@@ -176,11 +152,11 @@ class E01Writer:
             self._carry += view[:take]
             view = view[take:]
             if len(self._carry) == CHUNK_SIZE:
-                self._store(encode_chunks(memoryview(bytes(self._carry)), self.level))
+                self._store(self._encode(memoryview(bytes(self._carry))))
                 self._carry.clear()
         whole = len(view) - len(view) % CHUNK_SIZE
         slices = [view[i : min(i + SLICE, whole)] for i in range(0, whole, SLICE)]
-        inflight: list[list[Future[Encoded]]] = []
+        inflight: list[list[Future[Batch]]] = []
         try:
             for piece in slices[:2]:
                 inflight.append(self._submit(piece))
@@ -188,8 +164,8 @@ class E01Writer:
                 done = [f.result() for f in inflight.pop(0)]
                 if k + 2 < len(slices):
                     inflight.append(self._submit(slices[k + 2]))
-                for encoded in done:
-                    self._store(encoded)
+                for batch in done:
+                    self._store(batch)
                 self._drain()
         finally:  # on an error, still never return while a worker reads view
             for futures in inflight:
@@ -200,18 +176,46 @@ class E01Writer:
         if whole < len(view):
             self._carry += view[whole:]
 
-    def _submit(self, body: memoryview) -> list[Future[Encoded]]:
+    def _encode(self, body: memoryview) -> Batch:
+        return encode(body, self.level, skip_random=self.compression == "fast")
+
+    def _submit(self, body: memoryview) -> list[Future[Batch]]:
         chunks = -(-len(body) // CHUNK_SIZE)
         per_task = max(1, -(-chunks // self.workers))
         step = per_task * CHUNK_SIZE
         return [
-            self._pool.submit(encode_chunks, body[i : i + step], self.level)
-            for i in range(0, len(body), step)
+            self._pool.submit(self._encode, body[i : i + step]) for i in range(0, len(body), step)
         ]
 
-    def _store(self, encoded: Encoded) -> None:
-        for parts, compressed in encoded:
-            self._add_chunk(parts, compressed)
+    def _store(self, batch: Batch) -> None:
+        """Add a batch of encoded chunks: all at once when the whole batch fits in the
+        current table group and segment (the usual case), else chunk by chunk."""
+        group, seg = self._group, self._segment()
+        assert group is not None
+        n = len(batch.sizes)
+        entries = len(group.entries) + n
+        end = seg.offset + batch.stored
+        reserve = 2 * layout.table_size(entries) + DESCRIPTOR_SIZE + TAIL_RESERVE
+        if not (
+            seg.chunks
+            and entries <= MAX_TABLE_ENTRIES
+            and end - group.start <= OFFSET_MASK
+            and end + reserve <= self.segment_size
+        ):
+            for parts, compressed in zip(batch.chunks, batch.compressed, strict=True):
+                self._add_chunk(parts, compressed)
+            return
+        offsets = accumulate(batch.sizes[:-1], initial=seg.offset - group.start)
+        group.entries.extend(
+            offset | COMPRESSED_FLAG if compressed else offset
+            for offset, compressed in zip(offsets, batch.compressed, strict=True)
+        )
+        self._iov.extend(chain.from_iterable(batch.chunks))
+        seg.offset = end
+        seg.chunks += n
+        self.chunks += n
+        self.stored_bytes += batch.stored
+        self.compressed_chunks += batch.deflated
 
     # -- sections -----------------------------------------------------------------------
 
@@ -334,7 +338,7 @@ class E01Writer:
         ):  # the last, shorter chunk: whole sectors (padded if the source ended mid-sector)
             pad = -len(self._carry) % layout.BYTES_PER_SECTOR
             self._carry += bytes(pad)
-            self._store(encode_chunks(memoryview(bytes(self._carry)), self.level))
+            self._store(self._encode(memoryview(bytes(self._carry))))
             self._carry.clear()
         self._drain()
         self._close_group()
