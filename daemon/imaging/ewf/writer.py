@@ -1,12 +1,15 @@
 """Writing EWF-E01 segments as one more consumer of the acquisition pipeline's buffers.
 
-Each block the pipeline hands over is cut into 32 KiB chunks that worker threads
-compress with ISA-L's deflate (``isal.isal_zlib``: zlib format, so any zlib inflates
-it; it releases the GIL, so the workers use every core). A chunk that compression
-does not shrink is stored raw with its Adler-32. While the workers compress block
-N, the writer thread writes block N-1's chunks, and ``write`` returns only when
-nothing refers to block N any more (the pipeline reuses that buffer): memory stays
-at about two blocks of output whatever the medium's size.
+Each block the pipeline hands over is cut into 4 MiB slices, and each slice into a
+batch per worker thread, which stores every 32 KiB chunk deflated with ISA-L
+(``isal.isal_zlib``: zlib format, so any zlib inflates it; it releases the GIL, so
+the workers use every core) or, when that does not shrink it, raw with its
+Adler-32 (:mod:`.chunks`). While the workers encode slice N+1, this thread adds
+slice N's chunks to the table a batch at a time and hands their bytes to the
+segment's file (:mod:`.segment_file`: staged, written with ``O_DIRECT``, one
+``fsync`` when the segment is closed). ``write`` returns only when nothing refers
+to the block any more (the pipeline reuses that buffer): memory stays at a few
+slices of output whatever the medium's size.
 
 Segments are written as ``image.E01.part``, ``image.E02.part``, ... and renamed to
 their final names only by :meth:`E01Writer.finish`, after the closing sections
@@ -43,6 +46,7 @@ from custodyd.daemon.imaging.ewf.layout import (
     CaseInfo,
     Volume,
 )
+from custodyd.daemon.imaging.ewf.segment_file import SegmentFile
 
 MiB = 1024 * 1024
 DEFAULT_SEGMENT_SIZE = 1500 * MiB
@@ -53,8 +57,6 @@ ISAL_LEVELS = {"fast": 1, "best": 3}
 # error2 (header, up to ~400 ranges, footer) + digest + hash + done, kept free in
 # every segment so the last one never has to grow past the segment size.
 TAIL_RESERVE = 4096
-FLUSH_EVERY = 64 * MiB
-IOV_MAX = 1024
 
 SLICE = 4 * MiB  # encoded while the slice before it is written
 
@@ -64,7 +66,7 @@ class _Segment:
     number: int
     part: Path
     final: Path
-    fd: int
+    file: SegmentFile | None
     offset: int = 0
     chunks: int = 0
     volume_offset: int = 0  # where its volume/data section body starts
@@ -129,7 +131,6 @@ class E01Writer:
         self._group: _Group | None = None
         self._iov: list[bytes | memoryview] = []
         self._carry = bytearray()
-        self._flushed = 0
         self.media_written = 0
         self.chunks = 0
         self.compressed_chunks = 0
@@ -227,14 +228,13 @@ class E01Writer:
         final = self.first_path.with_suffix("." + layout.segment_extension(number))
         part = final.with_name(final.name + ".part")
         try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+            file = SegmentFile(part)
         except FileExistsError:
             raise DestinationError(f"{part} already exists") from None
         except OSError as exc:
             raise DestinationError(f"cannot create {part}: {exc.strerror}") from None
-        seg = _Segment(number, part, final, fd)
+        seg = _Segment(number, part, final, file)
         self._segments.append(seg)
-        self._flushed = 0
         self._emit(layout.file_header(number))
         if number == 1:
             header2 = isal_zlib.compress(layout.header2_text(self.info), 1)
@@ -308,8 +308,9 @@ class E01Writer:
         self._emit(layout.descriptor(kind, seg.offset, 0, next_offset=seg.offset))
         self._drain()
         self._sync(seg)
-        os.close(seg.fd)
-        seg.fd = -1
+        assert seg.file is not None
+        seg.file.close()
+        seg.file = None
 
     def sync(self) -> None:
         """Everything handed over so far is on disk (a rescue map saved next vouches for it)."""
@@ -389,16 +390,19 @@ class E01Writer:
     def abandon(self) -> Path | None:
         """Keep what was written as ``.incomplete`` segments (never a final name)."""
         self._pool.shutdown(cancel_futures=True)
-        if self._segments and self._segment().fd >= 0:
+        if self._segments and self._segment().file is not None:
             with contextlib.suppress(OSError, DestinationError):
                 self._drain()
         first: Path | None = None
         for seg in self._segments:
-            if seg.fd >= 0:
+            if seg.file is not None:
+                # why: keep as much of the partial output as the disk takes; this runs
+                # on the way out of an error already being reported, so a failing sync
+                # (the same broken destination) must not replace it.
                 with contextlib.suppress(OSError):
-                    os.fsync(seg.fd)
-                os.close(seg.fd)
-                seg.fd = -1
+                    seg.file.sync()
+                seg.file.close()
+                seg.file = None
             if seg.part.exists():
                 target = seg.final.with_name(seg.final.name + ".incomplete")
                 os.rename(seg.part, target)
@@ -411,43 +415,28 @@ class E01Writer:
     # -- I/O ----------------------------------------------------------------------------
 
     def _drain(self) -> None:
-        """Write the queued buffers of the current segment (``writev``, all of them)."""
+        """Hand the queued buffers of the current segment to its file, in order."""
         seg = self._segment()
         iov, self._iov = self._iov, []
-        while iov:
-            batch = iov[:IOV_MAX]
-            try:
-                n = os.writev(seg.fd, batch)
-            except OSError as exc:
-                self._iov = iov
-                self._raise(exc)
-            total = sum(len(b) for b in batch)
-            if n == total:
-                del iov[: len(batch)]
-                continue
-            done = 0  # a short write: keep the unwritten rest, in order
-            while done + len(iov[0]) <= n:
-                done += len(iov.pop(0))
-            iov[0] = iov[0][n - done :]
-        if seg.offset - self._flushed >= FLUSH_EVERY:
-            with contextlib.suppress(OSError):
-                os.posix_fadvise(seg.fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            self._flushed = seg.offset
+        assert seg.file is not None
+        try:
+            seg.file.append(iov)
+        except OSError as exc:
+            self._raise(exc)
 
     def _pwrite(self, seg: _Segment, data: bytes, offset: int) -> None:
+        assert seg.file is not None
         try:
-            os.pwrite(seg.fd, data, offset)
+            seg.file.patch(data, offset)
         except OSError as exc:
             self._raise(exc)
 
     def _sync(self, seg: _Segment) -> None:
+        assert seg.file is not None
         try:
-            os.fsync(seg.fd)
+            seg.file.sync()
         except OSError as exc:
             self._raise(exc)
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(seg.fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        self._flushed = 0
 
     def _raise(self, exc: OSError) -> None:
         written = sum(s.offset for s in self._segments)
