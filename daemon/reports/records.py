@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from custodyd.daemon.orders.states import OrderStatus
+
 
 class ProvenEntry(BaseModel):
     """One ledger entry with its RFC 9162 inclusion proof against the report's checkpoint."""
@@ -124,7 +126,7 @@ class OrderRecord(BaseModel):
     id: int
     ref: str
     regime: str
-    status: str
+    status: OrderStatus
     issued_on: str
     received_on: str | None = None
     effected_on: str | None = None
