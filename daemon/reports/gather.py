@@ -213,6 +213,13 @@ def _item(
     as_of: datetime,
 ) -> Item:
     manifest = get_manifest(ctx, evidence_id)
+    sealed_sha256 = _last_payload(entries, "evidence.sealed", "manifest_sha256")
+    store = None
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is not None and evidence.image_path.startswith("s3://"):
+        from custodyd.daemon.reports.stored import from_store
+
+        manifest, store = from_store(evidence.image_path, manifest, sealed_sha256)
     covering = orders_covering(session, evidence_id)
     orders = knowable_orders(session, principal, covering)
     hidden = [o for o in covering if o not in orders]
@@ -232,7 +239,7 @@ def _item(
         bytes=manifest.get("bytes"),
         image=_image(manifest),
         hashes=_hashes(manifest.get("hashes") or {}),
-        manifest_sha256=_last_payload(entries, "evidence.sealed", "manifest_sha256"),
+        manifest_sha256=sealed_sha256,
         piecewise_window=(manifest.get("piecewise") or {}).get("window"),
         piecewise=_pieces(manifest),
         read_errors=[ReadErrorRow(**_known(ReadErrorRow, r)) for r in _rows(manifest)],
@@ -250,6 +257,7 @@ def _item(
         hold=any(r.hold for r in records),
         held_notice=HELD_NOTICE if any(in_force(o, as_of.date()) for o in hidden) else None,
         tool=_tool(manifest),
+        store=store,
     )
 
 

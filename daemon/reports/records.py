@@ -140,6 +140,33 @@ class OrderRecord(BaseModel):
     offence: str | None = None
 
 
+class StoredObjectRow(BaseModel):
+    """One object version in the S3 store, as the server reports it."""
+
+    name: str
+    version_id: str
+    bytes: int
+    latest: bool
+    retention_mode: str | None = None
+    retain_until: str | None = None
+    legal_hold: bool | None = None
+    sha256: str | None = None
+
+
+class StoreRecord(BaseModel):
+    """What the object store holds for an item kept in S3 (read from it for the report)."""
+
+    folder: str
+    objects: list[StoredObjectRow] = []
+    delete_markers: list[str] = []
+    manifest_sha256: str | None = Field(
+        None, description="SHA-256 of the manifest.json object read from the store"
+    )
+    manifest_matches: bool | None = Field(
+        None, description="That object is the manifest the ledger sealed (None: nothing sealed)"
+    )
+
+
 class Item(BaseModel):
     """One evidence item: acquisition, hashes, piecewise table, errors, verification."""
 
@@ -175,6 +202,9 @@ class Item(BaseModel):
     retained_until: str | None = None
     hold: bool = False
     tool: str | None = None
+    store: StoreRecord | None = Field(
+        None, description="Set for an item kept in S3: the store's own account of it"
+    )
 
 
 class CaseInfo(BaseModel):
