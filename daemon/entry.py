@@ -14,7 +14,6 @@ pydantic): its work must begin within milliseconds of the process's start.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import sys
@@ -31,15 +30,9 @@ _head_starts: dict[str, HeadStart] = {}
 
 def main() -> None:
     begin(sys.argv[1:])
-    from custodyd.daemon.cli import main as cli_main
+    from custodyd.daemon.cli import run
 
-    try:
-        cli_main()
-    finally:
-        # At exit the interpreter's last collection walks every object of ~600
-        # modules (0.1-0.2 s measured for verify); frozen objects are skipped. Every
-        # write custodyd makes is flushed and fsynced where it is made, not at exit.
-        gc.freeze()
+    run()
 
 
 def begin(argv: list[str]) -> None:
