@@ -46,8 +46,8 @@ from custodyd.daemon.errors import (
     CustodydError,
     DestinationError,
     FixityMismatch,
-    InvalidInput,
     NotFound,
+    SourceError,
 )
 from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
 from custodyd.daemon.imaging.hashers import parse_hashes
@@ -230,8 +230,6 @@ def acquire(
         output.check_source_size(source.stat().st_size, str(source))
     remote = _remote_store(store if store is not None else settings.store_url)
     if remote is not None:
-        if output.kind != "raw":
-            raise InvalidInput("E01 images are written to a local store; S3 takes raw images")
         remote.check()  # a bucket without Object Lock is refused before anything starts
         store_root = settings.home / "s3-staging"  # manifest, log, inventory before upload
     else:
@@ -438,7 +436,7 @@ def _image_and_seal(
             output=output,
             metadata=metadata,
             publish=False,  # renamed to its final name only after the database says sealed
-            sink=_upload_sink(record.remote, record.image_ref, record.image_path),
+            sink=_upload_sink(record, output, metadata),
         )
     except Exception as exc:  # could not even start (source vanished, store unwritable)
         result = failed_result(source, exc, settings.piecewise_window)
@@ -654,12 +652,28 @@ def _remote_store(store: Path | str | None) -> Any:
     return None
 
 
-def _upload_sink(remote: Any, url: str | None, staging: Path) -> Any:
+def _upload_sink(record: AcquisitionRecord, output: ImageFormat, metadata: ImageMetadata) -> Any:
+    """The image's consumer when it goes to S3: a multipart upload of the raw stream, or
+    an E01 whose segments are streamed into one object each as they are written."""
+    remote, url, staging = record.remote, record.image_ref, record.image_path
     if remote is None or url is None:
         return None
     from custodyd.daemon.store.s3 import MultipartSink, S3Url
 
-    return lambda _info: MultipartSink(remote, S3Url.parse(url), staging)
+    image = S3Url.parse(url)
+    if output.kind == "raw":
+        return lambda _info: MultipartSink(remote, image, staging)
+    from custodyd.daemon.imaging.streamed_e01 import StreamedE01Sink
+    from custodyd.daemon.store.s3_file_upload import FileUpload
+
+    folder = S3Url(image.bucket, image.key.rsplit("/", 1)[0])
+    return lambda info: StreamedE01Sink(
+        staging,
+        output,
+        info,
+        metadata,
+        lambda name, local: FileUpload(remote, folder.join(name), local),
+    )
 
 
 def _upload_beside(remote: Any, image_url: str, directory: Path) -> None:
@@ -674,12 +688,36 @@ def _remove_remote(remote: Any, image_url: str, log: AcquisitionLog) -> None:
 
 
 def _media(image_ref: Path | str) -> Any:
-    """A local image path, or a ranged-GET reader of an ``s3://`` object."""
-    if isinstance(image_ref, str) and image_ref.startswith("s3://"):
-        from custodyd.daemon.store.s3 import S3Reader
+    return media_of(image_ref)
 
+
+def media_of(image_ref: Path | str) -> Any:
+    """A local image path, or a ranged-GET reader of an ``s3://`` image: the object of a
+    raw image, or an E01 decoded from its segment objects (``image.E01``, ``.E02``…)."""
+    if not (isinstance(image_ref, str) and image_ref.startswith("s3://")):
+        return image_ref
+    from custodyd.daemon.store.s3 import S3Reader, S3Store, S3Url
+
+    if not image_ref.endswith(".E01"):
         return S3Reader(image_ref)
-    return image_ref
+    from custodyd.daemon.imaging.ewf.layout import segment_extension
+    from custodyd.daemon.imaging.ewf.reader import EwfImage
+
+    first = S3Url.parse(image_ref)
+    store = S3Store(f"s3://{first.bucket}/")
+    base = first.key.removesuffix(".E01")
+    try:
+        sizes = store.object_sizes(S3Url(first.bucket, base + "."))
+    except Exception as exc:
+        raise SourceError(f"cannot list the segments of {image_ref}: {exc}") from None
+    readers: list[Any] = []
+    while (key := f"{base}.{segment_extension(len(readers) + 1)}") in sizes:
+        readers.append(S3Reader(S3Url(first.bucket, key), store.s3, sizes[key]))
+    if not readers:
+        raise SourceError(f"cannot read {image_ref}: no such object")
+    image = EwfImage(first.key.rsplit("/", 1)[-1], sources=readers)
+    image.url = image_ref
+    return image
 
 
 def default_output(settings: Any) -> ImageFormat:
