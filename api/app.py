@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 
 from custodyd.api import problems
 from custodyd.api.deps import Runtime
+from custodyd.api.hot_reads import HotReads
 from custodyd.api.limits import BodySizeLimit
 from custodyd.api.metrics import RequestMetrics
 from custodyd.daemon import __version__
@@ -78,6 +79,7 @@ def create_app(ctx: AppContext | None = None, *, runtime: Runtime | None = None)
     problems.install(app)
     for router in routers():
         app.include_router(router)
+    app.add_middleware(HotReads, ctx=ctx)  # innermost: inside the body cap and the metrics
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.api_max_body_bytes)
     app.add_middleware(RequestMetrics.Middleware, metrics=app.state.metrics)
     return app
