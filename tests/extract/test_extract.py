@@ -194,9 +194,9 @@ def test_extract_by_inode_from_a_bare_ext2_written_with_debugfs(
     assert path == "/evidence.bin"
     parent = item_for(ctx, image, "EV-BARE")
     made = extract(ctx, ExtractRequest(parent, inode=int(inode)), actor="user:ex")
-    assert Path(made["image_path"]).read_bytes() == tool("icat", image, inode)
-    assert made["derived_from"]["path"] is None and made["derived_from"]["inode"] == int(inode)
-    assert made["derived_from"]["partition"] is None and made["derived_from"]["offset_bytes"] == 0
+    assert Path(made.image_path).read_bytes() == tool("icat", image, inode)
+    assert made.derived_from.path is None and made.derived_from.inode == int(inode)
+    assert made.derived_from.partition is None and made.derived_from.offset_bytes == 0
     with pytest.raises(InvalidInput, match="path or by inode"):
         extract(ctx, ExtractRequest(parent, path="/evidence.bin", inode=12), actor="user:ex")
     with pytest.raises(NotFound):
@@ -228,10 +228,10 @@ def test_every_file_of_the_real_images_matches_icat(
     for inode, path in files:
         made = extract(ctx, ExtractRequest(parent, path=path, partition=partition), actor="u:e")
         oracle = tool("icat", "-o", str(offset), image, inode)
-        copy = Path(made["image_path"])
+        copy = Path(made.image_path)
         assert copy.read_bytes() == oracle, f"{name}:{path}"
-        assert made["hashes"] == digests(copy)
-        assert made["derived_from"]["inode"] == int(inode)
+        assert made.hashes.model_dump() == digests(copy)
+        assert made.derived_from.inode == int(inode)
 
 
 def test_extract_over_http(ctx: AppContext) -> None:

@@ -213,7 +213,7 @@ def test_an_order_renewal_leaves_the_same_ledger_entries(
         actor=ACTOR,
     )
     size, notes = lctx.ledger.size(), len(lctx.ledger.checkpoints())
-    renewed = renew_order(lctx, order["id"], actor=ACTOR)
+    renewed = renew_order(lctx, order.id, actor=ACTOR)
     entries = lctx.ledger.entries(size)
     assert [(e.action, e.evidence, e.case, e.actor) for e in entries] == [
         ("order.renewed", "EV1", "CASE-1", ACTOR),
@@ -221,8 +221,8 @@ def test_an_order_renewal_leaves_the_same_ledger_entries(
     ]
     assert entries[0].payload == entries[1].payload
     assert entries[0].payload["order_ref"] == "DOM-1"
-    assert entries[0].payload["order_id"] == order["id"]
-    assert entries[0].payload["expires_on"] == renewed["expires_on"]
+    assert entries[0].payload["order_id"] == order.id
+    assert entries[0].payload["expires_on"] == renewed.expires_on
     assert len(lctx.ledger.checkpoints()) == notes + 1  # one step, one batch, one checkpoint
     assert pending_rows(lctx) == 0
     assert lctx.ledger.verify().ok

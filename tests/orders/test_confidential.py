@@ -170,7 +170,7 @@ def test_confidential_alert_refused_over_plain_smtp(
     events = [json.loads(body) for _, body in receiver.requests]
     refused = [e for e in events if e["event"] == "alert.smtp_refused"]
     assert len(refused) == 1 and "plain SMTP" in refused[0]["reason"]
-    assert refused[0]["subject_id"] == str(order["id"])
+    assert refused[0]["subject_id"] == str(order.id)
     # the expiry alert itself still reached the webhook, without the substance
     expiry = [e for e in events if e["event"] == "order.expiry_alert"]
     assert expiry and not any(w in json.dumps(expiry) for w in SECRET_WORDS[:3])
