@@ -8,14 +8,12 @@ who may not see one gets 404, not 403, so its existence does not leak.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict
 
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.roles import ADMIN, COMPLIANCE
-from custodyd.daemon.errors import NotFound
 
 WRITERS = (COMPLIANCE,)  # admin always passes require_role
 MAX_ID = 2**63 - 1
@@ -30,15 +28,3 @@ def sees_all(principal: Principal) -> bool:
 
 def can_see(principal: Principal, case_ref: str | None) -> bool:
     return sees_all(principal) or principal.can_read_case(case_ref)
-
-
-def visible(principal: Principal, data: dict[str, Any], what: str) -> dict[str, Any]:
-    if not can_see(principal, data.get("case")):
-        raise NotFound(f"no {what}")
-    return data
-
-
-class Loose(BaseModel):
-    """A response object documented by its main fields; more may follow."""
-
-    model_config = ConfigDict(extra="allow")

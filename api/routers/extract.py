@@ -3,18 +3,15 @@ one file of a sealed image (examiners of the case; admins)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, Field
 
 from custodyd.api.auth import require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import Loose
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.visibility import visible_evidence_case
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.extract import ExtractRequest, extract
+from custodyd.daemon.extract import DerivedItem, ExtractRequest, extract
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
 
@@ -25,18 +22,10 @@ class ExtractIn(BaseModel):
     partition: int | None = Field(None, ge=1, le=4096)
 
 
-class DerivedOut(Loose):
-    evidence_id: str
-    parent: str
-    bytes: int
-    hashes: dict[str, str]
-    derived_from: dict[str, Any]
-
-
 @router.post(
     "/{evidence_id}/extract",
     status_code=status.HTTP_201_CREATED,
-    response_model=DerivedOut,
+    response_model=DerivedItem,
     summary="Extract one file into a new sealed, derived evidence item",
 )
 def extract_file(
@@ -45,12 +34,12 @@ def extract_file(
     response: Response,
     principal: Principal = Depends(require_role("examiner")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> DerivedItem:
     with ctx.session() as session:
         visible_evidence_case(session, principal, evidence_id)
     request = ExtractRequest(
         evidence_id, path=body.path, inode=body.inode, partition=body.partition
     )
     manifest = extract(ctx, request, actor=principal.actor)
-    response.headers["Location"] = f"/v1/evidence/{manifest['evidence_id']}"
+    response.headers["Location"] = f"/v1/evidence/{manifest.evidence_id}"
     return manifest

@@ -10,20 +10,22 @@ recorded in the ledger (``order.accessed``).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, IdPath, Loose, can_see
+from custodyd.api.orders_access import WRITERS, IdPath, can_see
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.audit import record_read
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.orders import lifecycle
 from custodyd.daemon.orders.answers import notify_requester, refuse_order
+from custodyd.daemon.orders.states import NoticeKind, Outcome
+from custodyd.daemon.orders.views import OrderView
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -53,22 +55,6 @@ class OrderIn(BaseModel):
     alert_to: list[str] = Field(default_factory=list, max_length=50)
 
 
-class OrderOut(Loose):
-    id: int
-    ref: str
-    regime: str
-    case: str
-    evidence: list[str]
-    status: str
-    issued_on: str
-    received_on: str
-    effected_on: str
-    expires_on: str
-    expiry_rule: str | None
-    hold: bool
-    in_force: bool
-
-
 class RenewIn(BaseModel):
     days: int | None = Field(None, ge=1, le=36500)
     ref: str | None = Field(None, max_length=200)
@@ -79,7 +65,7 @@ class FollowupIn(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    outcome: Literal["granted", "refused", "withdrawn"]
+    outcome: Outcome
     ref: str | None = Field(None, max_length=200)
 
 
@@ -94,7 +80,7 @@ class RefuseIn(BaseModel):
 
 
 class NoticeIn(BaseModel):
-    kind: Literal["cannot-secure", "confidentiality-threat", "other"]
+    kind: NoticeKind
     text: str = Field(min_length=1, max_length=10_000)
 
 
@@ -102,11 +88,11 @@ class ReleaseIn(BaseModel):
     reason: str = Field(min_length=1, max_length=10_000)
 
 
-def _visible_order(ctx: AppContext, principal: Principal, order_id: int) -> dict[str, Any]:
+def _visible_order(ctx: AppContext, principal: Principal, order_id: int) -> OrderView:
     return lifecycle.read_order(ctx, order_id, actor=principal.actor, principal=principal)
 
 
-@router.get("", response_model=Page[OrderOut], summary="Orders the caller may see")
+@router.get("", response_model=Page[OrderView], summary="Orders the caller may see")
 def list_(
     case: str | None = Query(None, max_length=200),
     evidence: str | None = Query(None, max_length=64),
@@ -129,7 +115,7 @@ def list_(
             if case is None or can_see(principal, case)
             else []
         )
-    rows = [r for r in rows if can_see(principal, r["case"])]
+    rows = [r for r in rows if can_see(principal, r.case)]
     items, nxt = params.slice(rows)
     if items:
         record_read(
@@ -139,20 +125,20 @@ def list_(
             what="orders",
             case=case,
             evidence=evidence,
-            detail={"order_ids": [r["id"] for r in items]},
+            detail={"order_ids": [r.id for r in items]},
         )
     return page(items, params, nxt)
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=OrderOut, summary="Enter an order"
+    "", status_code=status.HTTP_201_CREATED, response_model=OrderView, summary="Enter an order"
 )
 def create(
     body: OrderIn,
     response: Response,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     request = lifecycle.OrderRequest(
         regime=body.regime,
         ref=body.ref,
@@ -176,88 +162,88 @@ def create(
         alert_to=body.alert_to,
     )
     data = lifecycle.create_order(ctx, request, actor=principal.actor)
-    response.headers["Location"] = f"/v1/orders/{data['id']}"
+    response.headers["Location"] = f"/v1/orders/{data.id}"
     return data
 
 
-@router.get("/{order_id}", response_model=OrderOut, summary="One order")
+@router.get("/{order_id}", response_model=OrderView, summary="One order")
 def get(
     order_id: IdPath,
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     return _visible_order(ctx, principal, order_id)
 
 
-@router.post("/{order_id}/renew", response_model=OrderOut, summary="Renew (new expiry)")
+@router.post("/{order_id}/renew", response_model=OrderView, summary="Renew (new expiry)")
 def renew(
     order_id: IdPath,
     body: RenewIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     return lifecycle.renew_order(ctx, order_id, actor=principal.actor, days=body.days, ref=body.ref)
 
 
-@router.post("/{order_id}/followup", response_model=OrderOut, summary="Follow-up request: hold")
+@router.post("/{order_id}/followup", response_model=OrderView, summary="Follow-up request: hold")
 def followup(
     order_id: IdPath,
     body: FollowupIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     return lifecycle.followup_order(ctx, order_id, actor=principal.actor, ref=body.ref)
 
 
-@router.post("/{order_id}/decision", response_model=OrderOut, summary="Record the decision")
+@router.post("/{order_id}/decision", response_model=OrderView, summary="Record the decision")
 def decide(
     order_id: IdPath,
     body: DecisionIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     return lifecycle.decide_order(ctx, order_id, body.outcome, actor=principal.actor, ref=body.ref)
 
 
-@router.post("/{order_id}/release", response_model=OrderOut, summary="End the order early")
+@router.post("/{order_id}/release", response_model=OrderView, summary="End the order early")
 def release(
     order_id: IdPath,
     body: ReleaseIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     return lifecycle.release_order(ctx, order_id, actor=principal.actor, reason=body.reason)
 
 
-@router.post("/{order_id}/executed", response_model=OrderOut, summary="Granted request executed")
+@router.post("/{order_id}/executed", response_model=OrderView, summary="Granted request executed")
 def executed(
     order_id: IdPath,
     body: ExecutedIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     return lifecycle.executed_order(
         ctx, order_id, actor=principal.actor, basis=body.basis, transfer_id=body.transfer
     )
 
 
-@router.post("/{order_id}/refusal", response_model=OrderOut, summary="Refuse the request")
+@router.post("/{order_id}/refusal", response_model=OrderView, summary="Refuse the request")
 def refuse(
     order_id: IdPath,
     body: RefuseIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     return refuse_order(
         ctx, order_id, grounds=body.grounds, reason=body.reason, actor=principal.actor
     )
 
 
-@router.post("/{order_id}/notices", response_model=OrderOut, summary="Notice to the requester")
+@router.post("/{order_id}/notices", response_model=OrderView, summary="Notice to the requester")
 def notify(
     order_id: IdPath,
     body: NoticeIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> OrderView:
     return notify_requester(ctx, order_id, kind=body.kind, text=body.text, actor=principal.actor)

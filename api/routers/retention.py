@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, Loose, can_see
+from custodyd.api.orders_access import WRITERS, can_see
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.context import AppContext
@@ -19,41 +19,16 @@ from custodyd.daemon.models import Case, Evidence
 from custodyd.daemon.orders.disposition import dispose, get_disposition
 from custodyd.daemon.orders.redaction import due_for, retention_for
 from custodyd.daemon.orders.retention import due_within, retention_status
+from custodyd.daemon.orders.states import DisposalMethod
+from custodyd.daemon.orders.views import DispositionDone, DispositionRecord, Due, RetentionStatus
 
 router = APIRouter(prefix="/v1/retention", tags=["orders"])
 
 
-class DueOut(Loose):
-    evidence_id: str | None
-    case: str
-    kind: str
-    id: int
-    deadline: str
-    days_left: int
-
-
-class RetentionOut(BaseModel):
-    evidence_id: str
-    disposable: bool
-    hold: bool
-    retain_until: str | None
-    blocking: list[dict[str, Any]]
-    held: str | None = None
-
-
 class DispositionIn(BaseModel):
-    method: Literal["destroy", "return"]
+    method: DisposalMethod
     reason: str = Field(min_length=1, max_length=10_000)
     returned_to: str | None = Field(None, max_length=500)
-
-
-class DispositionOut(Loose):
-    evidence_id: str
-    method: str
-    reason: str
-    actor: str
-    performed_at: str
-    files: list[dict[str, Any]]
 
 
 def _case_of(ctx: AppContext, principal: Principal, evidence_id: str) -> str:
@@ -65,7 +40,7 @@ def _case_of(ctx: AppContext, principal: Principal, evidence_id: str) -> str:
     return case.ref
 
 
-@router.get("/due", response_model=Page[DueOut], summary="Deadlines within N days")
+@router.get("/due", response_model=Page[Due], summary="Deadlines within N days")
 def due(
     days: int = Query(30, ge=0, le=36500),
     params: PageParams = Depends(page_params),
@@ -73,28 +48,28 @@ def due(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     with ctx.session() as session:
-        rows = [r for r in due_within(session, ctx.clock, days) if can_see(principal, r["case"])]
+        rows = [r for r in due_within(session, ctx.clock, days) if can_see(principal, r.case)]
         rows = due_for(session, principal, rows)
     items, nxt = params.slice(rows)
     return page(items, params, nxt)
 
 
-@router.get("/{evidence_id}", response_model=RetentionOut, summary="Retention of one item")
+@router.get("/{evidence_id}", response_model=RetentionStatus, summary="Retention of one item")
 def show(
     evidence_id: str,
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> RetentionStatus:
     _case_of(ctx, principal, evidence_id)
     with ctx.session() as session:
-        status = retention_status(session, evidence_id, clock=ctx.clock).as_dict()
+        status = retention_status(session, evidence_id, clock=ctx.clock)
         return retention_for(session, principal, status)
 
 
 @router.post(
     "/{evidence_id}/disposition",
     status_code=status.HTTP_201_CREATED,
-    response_model=DispositionOut,
+    response_model=DispositionDone,
     summary="Return or destroy (409 while an order or hold stands)",
 )
 def create_disposition(
@@ -102,7 +77,7 @@ def create_disposition(
     body: DispositionIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> DispositionDone:
     _case_of(ctx, principal, evidence_id)
     return dispose(
         ctx,
@@ -115,13 +90,15 @@ def create_disposition(
 
 
 @router.get(
-    "/{evidence_id}/disposition", response_model=DispositionOut, summary="The destruction record"
+    "/{evidence_id}/disposition",
+    response_model=DispositionRecord,
+    summary="The destruction record",
 )
 def read_disposition(
     evidence_id: str,
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> DispositionRecord:
     _case_of(ctx, principal, evidence_id)
     record = get_disposition(ctx, evidence_id)
     if record is None:

@@ -4,19 +4,21 @@ third-party release (409 without prior written consent) and closing."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, IdPath, Loose, can_see
+from custodyd.api.orders_access import WRITERS, IdPath, can_see
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.audit import record_read
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.orders import transfers as svc
+from custodyd.daemon.orders.states import Closing, Direction
+from custodyd.daemon.orders.views import TransferView
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 
@@ -35,23 +37,11 @@ class TransferIn(BaseModel):
     deadline: date | None = None
     case: str | None = Field(None, max_length=200)
     ref: str | None = Field(None, max_length=200)
-    direction: Literal["outgoing", "incoming"] = "outgoing"
+    direction: Direction = Direction.OUTGOING
     third_party_consent: bool = False
     consent_ref: str | None = Field(None, max_length=500)
     lead_days: list[int] | None = Field(None, max_length=20)
     alert_to: list[str] = Field(default_factory=list, max_length=50)
-
-
-class TransferOut(Loose):
-    id: int
-    recipient: str
-    purpose: str
-    case: str
-    status: str
-    deadline: str
-    days_left: int
-    third_party_consent: bool
-    items: list[dict[str, Any]]
 
 
 class ReportIn(BaseModel):
@@ -74,17 +64,17 @@ class ReleaseIn(BaseModel):
 
 
 class CloseIn(BaseModel):
-    outcome: Literal["returned", "destroyed"]
+    outcome: Closing
     note: str | None = Field(None, max_length=5000)
 
 
-def _visible(ctx: AppContext, principal: Principal, transfer_id: int) -> dict[str, Any]:
+def _visible(ctx: AppContext, principal: Principal, transfer_id: int) -> TransferView:
     return svc.read_transfer(
         ctx, transfer_id, actor=principal.actor, visible=lambda ref: can_see(principal, ref)
     )
 
 
-@router.get("", response_model=Page[TransferOut], summary="Transfers the caller may see")
+@router.get("", response_model=Page[TransferView], summary="Transfers the caller may see")
 def list_(
     case: str | None = Query(None, max_length=200),
     status_: str | None = Query(None, alias="status", max_length=20),
@@ -92,13 +82,13 @@ def list_(
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = []
+    rows: list[TransferView] = []
     if case is None or can_see(principal, case):
         with ctx.session() as session:
             rows = svc.list_transfers(
                 session, ctx.clock, case_ref=case, status=status_, limit=10**9
             )
-    rows = [r for r in rows if can_see(principal, r["case"])]
+    rows = [r for r in rows if can_see(principal, r.case)]
     items, nxt = params.slice(rows)
     if items:
         record_read(
@@ -107,18 +97,18 @@ def list_(
             actor=principal.actor,
             what="transfers",
             case=case,
-            detail={"transfer_ids": [r["id"] for r in items]},
+            detail={"transfer_ids": [r.id for r in items]},
         )
     return page(items, params, nxt)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TransferOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TransferView)
 def create(
     body: TransferIn,
     response: Response,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> TransferView:
     request = svc.TransferRequest(
         recipient=body.recipient,
         purpose=body.purpose,
@@ -135,48 +125,48 @@ def create(
         alert_to=body.alert_to,
     )
     data = svc.create_transfer(ctx, request, actor=principal.actor)
-    response.headers["Location"] = f"/v1/transfers/{data['id']}"
+    response.headers["Location"] = f"/v1/transfers/{data.id}"
     return data
 
 
-@router.get("/{transfer_id}", response_model=TransferOut)
+@router.get("/{transfer_id}", response_model=TransferView)
 def get(
     transfer_id: IdPath,
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> TransferView:
     return _visible(ctx, principal, transfer_id)
 
 
-@router.post("/{transfer_id}/report", response_model=TransferOut, summary="Report of use")
+@router.post("/{transfer_id}/report", response_model=TransferView, summary="Report of use")
 def report(
     transfer_id: IdPath,
     body: ReportIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> TransferView:
     return svc.report_use(ctx, transfer_id, body.report, actor=principal.actor)
 
 
-@router.post("/{transfer_id}/extend", response_model=TransferOut, summary="Consented extension")
+@router.post("/{transfer_id}/extend", response_model=TransferView, summary="Consented extension")
 def extend(
     transfer_id: IdPath,
     body: ExtendIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> TransferView:
     return svc.extend(
         ctx, transfer_id, body.days, consent_ref=body.consent_ref, actor=principal.actor
     )
 
 
-@router.post("/{transfer_id}/consent", response_model=TransferOut, summary="Written consent")
+@router.post("/{transfer_id}/consent", response_model=TransferView, summary="Written consent")
 def consent(
     transfer_id: IdPath,
     body: ConsentIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> TransferView:
     return svc.record_consent(
         ctx, transfer_id, body.third_party, body.consent_ref, actor=principal.actor
     )
@@ -184,7 +174,7 @@ def consent(
 
 @router.post(
     "/{transfer_id}/releases",
-    response_model=TransferOut,
+    response_model=TransferView,
     summary="Release to a third party (409 without prior written consent)",
 )
 def release(
@@ -192,17 +182,17 @@ def release(
     body: ReleaseIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> TransferView:
     return svc.release_to_third_party(
         ctx, transfer_id, body.third_party, actor=principal.actor, part=body.part
     )
 
 
-@router.post("/{transfer_id}/close", response_model=TransferOut, summary="Returned/destroyed")
+@router.post("/{transfer_id}/close", response_model=TransferView, summary="Returned/destroyed")
 def close(
     transfer_id: IdPath,
     body: CloseIn,
     principal: Principal = Depends(require_role(*WRITERS)),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> TransferView:
     return svc.close_transfer(ctx, transfer_id, body.outcome, actor=principal.actor, note=body.note)

@@ -11,8 +11,11 @@ when ``--json`` was given), never a traceback.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import sys
+import threading
 
 import typer
 
@@ -71,6 +74,44 @@ def main() -> None:
             show()
             sys.exit(exc.exit_code)
         raise
+
+
+def run() -> None:
+    """The installed ``custodyd`` command: :func:`main`, then an exit without the
+    interpreter's teardown.
+
+    Once a command is done, tearing down the modules of the database layer (and the
+    garbage collections that come with it) costs 0.2-0.5 s of CPU that the user
+    waits for and nothing needs: measured after ``custodyd image``, the time between
+    the last output and the process's end. Everything an exit must do still happens:
+    ``atexit`` functions run (logging's flush among them) and stdout/stderr are
+    flushed. Every file the commands write is made durable before they return
+    (:mod:`custodyd.daemon.durable`). While a non-daemon thread still runs, the
+    ordinary exit waits for it. ``main()`` itself stays an ordinary function: tests
+    call it in-process.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:  # sys.exit("message"): printed, status 1, as Python does
+            print(exc.code, file=sys.stderr)
+            code = 1
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError):
+        code = code or 120  # what Python's own exit reports when the flush fails
+    os._exit(code)
 
 
 def load_all() -> None:

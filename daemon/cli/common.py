@@ -16,7 +16,15 @@ def context() -> AppContext:
     return open_context()
 
 
+def _jsonable(obj: Any) -> Any:
+    """Typed results (pydantic models) as the API shows them; anything else as text."""
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return str(obj)
+
+
 def print_json(obj: Any) -> None:
     """Exactly one JSON document on stdout (machines parse it)."""
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
     sys.stdout.flush()

@@ -29,9 +29,9 @@ def dispose(
     if json_out:
         print_json(data)
         return
-    total = sum(f["bytes"] for f in data["files"])
+    total = sum(int(f.get("bytes") or 0) for f in data.files)  # S3 versions have no size
     console.print(
-        f"evidence [bold]{evidence_id}[/] disposed ({method}): {len(data['files'])} file(s), "
-        f"{total} bytes overwritten and deleted; kept: {', '.join(data['kept']) or 'nothing'}",
+        f"evidence [bold]{evidence_id}[/] disposed ({method}): {len(data.files)} file(s), "
+        f"{total} bytes overwritten and deleted; kept: {', '.join(data.kept) or 'nothing'}",
         highlight=False,
     )

@@ -36,13 +36,13 @@ def extract(
     with flag_errors(FLAGS):
         manifest = run(ctx, request, actor=cli_actor())
     if json_out:
-        print_json(manifest)
+        print_json(manifest.model_dump(mode="json"))
         return
-    origin = manifest["derived_from"]
-    where = escape(origin["path"]) if origin["path"] else f"inode {origin['inode']}"
+    origin = manifest.derived_from
+    where = escape(origin.path) if origin.path else f"inode {origin.inode}"
     console.print(
-        f"evidence [bold]{manifest['evidence_id']}[/] derived from {manifest['parent']} "
-        f"({where}, {manifest['bytes']} bytes)\n"
-        f"  blake3 {manifest['hashes']['blake3']}\n  sha256 {manifest['hashes']['sha256']}",
+        f"evidence [bold]{manifest.evidence_id}[/] derived from {manifest.parent} "
+        f"({where}, {manifest.bytes} bytes)\n"
+        f"  blake3 {manifest.hashes.blake3}\n  sha256 {manifest.hashes.sha256}",
         highlight=False,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,6 +20,9 @@ from custodyd.daemon.cli.orders_support import (
     show_fields,
 )
 from custodyd.daemon.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from custodyd.daemon.orders.views import OrderView
 
 # domain field -> the flag that sets it (domain errors name fields; we name flags)
 FLAGS = {
@@ -75,20 +78,18 @@ FIELDS = [
 ]
 
 
-def _out(data: dict[str, Any], json_out: bool, verb: str) -> None:
+def _out(order: OrderView, json_out: bool, verb: str) -> None:
     if json_out:
-        print_json(data)
+        print_json(order)
         return
-    console.print(f"order [bold]{data['id']}[/] ({escape(data['ref'])}) {verb}", highlight=False)
-    show_fields(data, FIELDS)
-    if data["status"] == "hold":
+    console.print(f"order [bold]{order.id}[/] ({escape(order.ref)}) {verb}", highlight=False)
+    show_fields(order.model_dump(mode="json"), FIELDS)
+    if order.status == "hold":
         console.print("[yellow]hold until a decision: no expiry while it stands[/]")
-    if data["status"] == "executing":
+    if order.status == "executing":
         console.print("[yellow]granted: kept until the execution is recorded (orders executed)[/]")
-    for notice in data.get("notices") or []:
-        console.print(
-            f"notice {notice['at']} {notice['kind']}: {escape(notice['text'])}", highlight=False
-        )
+    for notice in order.notices:
+        console.print(f"notice {notice.at} {notice.kind}: {escape(notice.text)}", highlight=False)
 
 
 @orders_app.command("add")
@@ -190,13 +191,13 @@ def list_(
     table = Table("id", "ref", "regime", "case", "status", "expires", "evidence")
     for r in rows:
         table.add_row(
-            str(r["id"]),
-            r["ref"],
-            r["regime"],
-            r["case"],
-            r["status"],
-            "hold" if r["hold"] else r["expires_on"],
-            ", ".join(r["evidence"]),
+            str(r.id),
+            r.ref,
+            r.regime,
+            r.case,
+            r.status,
+            "hold" if r.hold else r.expires_on,
+            ", ".join(r.evidence),
         )
     console.print(table)
 

@@ -32,13 +32,13 @@ def due(
     table = Table("evidence", "case", "kind", "id", "ref", "deadline", "days left")
     for r in rows:
         table.add_row(
-            r["evidence_id"] or "-",
-            r["case"],
-            r["kind"],
-            str(r["id"]),
-            r["ref"] or "-",
-            r["deadline"],
-            str(r["days_left"]),
+            r.evidence_id or "-",
+            r.case,
+            r.kind,
+            str(r.id),
+            r.ref or "-",
+            r.deadline,
+            str(r.days_left),
         )
     console.print(table)
 
@@ -50,15 +50,15 @@ def show(evidence_id: str, json_out: JsonOpt = False) -> None:
 
     ctx = context()
     with ctx.session() as session:
-        data = retention_status(session, evidence_id, clock=ctx.clock).as_dict()
+        status = retention_status(session, evidence_id, clock=ctx.clock)
     if json_out:
-        print_json(data)
+        print_json(status)
         return
-    if data["disposable"]:
+    if status.disposable:
         console.print(f"{evidence_id}: no order or hold; disposable")
-    elif data["hold"]:
+    elif status.hold:
         console.print(f"{evidence_id}: [yellow]on hold until a decision[/]")
     else:
-        console.print(f"{evidence_id}: kept until {data['retain_until']}")
-    for b in data["blocking"]:
-        console.print(f"  order {b['order_id']} {b['ref']} ({b['regime']}) {b['status']}")
+        console.print(f"{evidence_id}: kept until {status.retain_until}")
+    for b in status.blocking:
+        console.print(f"  order {b.order_id} {b.ref} ({b.regime}) {b.status}")

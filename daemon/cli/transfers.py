@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,6 +17,9 @@ from custodyd.daemon.cli.orders_support import (
     parse_leads,
     show_fields,
 )
+
+if TYPE_CHECKING:
+    from custodyd.daemon.orders.views import TransferView
 
 transfers_app = typer.Typer(help="Transfers of personal data.", no_args_is_help=True)
 app.add_typer(transfers_app, name="transfers")
@@ -39,17 +42,16 @@ FIELDS = [
 ]
 
 
-def _out(data: dict[str, Any], json_out: bool, verb: str) -> None:
+def _out(transfer: TransferView, json_out: bool, verb: str) -> None:
     if json_out:
-        print_json(data)
+        print_json(transfer)
         return
-    console.print(f"transfer [bold]{data['id']}[/] {verb}", highlight=False)
+    console.print(f"transfer [bold]{transfer.id}[/] {verb}", highlight=False)
     shown = {
-        **data,
-        "consents": [f"{c['third_party']} ({c['consent_ref']})" for c in data.get("consents", [])],
+        **transfer.model_dump(mode="json"),
+        "consents": [f"{c.third_party} ({c.consent_ref})" for c in transfer.consents],
         "items": [
-            f"{i['evidence_id']}{' (' + i['part'] + ')' if i['part'] else ''}"
-            for i in data["items"]
+            f"{i.evidence_id}{' (' + i.part + ')' if i.part else ''}" for i in transfer.items
         ],
     }
     show_fields(shown, FIELDS)
@@ -123,13 +125,13 @@ def list_(
     table = Table("id", "ref", "recipient", "status", "deadline", "days left", "evidence")
     for r in rows:
         table.add_row(
-            str(r["id"]),
-            r["ref"] or "-",
-            r["recipient"],
-            r["status"],
-            r["deadline"],
-            str(r["days_left"]),
-            ", ".join(r["evidence"]),
+            str(r.id),
+            r.ref or "-",
+            r.recipient,
+            r.status,
+            r.deadline,
+            str(r.days_left),
+            ", ".join(r.evidence),
         )
     console.print(table)
 

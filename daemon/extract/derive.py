@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import blake3
+from pydantic import BaseModel
 
 from custodyd.daemon.acquisition import tool_version
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.durable import write_all
 from custodyd.daemon.errors import Conflict, NotFound
 from custodyd.daemon.extract.locate import Located, chunks, locate
 from custodyd.daemon.ledger.service import Event
@@ -39,13 +41,46 @@ CONTENT_NAME = "extracted.bin"
 EXTRACTABLE = ("sealed",)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+class Digests(BaseModel):
+    blake3: str
+    sha256: str
 
 
-def _copy_and_hash(found: Located, fd: int) -> tuple[dict[str, str], int]:
+class DerivedFrom(BaseModel):
+    """Which part of which sealed item the derived item holds."""
+
+    parent: str
+    parent_blake3: str | None
+    partition: int | None
+    offset_bytes: int
+    filesystem: str
+    path: str | None
+    inode: int
+
+
+class Tool(BaseModel):
+    name: str
+    version: str
+
+
+class DerivedItem(BaseModel):
+    """The manifest of a derived item (``manifest.json`` in its directory, and the answer)."""
+
+    evidence_id: str
+    case: str
+    status: str
+    kind: str
+    parent: str
+    derived_from: DerivedFrom
+    bytes: int
+    hashes: Digests
+    image_path: str
+    created_at: str
+    actor: str
+    tool: Tool
+
+
+def _copy_and_hash(found: Located, fd: int) -> tuple[Digests, int]:
     """Write the file to ``fd`` while hashing it with BLAKE3 and SHA-256.
 
     The three consumers of a chunk run in parallel threads (hashlib, blake3 and
@@ -62,12 +97,12 @@ def _copy_and_hash(found: Located, fd: int) -> tuple[dict[str, str], int]:
             pending = [
                 pool.submit(b3.update, data),
                 pool.submit(sha.update, data),
-                pool.submit(_write_all, fd, data),
+                pool.submit(write_all, fd, data),
             ]
             written += len(data)
         for future in pending:
             future.result()
-    return {"blake3": b3.hexdigest(), "sha256": sha.hexdigest()}, written
+    return Digests(blake3=b3.hexdigest(), sha256=sha.hexdigest()), written
 
 
 @dataclass(frozen=True)
@@ -78,7 +113,7 @@ class ExtractRequest:
     partition: int | None = None
 
 
-def extract(ctx: AppContext, request: ExtractRequest, *, actor: str) -> dict[str, Any]:
+def extract(ctx: AppContext, request: ExtractRequest, *, actor: str) -> DerivedItem:
     """Extract, seal and record; returns the derived item's manifest."""
     with ctx.session() as session:
         parent = session.get(Evidence, request.evidence_id)
@@ -110,30 +145,30 @@ def extract(ctx: AppContext, request: ExtractRequest, *, actor: str) -> dict[str
         close = getattr(img, "close", None)
         if callable(close):
             close()
-    derived_from = {
-        "parent": request.evidence_id,
-        "parent_blake3": parent_blake3,
-        "partition": found.partition,
-        "offset_bytes": found.offset_bytes,
-        "filesystem": found.fs_type,
-        "path": found.path,
-        "inode": found.inode,
-    }
-    manifest = {
-        "evidence_id": evidence_id,
-        "case": case_ref,
-        "status": "sealed",
-        "kind": "derived",
-        "parent": request.evidence_id,
-        "derived_from": derived_from,
-        "bytes": written,
-        "hashes": hashes,
-        "image_path": str(content),
-        "created_at": started.isoformat(),
-        "actor": actor,
-        "tool": {"name": "custodyd", "version": tool_version()},
-    }
-    write_json(directory / MANIFEST_NAME, manifest)
+    derived_from = DerivedFrom(
+        parent=request.evidence_id,
+        parent_blake3=parent_blake3,
+        partition=found.partition,
+        offset_bytes=found.offset_bytes,
+        filesystem=found.fs_type,
+        path=found.path,
+        inode=found.inode,
+    )
+    manifest = DerivedItem(
+        evidence_id=evidence_id,
+        case=case_ref,
+        status="sealed",
+        kind="derived",
+        parent=request.evidence_id,
+        derived_from=derived_from,
+        bytes=written,
+        hashes=hashes,
+        image_path=str(content),
+        created_at=started.isoformat(),
+        actor=actor,
+        tool=Tool(name="custodyd", version=tool_version()),
+    )
+    write_json(directory / MANIFEST_NAME, manifest.model_dump())
     seal(directory)
     source = (
         f"{request.evidence_id}:"
@@ -148,17 +183,22 @@ def extract(ctx: AppContext, request: ExtractRequest, *, actor: str) -> dict[str
                 status="sealed",
                 source_path=source,
                 bytes=written,
-                blake3=hashes["blake3"],
+                blake3=hashes.blake3,
                 directory=str(directory),
                 image_path=str(content),
-                manifest=manifest,
+                manifest=manifest.model_dump(),
                 examiner=actor,
                 created_at=started,
                 sealed_at=ctx.clock.now(),
             )
         )
         session.flush()
-        payload = {**derived_from, "derived": evidence_id, "bytes": written, "hashes": hashes}
+        payload = {
+            **derived_from.model_dump(),
+            "derived": evidence_id,
+            "bytes": written,
+            "hashes": hashes.model_dump(),
+        }
         ctx.ledger.stage(
             session,
             [

@@ -21,7 +21,9 @@ from sqlmodel import Session
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, InvalidInput
 from custodyd.daemon.models import OrderNotice, PreservationOrder
-from custodyd.daemon.orders.lifecycle import NOTICE_KINDS, STANDING, _require_live, _step
+from custodyd.daemon.orders.lifecycle import STANDS_AS, _require_live, _step
+from custodyd.daemon.orders.states import STANDING, NoticeKind, OrderStatus
+from custodyd.daemon.orders.views import OrderView
 
 GROUNDS_FILE = Path(__file__).with_name("refusal_grounds.json")
 
@@ -34,7 +36,7 @@ def refusal_grounds() -> dict[str, dict[str, str]]:
 
 def refuse_order(
     ctx: AppContext, order_id: int, *, grounds: str, reason: str, actor: str
-) -> dict[str, Any]:
+) -> OrderView:
     """Refuse the preservation request on one of the texts' grounds, with reasons."""
     known = refusal_grounds()
     if grounds not in known:
@@ -47,13 +49,13 @@ def refuse_order(
         raise InvalidInput("a refusal gives its reasons (art. 61(22))", field="reason")
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
-        if order.status in ("hold", "executing"):
+        if order.status in STANDING:
             raise Conflict(
-                f"order {order.id} is {STANDING[order.status]}: a follow-up request stands",
+                f"order {order.id} is {STANDS_AS[order.status]}: a follow-up request stands",
                 order=order.id,
             )
         _require_live(order, ctx.clock, "refuse it")
-        order.status = "refused"
+        order.status = OrderStatus.REFUSED
         order.refusal_grounds = grounds
         order.refusal_reason = reason.strip()
         order.ended_at = ctx.clock.now()
@@ -69,11 +71,11 @@ def refuse_order(
 
 def notify_requester(
     ctx: AppContext, order_id: int, *, kind: str, text: str, actor: str
-) -> dict[str, Any]:
+) -> OrderView:
     """Record a prompt notice to the requesting state (art. 68(6))."""
-    if kind not in NOTICE_KINDS:
+    if kind not in tuple(NoticeKind):
         raise InvalidInput(
-            f"kind must be one of {', '.join(NOTICE_KINDS)}, not {kind!r}", field="kind"
+            f"kind must be one of {', '.join(NoticeKind)}, not {kind!r}", field="kind"
         )
     if not text.strip():
         raise InvalidInput("the notice needs its text", field="text")

@@ -32,8 +32,9 @@ from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, Case, Disposition, Evidence
 from custodyd.daemon.orders.lifecycle import expire_due
 from custodyd.daemon.orders.retention import assert_disposable
+from custodyd.daemon.orders.states import DisposalMethod
+from custodyd.daemon.orders.views import DispositionDone, DispositionRecord
 
-METHODS = ("destroy", "return")
 KEEP = frozenset({"manifest.json", "acquisition.log", "inventory.json"})
 CHUNK = 4 * 1024 * 1024
 
@@ -101,10 +102,10 @@ def dispose(
     actor: str,
     returned_to: str | None = None,
     transfer_id: int | None = None,
-) -> dict[str, Any]:
+) -> DispositionDone:
     """Return or destroy ``evidence_id``; ``transfer_id`` links the record to the closing
     of the transfer it was received under."""
-    if method not in METHODS:
+    if method not in tuple(DisposalMethod):
         raise InvalidInput(f"method must be destroy or return, not {method!r}")
     if not reason.strip():
         raise InvalidInput("a disposition needs a reason")
@@ -163,20 +164,12 @@ def dispose(
         )
         session.add(row)
         session.flush()
-        result = {
-            "id": row.id,
-            "evidence_id": evidence_id,
-            "case": case_ref,
-            "method": method,
-            "reason": reason,
-            "returned_to": returned_to,
-            "actor": actor,
-            "performed_at": utc(row.performed_at).isoformat(),
-            "transfer_id": transfer_id,
-            "previous_status": previous,
-            "files": done,
-            "kept": sorted(p.name for p in directory.iterdir()) if directory.is_dir() else [],
-        }
+        result = DispositionDone(
+            **_record(row).model_dump(),
+            case=case_ref,
+            previous_status=previous,
+            kept=sorted(p.name for p in directory.iterdir()) if directory.is_dir() else [],
+        )
         ctx.ledger.stage(
             session,
             [
@@ -186,7 +179,7 @@ def dispose(
                     case_ref,
                     evidence_id,
                     {
-                        "disposition_id": result["id"],
+                        "disposition_id": result.id,
                         "method": method,
                         "reason": reason,
                         "returned_to": returned_to,
@@ -201,13 +194,24 @@ def dispose(
     return result
 
 
-def get_disposition(ctx: AppContext, evidence_id: str) -> dict[str, Any] | None:
+def _record(row: Disposition) -> DispositionRecord:
+    assert row.id is not None
+    return DispositionRecord(
+        id=row.id,
+        evidence_id=row.evidence_id,
+        method=DisposalMethod(row.method),
+        reason=row.reason,
+        returned_to=row.returned_to,
+        actor=row.actor,
+        performed_at=utc(row.performed_at).isoformat(),
+        files=list(row.files or []),
+        transfer_id=row.transfer_id,
+    )
+
+
+def get_disposition(ctx: AppContext, evidence_id: str) -> DispositionRecord | None:
     with ctx.session() as session:
         row = session.exec(
             select(Disposition).where(Disposition.evidence_id == evidence_id)
         ).first()
-        if row is None:
-            return None
-        data = row.model_dump()
-        data["performed_at"] = utc(row.performed_at).isoformat()
-        return data
+        return None if row is None else _record(row)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -41,11 +41,14 @@ from custodyd.daemon.orders.dates import OrderDates, compute_expiry
 from custodyd.daemon.orders.records import SYSTEM_ACTOR, record, today
 from custodyd.daemon.orders.regimes import get_regime
 from custodyd.daemon.orders.request_fields import require_request_fields
+from custodyd.daemon.orders.states import DATED, ENDED, STANDING, NoticeKind, OrderStatus, Outcome
+from custodyd.daemon.orders.views import CommitmentView, OrderNoticeView, OrderView
 
-LIVE_STATES = ("active", "hold", "executing", "decided")
-OUTCOMES = ("granted", "refused", "withdrawn")
-NOTICE_KINDS = ("cannot-secure", "confidentiality-threat", "other")
-STANDING = {"hold": "on hold until a decision", "executing": "granted and being executed"}
+LIVE_STATES = DATED | STANDING
+STANDS_AS = {
+    OrderStatus.HOLD: "on hold until a decision",
+    OrderStatus.EXECUTING: "granted and being executed",
+}
 
 
 @dataclass
@@ -75,9 +78,9 @@ class OrderRequest:
 
 
 def in_force(order: PreservationOrder, on: date) -> bool:
-    if order.status in ("hold", "executing"):
+    if order.status in STANDING:
         return True
-    return order.status in ("active", "decided") and on <= order.expires_on
+    return order.status in DATED and on <= order.expires_on
 
 
 def get_order(session: Session, order_id: int) -> PreservationOrder:
@@ -103,36 +106,83 @@ def case_ref_of(session: Session, case_id: int) -> str:
     return case.ref if case else str(case_id)
 
 
-def order_dict(session: Session, order: PreservationOrder, clock: Clock) -> dict[str, Any]:
+def _iso(value: date | datetime | None) -> str | None:
+    if value is None:
+        return None
+    return utc(value).isoformat() if isinstance(value, datetime) else value.isoformat()
+
+
+def order_view(session: Session, order: PreservationOrder, clock: Clock) -> OrderView:
     """The whole order, for those entitled to read it (the callers check that)."""
-    data = order.model_dump(exclude={"commitment_salt"})
-    for key in ("followup_at", "decided_at", "ended_at", "entered_at", "executed_at"):
-        if data.get(key) is not None:
-            data[key] = utc(data[key]).isoformat()
-    for key in ("issued_on", "received_on", "effected_on", "clock_start", "expires_on"):
-        if data.get(key) is not None:
-            data[key] = data[key].isoformat()
-    data["case"] = case_ref_of(session, order.case_id)
-    data["evidence"] = covered_evidence(session, order)
-    data["in_force"] = in_force(order, today(clock))
-    data["hold"] = order.status in ("hold", "executing")
-    data["regime"] = order.regime_id
-    data["need_to_know"] = list(order.need_to_know or [])
+    assert order.id is not None
     notices = session.exec(
         select(OrderNotice).where(OrderNotice.order_id == order.id).order_by(col(OrderNotice.id))
     )
-    data["notices"] = [
-        {"kind": n.kind, "text": n.text, "actor": n.actor, "at": utc(n.noticed_at).isoformat()}
-        for n in notices
-    ]
+    commitment = None
     if order.confidential and order.commitment_salt:
-        data["commitment"] = {
-            "scheme": confidentiality.COMMITMENT_SCHEME,
-            "salt": order.commitment_salt,
-            "value": confidentiality.order_commitment(order),
-            "fields": confidentiality.committed_fields(order),
-        }
-    return data
+        commitment = CommitmentView(
+            scheme=confidentiality.COMMITMENT_SCHEME,
+            salt=order.commitment_salt,
+            value=confidentiality.order_commitment(order),
+            fields=confidentiality.committed_fields(order),
+        )
+    return OrderView(
+        id=order.id,
+        ref=order.ref,
+        regime_id=order.regime_id,
+        case_id=order.case_id,
+        whole_case=order.whole_case,
+        authority=order.authority,
+        offence=order.offence,
+        summary=order.summary,
+        data_concerned=order.data_concerned,
+        relation=order.relation,
+        custodian=order.custodian,
+        necessity=order.necessity,
+        followup_announced=order.followup_announced,
+        confidential=order.confidential,
+        issued_on=order.issued_on.isoformat(),
+        received_on=order.received_on.isoformat(),
+        effected_on=order.effected_on.isoformat(),
+        clock_start=order.clock_start.isoformat(),
+        expiry_rule=order.expiry_rule,
+        period_days=order.period_days,
+        expires_on=order.expires_on.isoformat(),
+        renewals=order.renewals,
+        status=OrderStatus(order.status),
+        followup_ref=order.followup_ref,
+        followup_at=_iso(order.followup_at),
+        decision=Outcome(order.decision) if order.decision else None,
+        decision_ref=order.decision_ref,
+        decided_at=_iso(order.decided_at),
+        executed_basis=order.executed_basis,
+        executed_transfer_id=order.executed_transfer_id,
+        executed_at=_iso(order.executed_at),
+        refusal_grounds=order.refusal_grounds,
+        refusal_reason=order.refusal_reason,
+        need_to_know=list(order.need_to_know or []),
+        ended_at=_iso(order.ended_at),
+        end_reason=order.end_reason,
+        lead_days=order.lead_days,
+        alert_to=order.alert_to,
+        entered_by=order.entered_by,
+        entered_at=utc(order.entered_at).isoformat(),
+        case=case_ref_of(session, order.case_id),
+        evidence=covered_evidence(session, order),
+        in_force=in_force(order, today(clock)),
+        hold=order.status in STANDING,
+        regime=order.regime_id,
+        notices=[
+            OrderNoticeView(
+                kind=NoticeKind(n.kind),
+                text=n.text,
+                actor=n.actor,
+                at=utc(n.noticed_at).isoformat(),
+            )
+            for n in notices
+        ],
+        commitment=commitment,
+    )
 
 
 def _ledger_payload(order: PreservationOrder, **extra: Any) -> dict[str, Any]:
@@ -171,7 +221,7 @@ def _check_lead_days(lead_days: list[int] | None) -> list[int] | None:
     return sorted(set(lead_days), reverse=True)
 
 
-def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[str, Any]:
+def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> OrderView:
     """Enter an order. Its expiry follows the clock rule of its regime (see ``dates``).
 
     Entering it, like a follow-up request later, alerts the 24/7 point of contact
@@ -245,7 +295,7 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
             expiry_rule=expiry.rule,
             period_days=expiry.days,
             expires_on=expiry.expires_on,
-            status="active" if expiry.expires_on >= now_day else "expired",
+            status=OrderStatus.ACTIVE if expiry.expires_on >= now_day else OrderStatus.EXPIRED,
             ended_at=None if expiry.expires_on >= now_day else ctx.clock.now(),
             end_reason=None if expiry.expires_on >= now_day else "maximum passed before entry",
             lead_days=_check_lead_days(request.lead_days),
@@ -259,31 +309,31 @@ def create_order(ctx: AppContext, request: OrderRequest, *, actor: str) -> dict[
         for item in items:
             session.add(OrderItem(order_id=order.id, evidence_id=item.id))
         session.flush()
-        result = order_dict(session, order, ctx.clock)
+        result = order_view(session, order, ctx.clock)
         record(
             ctx,
             session,
             "order.created",
             actor=actor,
-            case_ref=result["case"],
-            evidence_ids=result["evidence"],
+            case_ref=result.case,
+            evidence_ids=result.evidence,
             payload=_ledger_payload(order, entered_by=actor, whole_case=order.whole_case),
         )
         enqueue_contact_alert(
-            session, ctx, order, "entered", case_ref=result["case"], evidence=result["evidence"]
+            session, ctx, order, "entered", case_ref=result.case, evidence=result.evidence
         )
     ctx.ledger.flush_pending()
-    alert_contact_now(ctx, result["id"])
+    alert_contact_now(ctx, result.id)
     _sync_store_lock(ctx, result, actor)
     return result
 
 
 def _lapsed(order: PreservationOrder, clock: Clock) -> bool:
-    return order.status in ("active", "decided") and today(clock) > order.expires_on
+    return order.status in DATED and today(clock) > order.expires_on
 
 
 def _require_live(order: PreservationOrder, clock: Clock, doing: str) -> None:
-    if order.status in ("expired", "released", "refused") or _lapsed(order, clock):
+    if order.status in ENDED or _lapsed(order, clock):
         raise Conflict(
             f"order {order.id} ({order.ref}) is no longer in force "
             f"({order.status}, expiry {order.expires_on}); cannot {doing}",
@@ -297,22 +347,22 @@ def _step(
     action: str,
     actor: str,
     change: Callable[[Session, PreservationOrder], dict[str, Any]],
-    after: Callable[[Session, PreservationOrder, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    after: Callable[[Session, PreservationOrder, OrderView], None] | None = None,
+) -> OrderView:
     """Validate and apply ``change`` in one transaction, then record ``action``."""
     with ctx.session() as session:
         order = get_order(session, order_id)
         extra = change(session, order)
         session.add(order)
         session.flush()
-        result = order_dict(session, order, ctx.clock)
+        result = order_view(session, order, ctx.clock)
         record(
             ctx,
             session,
             action,
             actor=actor,
-            case_ref=result["case"],
-            evidence_ids=result["evidence"],
+            case_ref=result.case,
+            evidence_ids=result.evidence,
             payload=_ledger_payload(order, **extra),
         )
         if after is not None:
@@ -322,25 +372,25 @@ def _step(
     return result
 
 
-def _sync_store_lock(ctx: AppContext, result: dict[str, Any], actor: str) -> None:
+def _sync_store_lock(ctx: AppContext, result: OrderView, actor: str) -> None:
     """Items on S3 carry the orders in the store's own Object Lock (retention, legal hold)."""
     from custodyd.daemon.orders.object_lock import sync_object_lock
 
-    sync_object_lock(ctx, list(result.get("evidence") or []), actor=actor)
+    sync_object_lock(ctx, list(result.evidence), actor=actor)
 
 
 def renew_order(
     ctx: AppContext, order_id: int, *, actor: str, days: int | None = None, ref: str | None = None
-) -> dict[str, Any]:
+) -> OrderView:
     """Extend the expiry by one renewal (the regime's length unless ``days`` is given)."""
     if ref is not None:
         check_name(ref, "order ref")
 
     def change(session: Session, order: PreservationOrder) -> dict[str, Any]:
         _require_live(order, ctx.clock, "renew it")
-        if order.status in ("hold", "executing"):
+        if order.status in STANDING:
             raise Conflict(
-                f"order {order.id} is {STANDING[order.status]} (a follow-up request stands); "
+                f"order {order.id} is {STANDS_AS[order.status]} (a follow-up request stands); "
                 "there is no expiry to renew",
                 order=order.id,
             )
@@ -381,7 +431,7 @@ def renew_order(
 
 def followup_order(
     ctx: AppContext, order_id: int, *, actor: str, ref: str | None = None
-) -> dict[str, Any]:
+) -> OrderView:
     """A follow-up request (search, seizure, disclosure) arrived: hold until a decision."""
     if ref is not None:
         check_name(ref, "order ref")
@@ -389,20 +439,20 @@ def followup_order(
     from custodyd.daemon.orders.alerts.contact247 import alert_contact_now, enqueue_contact_alert
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
-        if order.status in ("hold", "executing"):
-            raise Conflict(f"order {order.id} is already {STANDING[order.status]}", order=order.id)
+        if order.status in STANDING:
+            raise Conflict(f"order {order.id} is already {STANDS_AS[order.status]}", order=order.id)
         _require_live(order, ctx.clock, "record a follow-up request")
-        order.status = "hold"
+        order.status = OrderStatus.HOLD
         order.followup_at = ctx.clock.now()
         order.followup_ref = ref
         order.decision = None
         order.decided_at = None
         return {"followup_ref": ref, "hold": True}
 
-    def alert(session: Session, order: PreservationOrder, result: dict[str, Any]) -> None:
+    def alert(session: Session, order: PreservationOrder, result: OrderView) -> None:
         key = f"followup/{utc(order.followup_at).isoformat()}" if order.followup_at else "followup"
         enqueue_contact_alert(
-            session, ctx, order, key, case_ref=result["case"], evidence=result["evidence"]
+            session, ctx, order, key, case_ref=result.case, evidence=result.evidence
         )
 
     result = _step(ctx, order_id, "order.followup", actor, change, alert)
@@ -412,7 +462,7 @@ def followup_order(
 
 def decide_order(
     ctx: AppContext, order_id: int, outcome: str, *, actor: str, ref: str | None = None
-) -> dict[str, Any]:
+) -> OrderView:
     """Record the decision on the follow-up request.
 
     ``granted``: the order becomes ``executing`` — the data are about to be
@@ -427,27 +477,29 @@ def decide_order(
     """
     if ref is not None:
         check_name(ref, "order ref")
-    if outcome not in OUTCOMES:
+    if outcome not in tuple(Outcome):
         raise InvalidInput(
-            f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}", field="outcome"
+            f"outcome must be one of {', '.join(Outcome)}, not {outcome!r}", field="outcome"
         )
+    decision = Outcome(outcome)
     with ctx.session() as session:
-        awaiting = get_order(session, order_id).status == "active"
+        awaiting = get_order(session, order_id).status == OrderStatus.ACTIVE
     if awaiting:
         followup_order(ctx, order_id, actor=actor)
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
-        if order.status != "hold":
+        if order.status != OrderStatus.HOLD:
             raise Conflict(
                 f"order {order.id} has no follow-up request awaiting a decision "
                 f"(status {order.status})",
                 order=order.id,
             )
-        order.status = "executing" if outcome == "granted" else "decided"
-        order.decision = outcome
+        granted = decision is Outcome.GRANTED
+        order.status = OrderStatus.EXECUTING if granted else OrderStatus.DECIDED
+        order.decision = decision
         order.decision_ref = ref
         order.decided_at = ctx.clock.now()
-        return {"outcome": outcome, "decision_ref": ref, "hold": order.status == "executing"}
+        return {"outcome": outcome, "decision_ref": ref, "hold": granted}
 
     return _step(ctx, order_id, "order.decided", actor, change)
 
@@ -459,7 +511,7 @@ def executed_order(
     actor: str,
     basis: str,
     transfer_id: int | None = None,
-) -> dict[str, Any]:
+) -> OrderView:
     """The granted follow-up request was executed (seizure, production or transfer).
 
     From now on the ordinary expiry (or a new order) decides how long the data stay.
@@ -468,7 +520,7 @@ def executed_order(
         raise InvalidInput("name what executed the request (basis)", field="basis")
 
     def change(session: Session, order: PreservationOrder) -> dict[str, Any]:
-        if order.status != "executing":
+        if order.status != OrderStatus.EXECUTING:
             raise Conflict(
                 f"order {order.id} has no granted request being executed (status {order.status})",
                 order=order.id,
@@ -481,7 +533,7 @@ def executed_order(
                 raise InvalidInput(
                     f"transfer {transfer_id} belongs to another case", field="transfer"
                 )
-        order.status = "decided"
+        order.status = OrderStatus.DECIDED
         order.executed_basis = basis.strip()
         order.executed_transfer_id = transfer_id
         order.executed_at = ctx.clock.now()
@@ -490,21 +542,21 @@ def executed_order(
     return _step(ctx, order_id, "order.executed", actor, change)
 
 
-def release_order(ctx: AppContext, order_id: int, *, actor: str, reason: str) -> dict[str, Any]:
+def release_order(ctx: AppContext, order_id: int, *, actor: str, reason: str) -> OrderView:
     """End an order early (withdrawn by the authority). Refused while a hold stands."""
     if not reason.strip():
         raise InvalidInput("releasing an order needs a reason")
 
     def change(_session: Session, order: PreservationOrder) -> dict[str, Any]:
-        if order.status in ("hold", "executing"):
+        if order.status in STANDING:
             raise Conflict(
-                f"order {order.id} is {STANDING[order.status]}: a follow-up request stands; "
+                f"order {order.id} is {STANDS_AS[order.status]}: a follow-up request stands; "
                 "record its decision and execution first",
                 order=order.id,
             )
-        if order.status in ("expired", "released", "refused"):
+        if order.status in ENDED:
             raise Conflict(f"order {order.id} already ended ({order.status})", order=order.id)
-        order.status = "released"
+        order.status = OrderStatus.RELEASED
         order.ended_at = ctx.clock.now()
         order.end_reason = reason
         return {"reason": reason}
@@ -515,31 +567,31 @@ def release_order(ctx: AppContext, order_id: int, *, actor: str, reason: str) ->
 def expire_due(ctx: AppContext, *, actor: str = SYSTEM_ACTOR) -> list[int]:
     """Mark every order whose expiry day is over as ``expired`` (ledger ``order.expired``)."""
     now_day = today(ctx.clock)
-    done: list[tuple[PreservationOrder, dict[str, Any]]] = []
+    done: list[int] = []
     with ctx.session() as session:
         query = select(PreservationOrder).where(
-            col(PreservationOrder.status).in_(("active", "decided")),
+            col(PreservationOrder.status).in_(sorted(DATED)),
             col(PreservationOrder.expires_on) < now_day,
         )
         for order in session.exec(query):
-            order.status = "expired"
+            order.status = OrderStatus.EXPIRED
             order.ended_at = ctx.clock.now()
             order.end_reason = "period ended"
             session.add(order)
             session.flush()
-            result = order_dict(session, order, ctx.clock)
-            done.append((order, result))
+            assert order.id is not None
+            done.append(order.id)
             record(
                 ctx,
                 session,
                 "order.expired",
                 actor=actor,
-                case_ref=result["case"],
-                evidence_ids=result["evidence"],
+                case_ref=case_ref_of(session, order.case_id),
+                evidence_ids=covered_evidence(session, order),
                 payload=_ledger_payload(order),
             )
     ctx.ledger.flush_pending()
-    return [order.id for order, _ in done if order.id is not None]
+    return done
 
 
 def list_orders(
@@ -552,7 +604,7 @@ def list_orders(
     offset: int = 0,
     limit: int = 100,
     principal: Principal | None = None,
-) -> list[dict[str, Any]]:
+) -> list[OrderView]:
     """Orders by case, item or status; with ``principal``, only those it may know."""
     query = select(PreservationOrder).order_by(col(PreservationOrder.id))
     if case_ref is not None:
@@ -568,7 +620,7 @@ def list_orders(
         orders = list(session.exec(query))
     if principal is not None:
         orders = knowable_orders(session, principal, orders)
-    return [order_dict(session, o, clock) for o in orders[offset : offset + limit]]
+    return [order_view(session, o, clock) for o in orders[offset : offset + limit]]
 
 
 def orders_covering(session: Session, evidence_id: str) -> list[PreservationOrder]:
@@ -593,7 +645,7 @@ ORDER_ACCESSED = "order.accessed"
 
 def read_order(
     ctx: AppContext, order_id: int, *, actor: str, principal: Principal | None = None
-) -> dict[str, Any]:
+) -> OrderView:
     """One order, for a reader entitled to it; the read is recorded (``order.accessed``).
 
     ``principal`` (API callers) is checked against need-to-know: an order the
@@ -606,14 +658,14 @@ def read_order(
         case_ref = case_ref_of(session, order.case_id)
         if principal is not None and not confidentiality.may_know(principal, order, case_ref):
             raise NotFound(f"no preservation order {order_id}")
-        data = order_dict(session, order, ctx.clock)
+        data = order_view(session, order, ctx.clock)
     record_read(
         ctx,
         ORDER_ACCESSED,
         actor=actor,
         what="order",
         case=case_ref,
-        evidence=data["evidence"],
+        evidence=data.evidence,
         detail={"order_id": order_id},
     )
     return data

@@ -19,6 +19,9 @@ from custodyd.daemon.auth.principal import Principal
 from custodyd.daemon.models import PreservationOrder
 from custodyd.daemon.orders.confidentiality import HELD_NOTICE, may_know
 from custodyd.daemon.orders.lifecycle import case_ref_of
+from custodyd.daemon.orders.retention import kept_by
+from custodyd.daemon.orders.states import DueKind
+from custodyd.daemon.orders.views import Due, RetentionStatus
 
 
 class _Knower:
@@ -42,24 +45,23 @@ class _Knower:
         return self.known[key]
 
 
-def retention_for(session: Session, principal: Principal, status: dict[str, Any]) -> dict[str, Any]:
+def retention_for(
+    session: Session, principal: Principal, status: RetentionStatus
+) -> RetentionStatus:
+    """``status`` as ``principal`` may see it: orders it may not know are left out of
+    ``blocking`` (and of the dates they set), and ``held`` says that one keeps the item."""
     knows = _Knower(session, principal)
-    shown = [b for b in status["blocking"] if knows(b.get("order_id"))]
-    if len(shown) == len(status["blocking"]):
+    shown = [b for b in status.blocking if knows(b.order_id)]
+    if len(shown) == len(status.blocking):
         return status
-    dates = [b["expires_on"] for b in shown if not b.get("hold")]
-    return {
-        **status,
-        "blocking": shown,
-        "hold": any(b.get("hold") for b in shown),
-        "retain_until": max(dates) if dates and not any(b.get("hold") for b in shown) else None,
-        "held": HELD_NOTICE,
-    }
+    told = kept_by(status.evidence_id, shown)
+    return told.model_copy(update={"disposable": status.disposable, "held": HELD_NOTICE})
 
 
-def due_for(session: Session, principal: Principal, rows: Iterable[dict[str, Any]]) -> list:
+def due_for(session: Session, principal: Principal, rows: Iterable[Due]) -> list[Due]:
+    """The deadlines ``principal`` may know of: a hidden order's are left out."""
     knows = _Knower(session, principal)
-    return [r for r in rows if r.get("kind") != "order" or knows(r.get("id"))]
+    return [r for r in rows if r.kind != DueKind.ORDER or knows(r.id)]
 
 
 def _order_of(entry: dict[str, Any]) -> Any:

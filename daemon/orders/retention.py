@@ -11,9 +11,7 @@ one they use the system clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -21,59 +19,45 @@ from custodyd.daemon.clock import Clock, SystemClock
 from custodyd.daemon.errors import DispositionRefused
 from custodyd.daemon.models import PreservationOrder, Transfer, TransferItem
 from custodyd.daemon.orders.lifecycle import (
-    LIVE_STATES,
     case_ref_of,
     covered_evidence,
     in_force,
     orders_covering,
 )
 from custodyd.daemon.orders.records import today
-
-
-@dataclass
-class RetentionStatus:
-    evidence_id: str
-    disposable: bool
-    hold: bool
-    retain_until: date | None  # latest expiry in force; None when nothing (or a hold) applies
-    blocking: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "evidence_id": self.evidence_id,
-            "disposable": self.disposable,
-            "hold": self.hold,
-            "retain_until": self.retain_until.isoformat() if self.retain_until else None,
-            "blocking": self.blocking,
-        }
+from custodyd.daemon.orders.states import DATED, STANDING, OrderStatus, TransferStatus
+from custodyd.daemon.orders.views import BlockingOrder, Due, OrderDue, RetentionStatus, TransferDue
 
 
 def retention_status(
     session: Session, evidence_id: str, *, clock: Clock | None = None
 ) -> RetentionStatus:
     on = today(clock or SystemClock())
-    blocking: list[dict[str, Any]] = []
-    hold = False
-    latest: date | None = None
+    blocking: list[BlockingOrder] = []
     for order in orders_covering(session, evidence_id):
         if not in_force(order, on):
             continue
-        held = order.status in ("hold", "executing")
-        if held:
-            hold = True
-        else:
-            latest = order.expires_on if latest is None else max(latest, order.expires_on)
+        assert order.id is not None
         blocking.append(
-            {
-                "order_id": order.id,
-                "ref": order.ref,
-                "regime": order.regime_id,
-                "status": order.status,
-                "expires_on": order.expires_on.isoformat(),
-                "hold": held,
-                "confidential": order.confidential,
-            }
+            BlockingOrder(
+                order_id=order.id,
+                ref=order.ref,
+                regime=order.regime_id,
+                status=OrderStatus(order.status),
+                expires_on=order.expires_on.isoformat(),
+                hold=order.status in STANDING,
+                confidential=order.confidential,
+            )
         )
+    return kept_by(evidence_id, blocking)
+
+
+def kept_by(evidence_id: str, blocking: list[BlockingOrder]) -> RetentionStatus:
+    """The status of an item kept by the orders in force ``blocking``: until the latest
+    expiry among them, indefinitely while any of them holds it."""
+    hold = any(b.hold for b in blocking)
+    dates = [date.fromisoformat(b.expires_on) for b in blocking if not b.hold]
+    latest = max(dates) if dates else None
     return RetentionStatus(
         evidence_id=evidence_id,
         disposable=not blocking,
@@ -90,21 +74,21 @@ def assert_disposable(session: Session, evidence_id: str, *, clock: Clock | None
         return
     names = []
     for b in status.blocking:
-        if b["status"] == "executing":
+        if b.status == OrderStatus.EXECUTING:
             why = "granted, being executed (record the execution first)"
-        elif b["hold"]:
+        elif b.hold:
             why = "on hold until a decision"
         else:
-            why = f"in force until {b['expires_on']}"
-        names.append(f"order {b['order_id']} ({b['ref']}, {b['regime']}) {why}")
+            why = f"in force until {b.expires_on}"
+        names.append(f"order {b.order_id} ({b.ref}, {b.regime}) {why}")
     raise DispositionRefused(
         f"evidence {evidence_id} cannot be disposed of: " + "; ".join(names),
         evidence=evidence_id,
-        blocking=status.blocking,
+        blocking=[b.model_dump(mode="json") for b in status.blocking],
     )
 
 
-def due_within(session: Session, clock: Clock, days: int) -> list[dict[str, Any]]:
+def due_within(session: Session, clock: Clock, days: int) -> list[Due]:
     """Every item whose order expiry or transfer deadline falls within ``days`` days.
 
     Orders on hold have no expiry and are not listed; lapsed-but-unswept orders and
@@ -112,49 +96,49 @@ def due_within(session: Session, clock: Clock, days: int) -> list[dict[str, Any]
     """
     on = today(clock)
     horizon = on + timedelta(days=days)
-    rows: list[dict[str, Any]] = []
+    rows: list[Due] = []
     orders = select(PreservationOrder).where(
-        col(PreservationOrder.status).in_(
-            [s for s in LIVE_STATES if s not in ("hold", "executing")]
-        ),
+        col(PreservationOrder.status).in_(sorted(DATED)),
         col(PreservationOrder.expires_on) <= horizon,
     )
     for order in session.exec(orders):
+        assert order.id is not None
         for evidence_id in covered_evidence(session, order) or [None]:
             rows.append(
-                {
-                    "evidence_id": evidence_id,
-                    "case": case_ref_of(session, order.case_id),
-                    "kind": "order",
-                    "id": order.id,
-                    "ref": order.ref,
-                    "regime": order.regime_id,
-                    "deadline": order.expires_on.isoformat(),
-                    "days_left": (order.expires_on - on).days,
-                    "confidential": order.confidential,
-                }
+                OrderDue(
+                    evidence_id=evidence_id,
+                    case=case_ref_of(session, order.case_id),
+                    id=order.id,
+                    ref=order.ref,
+                    regime=order.regime_id,
+                    deadline=order.expires_on.isoformat(),
+                    days_left=(order.expires_on - on).days,
+                    confidential=order.confidential,
+                )
             )
-    transfers = select(Transfer).where(Transfer.status == "open", col(Transfer.deadline) <= horizon)
+    transfers = select(Transfer).where(
+        Transfer.status == TransferStatus.OPEN, col(Transfer.deadline) <= horizon
+    )
     for transfer in session.exec(transfers):
+        assert transfer.id is not None
         items = session.exec(
             select(TransferItem.evidence_id).where(TransferItem.transfer_id == transfer.id)
         )
         for evidence_id in sorted(set(items)) or [None]:
             rows.append(
-                {
-                    "evidence_id": evidence_id,
-                    "case": case_ref_of(session, transfer.case_id),
-                    "kind": "transfer",
-                    "id": transfer.id,
-                    "ref": transfer.ref,
-                    "recipient": transfer.recipient,
-                    "deadline": transfer.deadline.isoformat(),
-                    "days_left": (transfer.deadline - on).days,
-                    "confidential": False,
-                }
+                TransferDue(
+                    evidence_id=evidence_id,
+                    case=case_ref_of(session, transfer.case_id),
+                    id=transfer.id,
+                    ref=transfer.ref,
+                    recipient=transfer.recipient,
+                    deadline=transfer.deadline.isoformat(),
+                    days_left=(transfer.deadline - on).days,
+                    confidential=False,
+                )
             )
-    rows.sort(key=lambda r: (r["deadline"], r["kind"], r["id"], r["evidence_id"] or ""))
+    rows.sort(key=lambda r: (r.deadline, r.kind, r.id, r.evidence_id or ""))
     return rows
 
 
-__all__ = ["RetentionStatus", "assert_disposable", "due_within", "retention_status"]
+__all__ = ["RetentionStatus", "assert_disposable", "due_within", "kept_by", "retention_status"]

@@ -26,7 +26,7 @@ transfer, the sending authority of an incoming one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -46,9 +46,14 @@ from custodyd.daemon.models import (
 )
 from custodyd.daemon.orders.lifecycle import case_ref_of
 from custodyd.daemon.orders.records import record, today
-
-DIRECTIONS = ("outgoing", "incoming")
-CLOSINGS = ("returned", "destroyed")
+from custodyd.daemon.orders.states import Closing, Direction, DisposalMethod, TransferStatus
+from custodyd.daemon.orders.views import (
+    ClosingDisposal,
+    ConsentView,
+    ThirdPartyReleaseView,
+    TransferItemView,
+    TransferView,
+)
 
 
 @dataclass
@@ -77,46 +82,64 @@ def get_transfer(session: Session, transfer_id: int) -> Transfer:
     return transfer
 
 
-def transfer_dict(session: Session, transfer: Transfer, clock: Clock) -> dict[str, Any]:
-    data = transfer.model_dump()
-    for key in ("reported_at", "closed_at", "entered_at"):
-        if data.get(key) is not None:
-            data[key] = utc(data[key]).isoformat()
-    data["transferred_on"] = transfer.transferred_on.isoformat()
-    data["deadline"] = transfer.deadline.isoformat()
-    data["days_left"] = (transfer.deadline - today(clock)).days
-    data["case"] = case_ref_of(session, transfer.case_id)
-    items = session.exec(select(TransferItem).where(TransferItem.transfer_id == transfer.id))
-    data["items"] = [{"evidence_id": i.evidence_id, "part": i.part} for i in items]
-    data["evidence"] = sorted({i["evidence_id"] for i in data["items"]})
+def transfer_view(session: Session, transfer: Transfer, clock: Clock) -> TransferView:
+    assert transfer.id is not None
+    items = [
+        TransferItemView(evidence_id=i.evidence_id, part=i.part)
+        for i in session.exec(select(TransferItem).where(TransferItem.transfer_id == transfer.id))
+    ]
     consents = session.exec(
         select(TransferConsent)
         .where(TransferConsent.transfer_id == transfer.id)
         .order_by(col(TransferConsent.id))
     )
-    data["consents"] = [
-        {
-            "third_party": c.third_party,
-            "consent_ref": c.consent_ref,
-            "recorded_by": c.recorded_by,
-            "recorded_at": utc(c.recorded_at).isoformat(),
-        }
-        for c in consents
-    ]
     releases = session.exec(
         select(ThirdPartyRelease).where(ThirdPartyRelease.transfer_id == transfer.id)
     )
-    data["third_party_releases"] = [
-        {
-            "third_party": r.third_party,
-            "part": r.part,
-            "consent_ref": r.consent_ref,
-            "released_by": r.released_by,
-            "released_at": utc(r.released_at).isoformat(),
-        }
-        for r in releases
-    ]
-    return data
+    return TransferView(
+        id=transfer.id,
+        ref=transfer.ref,
+        direction=Direction(transfer.direction),
+        case_id=transfer.case_id,
+        recipient=transfer.recipient,
+        purpose=transfer.purpose,
+        transferred_on=transfer.transferred_on.isoformat(),
+        consented_days=transfer.consented_days,
+        deadline=transfer.deadline.isoformat(),
+        third_party_consent=transfer.third_party_consent,
+        consent_ref=transfer.consent_ref,
+        status=TransferStatus(transfer.status),
+        use_report=transfer.use_report,
+        reported_at=utc(transfer.reported_at).isoformat() if transfer.reported_at else None,
+        closed_at=utc(transfer.closed_at).isoformat() if transfer.closed_at else None,
+        lead_days=transfer.lead_days,
+        alert_to=transfer.alert_to,
+        entered_by=transfer.entered_by,
+        entered_at=utc(transfer.entered_at).isoformat(),
+        days_left=(transfer.deadline - today(clock)).days,
+        case=case_ref_of(session, transfer.case_id),
+        items=items,
+        evidence=sorted({i.evidence_id for i in items}),
+        consents=[
+            ConsentView(
+                third_party=c.third_party,
+                consent_ref=c.consent_ref,
+                recorded_by=c.recorded_by,
+                recorded_at=utc(c.recorded_at).isoformat(),
+            )
+            for c in consents
+        ],
+        third_party_releases=[
+            ThirdPartyReleaseView(
+                third_party=r.third_party,
+                part=r.part,
+                consent_ref=r.consent_ref,
+                released_by=r.released_by,
+                released_at=utc(r.released_at).isoformat(),
+            )
+            for r in releases
+        ],
+    )
 
 
 def _payload(transfer: Transfer, **extra: Any) -> dict[str, Any]:
@@ -130,8 +153,8 @@ def _payload(transfer: Transfer, **extra: Any) -> dict[str, Any]:
     }
 
 
-def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) -> dict[str, Any]:
-    if request.direction not in DIRECTIONS:
+def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) -> TransferView:
+    if request.direction not in tuple(Direction):
         raise InvalidInput(f"direction must be outgoing or incoming, not {request.direction!r}")
     if not request.recipient.strip() or not request.purpose.strip():
         raise InvalidInput("a transfer needs a recipient and a purpose")
@@ -158,7 +181,7 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
                 raise NotFound(f"no evidence item {evidence_id!r}", evidence=evidence_id)
             if item.status == "disposed":
                 raise Conflict(f"evidence {evidence_id} was already disposed of")
-            if request.direction == "outgoing":
+            if request.direction == Direction.OUTGOING:
                 assert_may_hand_over(session, evidence_id, request.recipient)
             case_ids.add(item.case_id)
         if request.case_ref is not None:
@@ -181,7 +204,7 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
             deadline=deadline,
             third_party_consent=request.third_party_consent,
             consent_ref=request.consent_ref,
-            status="open",
+            status=TransferStatus.OPEN,
             lead_days=sorted(set(request.lead_days), reverse=True)
             if request.lead_days is not None
             else None,
@@ -195,18 +218,16 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
         for evidence_id, part in request.items:
             session.add(TransferItem(transfer_id=transfer.id, evidence_id=evidence_id, part=part))
         session.flush()
-        result = transfer_dict(session, transfer, ctx.clock)
+        result = transfer_view(session, transfer, ctx.clock)
         from custodyd.daemon.ledger.service import Event
 
         events = []
-        for entry in result["items"]:
-            payload = _payload(transfer, part=entry["part"], purpose=transfer.purpose)
-            events.append(
-                Event("transfer.created", actor, result["case"], entry["evidence_id"], payload)
-            )
-            if transfer.direction == "outgoing":
+        for entry in result.items:
+            payload = _payload(transfer, part=entry.part, purpose=transfer.purpose)
+            events.append(Event("transfer.created", actor, result.case, entry.evidence_id, payload))
+            if transfer.direction == Direction.OUTGOING:
                 events.append(
-                    Event("evidence.released", actor, result["case"], entry["evidence_id"], payload)
+                    Event("evidence.released", actor, result.case, entry.evidence_id, payload)
                 )
         ctx.ledger.stage(session, events)
     ctx.ledger.flush_pending()
@@ -215,7 +236,7 @@ def create_transfer(ctx: AppContext, request: TransferRequest, *, actor: str) ->
 
 def _open(session: Session, transfer_id: int, doing: str) -> Transfer:
     transfer = get_transfer(session, transfer_id)
-    if transfer.status != "open":
+    if transfer.status != TransferStatus.OPEN:
         raise Conflict(
             f"transfer {transfer_id} is closed ({transfer.status}); cannot {doing}",
             transfer=transfer_id,
@@ -223,32 +244,35 @@ def _open(session: Session, transfer_id: int, doing: str) -> Transfer:
     return transfer
 
 
+Change = Callable[[Session, Transfer], dict[str, Any]]
+
+
 def _step(
-    ctx: AppContext, transfer_id: int, action: str, actor: str, change: Any, doing: str
-) -> dict[str, Any]:
+    ctx: AppContext, transfer_id: int, action: str, actor: str, change: Change, doing: str
+) -> TransferView:
     with ctx.session() as session:
         if doing:
             transfer = _open(session, transfer_id, doing)
         else:
             transfer = get_transfer(session, transfer_id)
-        extra = change(session, transfer) or {}
+        extra = change(session, transfer)
         session.add(transfer)
         session.flush()
-        result = transfer_dict(session, transfer, ctx.clock)
+        result = transfer_view(session, transfer, ctx.clock)
         record(
             ctx,
             session,
             action,
             actor=actor,
-            case_ref=result["case"],
-            evidence_ids=result["evidence"],
+            case_ref=result.case,
+            evidence_ids=result.evidence,
             payload=_payload(transfer, **extra),
         )
     ctx.ledger.flush_pending()
     return result
 
 
-def report_use(ctx: AppContext, transfer_id: int, report: str, *, actor: str) -> dict[str, Any]:
+def report_use(ctx: AppContext, transfer_id: int, report: str, *, actor: str) -> TransferView:
     """The recipient's report of how the data were used (the sender may ask, §4)."""
     if not report.strip():
         raise InvalidInput("the report of use is empty")
@@ -263,7 +287,7 @@ def report_use(ctx: AppContext, transfer_id: int, report: str, *, actor: str) ->
 
 def extend(
     ctx: AppContext, transfer_id: int, days: int, *, consent_ref: str, actor: str
-) -> dict[str, Any]:
+) -> TransferView:
     """More time, consented in advance by the sender: the deadline moves by ``days``."""
     if days <= 0:
         raise InvalidInput("an extension is at least one day")
@@ -299,7 +323,7 @@ def consented_parties(session: Session, transfer_id: int) -> set[str]:
 
 def record_consent(
     ctx: AppContext, transfer_id: int, third_party: str, consent_ref: str, *, actor: str
-) -> dict[str, Any]:
+) -> TransferView:
     """The sender's prior written consent to share with ``third_party`` was received."""
     if not third_party.strip():
         raise InvalidInput("name the third party the consent covers", field="third_party")
@@ -331,7 +355,7 @@ def release_to_third_party(
     *,
     actor: str,
     part: str | None = None,
-) -> dict[str, Any]:
+) -> TransferView:
     """Share the transferred data onward; refused without that party's written consent."""
     if not third_party.strip():
         raise InvalidInput("name the third party", field="third_party")
@@ -373,8 +397,8 @@ def assert_may_hand_over(session: Session, evidence_id: str, to_party: str) -> N
         .join(TransferItem, col(TransferItem.transfer_id) == col(Transfer.id))
         .where(
             TransferItem.evidence_id == evidence_id,
-            Transfer.direction == "incoming",
-            Transfer.status == "open",
+            Transfer.direction == Direction.INCOMING,
+            Transfer.status == TransferStatus.OPEN,
         )
     )
     for transfer in session.exec(query).unique():
@@ -393,7 +417,7 @@ def assert_may_hand_over(session: Session, evidence_id: str, to_party: str) -> N
 
 def close_transfer(
     ctx: AppContext, transfer_id: int, outcome: str, *, actor: str, note: str | None = None
-) -> dict[str, Any]:
+) -> TransferView:
     """The data came back or were destroyed: the record of their destruction (art. 57).
 
     For an incoming transfer every item held under it is disposed of through the
@@ -405,7 +429,7 @@ def close_transfer(
     from custodyd.daemon.orders.disposition import dispose
     from custodyd.daemon.orders.retention import assert_disposable
 
-    if outcome not in CLOSINGS:
+    if outcome not in tuple(Closing):
         raise InvalidInput(f"outcome must be returned or destroyed, not {outcome!r}")
     with ctx.session() as session:
         transfer = _open(session, transfer_id, "close it")
@@ -418,42 +442,46 @@ def close_transfer(
             )
         )
         held = []
-        if direction == "incoming":
+        if direction == Direction.INCOMING:
             for evidence_id in items:
                 item = session.get(Evidence, evidence_id)
                 if item is not None and item.status != "disposed":
                     assert_disposable(session, evidence_id, clock=ctx.clock)
                     held.append(evidence_id)
+    returned = outcome == Closing.RETURNED
     dispositions = []
     for evidence_id in held:
         done = dispose(
             ctx,
             evidence_id,
-            method="destroy" if outcome == "destroyed" else "return",
+            method=DisposalMethod.RETURN if returned else DisposalMethod.DESTROY,
             reason=f"transfer {transfer_id} closed as {outcome} (art. 57)"
             + (f": {note}" if note else ""),
             actor=actor,
-            returned_to=sender if outcome == "returned" else None,
+            returned_to=sender if returned else None,
             transfer_id=transfer_id,
         )
-        dispositions.append({"evidence_id": evidence_id, "disposition_id": done["id"]})
+        dispositions.append(ClosingDisposal(evidence_id=evidence_id, disposition_id=done.id))
 
     def change(_s: Session, t: Transfer) -> dict[str, Any]:
-        t.status = outcome
+        t.status = TransferStatus(outcome)
         t.closed_at = ctx.clock.now()
-        return {"note": note, "dispositions": dispositions}
+        return {"note": note, "dispositions": [d.model_dump() for d in dispositions]}
 
     result = _step(ctx, transfer_id, f"transfer.{outcome}", actor, change, "close it")
-    result["dispositions"] = dispositions
-    return result
+    return result.model_copy(update={"dispositions": dispositions})
 
 
 TRANSFER_ACCESSED = "transfer.accessed"
 
 
 def read_transfer(
-    ctx: AppContext, transfer_id: int, *, actor: str, visible: Any = None
-) -> dict[str, Any]:
+    ctx: AppContext,
+    transfer_id: int,
+    *,
+    actor: str,
+    visible: Callable[[str], bool] | None = None,
+) -> TransferView:
     """One transfer; the read is recorded (``transfer.accessed``).
 
     ``visible(case_ref) -> bool`` (API callers) hides transfers of other cases.
@@ -461,16 +489,16 @@ def read_transfer(
     from custodyd.daemon.auth.audit import record_read
 
     with ctx.session() as session:
-        data = transfer_dict(session, get_transfer(session, transfer_id), ctx.clock)
-    if visible is not None and not visible(data["case"]):
+        data = transfer_view(session, get_transfer(session, transfer_id), ctx.clock)
+    if visible is not None and not visible(data.case):
         raise NotFound(f"no transfer {transfer_id}")
     record_read(
         ctx,
         TRANSFER_ACCESSED,
         actor=actor,
         what="transfer",
-        case=data["case"],
-        evidence=data["evidence"],
+        case=data.case,
+        evidence=data.evidence,
         detail={"transfer_id": transfer_id},
     )
     return data
@@ -484,11 +512,11 @@ def list_transfers(
     status: str | None = None,
     offset: int = 0,
     limit: int = 100,
-) -> list[dict[str, Any]]:
+) -> list[TransferView]:
     query = select(Transfer).order_by(col(Transfer.id))
     if case_ref is not None:
         query = query.where(Transfer.case_id == get_case(session, case_ref).id)
     if status is not None:
         query = query.where(Transfer.status == status)
     rows = session.exec(query.offset(offset).limit(limit))
-    return [transfer_dict(session, t, clock) for t in rows]
+    return [transfer_view(session, t, clock) for t in rows]

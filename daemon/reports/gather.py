@@ -14,7 +14,7 @@ the state, and with it the report.
 
 Everything shown comes from the records the API serves: the manifest
 (:func:`~custodyd.daemon.acquisition.get_manifest`), the ledger entries, and
-the orders as :func:`~custodyd.daemon.orders.lifecycle.order_dict` describes
+the orders as :func:`~custodyd.daemon.orders.lifecycle.order_view` describes
 them. An order's "in force" is judged at the report's time, not at printing,
 so the same state always reads the same. Confidential orders follow the orders
 service's need-to-know (``knowable_orders``, ``redaction.timeline_for``): a
@@ -47,7 +47,7 @@ from custodyd.daemon.orders.confidentiality import HELD_NOTICE
 from custodyd.daemon.orders.lifecycle import (
     in_force,
     knowable_orders,
-    order_dict,
+    order_view,
     orders_covering,
 )
 from custodyd.daemon.orders.redaction import timeline_for
@@ -213,6 +213,13 @@ def _item(
     as_of: datetime,
 ) -> Item:
     manifest = get_manifest(ctx, evidence_id)
+    sealed_sha256 = _last_payload(entries, "evidence.sealed", "manifest_sha256")
+    store = None
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is not None and evidence.image_path.startswith("s3://"):
+        from custodyd.daemon.reports.stored import from_store
+
+        manifest, store = from_store(evidence.image_path, manifest, sealed_sha256)
     covering = orders_covering(session, evidence_id)
     orders = knowable_orders(session, principal, covering)
     hidden = [o for o in covering if o not in orders]
@@ -232,7 +239,7 @@ def _item(
         bytes=manifest.get("bytes"),
         image=_image(manifest),
         hashes=_hashes(manifest.get("hashes") or {}),
-        manifest_sha256=_last_payload(entries, "evidence.sealed", "manifest_sha256"),
+        manifest_sha256=sealed_sha256,
         piecewise_window=(manifest.get("piecewise") or {}).get("window"),
         piecewise=_pieces(manifest),
         read_errors=[ReadErrorRow(**_known(ReadErrorRow, r)) for r in _rows(manifest)],
@@ -250,27 +257,28 @@ def _item(
         hold=any(r.hold for r in records),
         held_notice=HELD_NOTICE if any(in_force(o, as_of.date()) for o in hidden) else None,
         tool=_tool(manifest),
+        store=store,
     )
 
 
 def _order(session: Session, order: PreservationOrder, as_of: datetime) -> OrderRecord:
-    data = order_dict(session, order, _FixedClock(as_of))
+    view = order_view(session, order, _FixedClock(as_of))
     return OrderRecord(
-        id=int(data["id"]),
-        ref=data["ref"],
-        regime=data["regime"],
-        status=data["status"],
-        issued_on=data["issued_on"],
-        received_on=data.get("received_on"),
-        effected_on=data.get("effected_on"),
-        expires_on=data["expires_on"],
-        expiry_rule=data.get("expiry_rule"),
-        in_force=data["in_force"],
-        hold=data["hold"],
-        confidential=bool(data.get("confidential")),
-        whole_case=bool(data.get("whole_case")),
-        authority=data.get("authority"),
-        offence=data.get("offence"),
+        id=view.id,
+        ref=view.ref,
+        regime=view.regime,
+        status=view.status,
+        issued_on=view.issued_on,
+        received_on=view.received_on,
+        effected_on=view.effected_on,
+        expires_on=view.expires_on,
+        expiry_rule=view.expiry_rule,
+        in_force=view.in_force,
+        hold=view.hold,
+        confidential=view.confidential,
+        whole_case=view.whole_case,
+        authority=view.authority,
+        offence=view.offence,
     )
 
 

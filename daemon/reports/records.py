@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from custodyd.daemon.orders.states import OrderStatus
+
 
 class ProvenEntry(BaseModel):
     """One ledger entry with its RFC 9162 inclusion proof against the report's checkpoint."""
@@ -124,7 +126,7 @@ class OrderRecord(BaseModel):
     id: int
     ref: str
     regime: str
-    status: str
+    status: OrderStatus
     issued_on: str
     received_on: str | None = None
     effected_on: str | None = None
@@ -136,6 +138,33 @@ class OrderRecord(BaseModel):
     whole_case: bool
     authority: str | None = None
     offence: str | None = None
+
+
+class StoredObjectRow(BaseModel):
+    """One object version in the S3 store, as the server reports it."""
+
+    name: str
+    version_id: str
+    bytes: int
+    latest: bool
+    retention_mode: str | None = None
+    retain_until: str | None = None
+    legal_hold: bool | None = None
+    sha256: str | None = None
+
+
+class StoreRecord(BaseModel):
+    """What the object store holds for an item kept in S3 (read from it for the report)."""
+
+    folder: str
+    objects: list[StoredObjectRow] = []
+    delete_markers: list[str] = []
+    manifest_sha256: str | None = Field(
+        None, description="SHA-256 of the manifest.json object read from the store"
+    )
+    manifest_matches: bool | None = Field(
+        None, description="That object is the manifest the ledger sealed (None: nothing sealed)"
+    )
 
 
 class Item(BaseModel):
@@ -173,6 +202,9 @@ class Item(BaseModel):
     retained_until: str | None = None
     hold: bool = False
     tool: str | None = None
+    store: StoreRecord | None = Field(
+        None, description="Set for an item kept in S3: the store's own account of it"
+    )
 
 
 class CaseInfo(BaseModel):

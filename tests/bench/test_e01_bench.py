@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from custodyd.daemon.bench.processes import drop_caches
+from custodyd.daemon.bench.processes import custodyd_command, drop_caches
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.bench, pytest.mark.slow]
@@ -148,7 +148,7 @@ def test_e01_throughput(tmp_path: Path) -> None:
 
             manifest_path = work / "manifest.json"
             store = work / "store"
-            command = [sys.executable, "-c", "from custodyd.daemon.cli import main; main()"]
+            command = custodyd_command()  # the installed command users run
             options = ["--format", "e01", "--compression", "fast", "--no-verify", "--json"]
             wall, peak, used = run_timed(
                 [

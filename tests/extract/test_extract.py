@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custodyd.api.app import create_app
-from custodyd.daemon.auth import create_token
+from custodyd.daemon.auth import create_token_unrecorded
 from custodyd.daemon.cases import get_or_create_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import InvalidInput, NotFound
@@ -194,9 +194,9 @@ def test_extract_by_inode_from_a_bare_ext2_written_with_debugfs(
     assert path == "/evidence.bin"
     parent = item_for(ctx, image, "EV-BARE")
     made = extract(ctx, ExtractRequest(parent, inode=int(inode)), actor="user:ex")
-    assert Path(made["image_path"]).read_bytes() == tool("icat", image, inode)
-    assert made["derived_from"]["path"] is None and made["derived_from"]["inode"] == int(inode)
-    assert made["derived_from"]["partition"] is None and made["derived_from"]["offset_bytes"] == 0
+    assert Path(made.image_path).read_bytes() == tool("icat", image, inode)
+    assert made.derived_from.path is None and made.derived_from.inode == int(inode)
+    assert made.derived_from.partition is None and made.derived_from.offset_bytes == 0
     with pytest.raises(InvalidInput, match="path or by inode"):
         extract(ctx, ExtractRequest(parent, path="/evidence.bin", inode=12), actor="user:ex")
     with pytest.raises(NotFound):
@@ -228,10 +228,10 @@ def test_every_file_of_the_real_images_matches_icat(
     for inode, path in files:
         made = extract(ctx, ExtractRequest(parent, path=path, partition=partition), actor="u:e")
         oracle = tool("icat", "-o", str(offset), image, inode)
-        copy = Path(made["image_path"])
+        copy = Path(made.image_path)
         assert copy.read_bytes() == oracle, f"{name}:{path}"
-        assert made["hashes"] == digests(copy)
-        assert made["derived_from"]["inode"] == int(inode)
+        assert made.hashes.model_dump() == digests(copy)
+        assert made.derived_from.inode == int(inode)
 
 
 def test_extract_over_http(ctx: AppContext) -> None:
@@ -241,9 +241,13 @@ def test_extract_over_http(ctx: AppContext) -> None:
     parent = item_for(ctx, image, "EV-HTTP")
     (inode, path), *_ = regular_files(image)
     with ctx.session() as session:
-        examiner = create_token(session, ctx.clock, role="examiner", cases=("REAL",)).secret
-        outsider = create_token(session, ctx.clock, role="examiner", cases=()).secret
-        investigator = create_token(session, ctx.clock, role="investigator", cases=("REAL",))
+        examiner = create_token_unrecorded(
+            session, ctx.clock, role="examiner", cases=("REAL",)
+        ).secret
+        outsider = create_token_unrecorded(session, ctx.clock, role="examiner", cases=()).secret
+        investigator = create_token_unrecorded(
+            session, ctx.clock, role="investigator", cases=("REAL",)
+        )
     with TestClient(create_app(ctx), raise_server_exceptions=False) as client:
         url = f"/v1/evidence/{parent}/extract"
         body = {"path": path}

@@ -69,7 +69,7 @@ def test_lead_times_each_sent_once_with_catch_up(
     assert (report.sent, report.superseded, report.errors) == (2, 2, [])
     assert len(mailbox.messages) == 1
     msg = mailbox.messages[0]
-    assert "MLA-2026-17" in msg["Subject"] and made["expires_on"] in msg["Subject"]
+    assert "MLA-2026-17" in msg["Subject"] and made.expires_on in msg["Subject"]
     assert (
         "EV1" in msg.get_payload(decode=True).decode()
         and "7-day alert" in msg.get_payload(decode=True).decode()
@@ -160,7 +160,7 @@ def test_no_alerts_during_hold_and_unreachable_smtp_retried(
     assert check(ctx).sent == 0  # back-off not over yet
     clock.advance(timedelta(minutes=3))
     assert check(ctx).sent == 1 and len(mailbox.messages) == 1
-    followup_order(ctx, made["id"], actor=ACTOR)
+    followup_order(ctx, made.id, actor=ACTOR)
     clock.advance(timedelta(days=30))
     assert check(ctx).sent == 0 and len(mailbox.messages) == 1
 

@@ -67,7 +67,7 @@ def test_received_items_go_only_where_the_sender_consented(
             ),
             actor=ACTOR,
         )
-    record_consent(ctx, t["id"], "Prosecutor's office", "SENDER-LETTER-3", actor=ACTOR)
+    record_consent(ctx, t.id, "Prosecutor's office", "SENDER-LETTER-3", actor=ACTOR)
     entry = record_transfer(
         ctx,
         "IN1",
@@ -88,7 +88,7 @@ def test_received_items_go_only_where_the_sender_consented(
         ),
         actor=ACTOR,
     )
-    assert out["direction"] == "outgoing"
+    assert out.direction == "outgoing"
     back = record_transfer(  # handing the data back to the sender needs no consent
         ctx,
         "IN1",
@@ -100,7 +100,7 @@ def test_received_items_go_only_where_the_sender_consented(
     )
     assert back.payload["to"] == "Police of State B"
     # once the received data are destroyed the question no longer arises
-    close_transfer(ctx, t["id"], "destroyed", actor=ACTOR)
+    close_transfer(ctx, t.id, "destroyed", actor=ACTOR)
 
 
 def test_closing_an_incoming_transfer_destroys_what_was_received(
@@ -118,26 +118,26 @@ def test_closing_an_incoming_transfer_destroys_what_was_received(
     )
     before = {e: evidence_bytes(ctx, e) for e in ("IN1", "IN2", "OURS")}
     with pytest.raises(DispositionRefused, match="DOM-7"):
-        close_transfer(ctx, t["id"], "destroyed", actor=ACTOR)
+        close_transfer(ctx, t.id, "destroyed", actor=ACTOR)
     # refused before anything was touched: every item checked first
     assert {e: evidence_bytes(ctx, e) for e in ("IN1", "IN2")} == {
         e: before[e] for e in ("IN1", "IN2")
     }
-    release_order(ctx, order["id"], actor=ACTOR, reason="withdrawn")
+    release_order(ctx, order.id, actor=ACTOR, reason="withdrawn")
     clock.advance(timedelta(days=1))
-    closed = close_transfer(ctx, t["id"], "destroyed", actor=ACTOR, note="end of consent")
-    assert closed["status"] == "destroyed"
-    assert [d["evidence_id"] for d in closed["dispositions"]] == ["IN1", "IN2"]
+    closed = close_transfer(ctx, t.id, "destroyed", actor=ACTOR, note="end of consent")
+    assert closed.status == "destroyed"
+    assert [d.evidence_id for d in closed.dispositions] == ["IN1", "IN2"]
     for evidence_id in ("IN1", "IN2"):
         left = evidence_bytes(ctx, evidence_id)
         assert "image.raw" not in left and "image.copy.raw" not in left
         record = get_disposition(ctx, evidence_id)
         assert record is not None
-        assert record["method"] == "destroy" and record["transfer_id"] == t["id"]
+        assert record.method == "destroy" and record.transfer_id == t.id
         actions = [e.action for e in ctx.ledger.history(evidence_id)]
         assert actions[-2:] == ["evidence.disposed", "transfer.destroyed"]
         disposed = ctx.ledger.history(evidence_id)[-2]
-        assert disposed.payload["transfer_id"] == t["id"]
+        assert disposed.payload["transfer_id"] == t.id
     closing = ctx.ledger.history("IN1")[-1].payload
     assert {d["evidence_id"] for d in closing["dispositions"]} == {"IN1", "IN2"}
     assert evidence_bytes(ctx, "OURS") == before["OURS"]
@@ -146,8 +146,8 @@ def test_closing_an_incoming_transfer_destroys_what_was_received(
 def test_returning_received_data(ctx: AppContext) -> None:
     make_evidence(ctx, "IN1")
     t = received(ctx, "IN1")
-    closed = close_transfer(ctx, t["id"], "returned", actor=ACTOR)
+    closed = close_transfer(ctx, t.id, "returned", actor=ACTOR)
     record = get_disposition(ctx, "IN1")
-    assert record is not None and record["method"] == "return"
-    assert record["returned_to"] == "Police of State B"
-    assert closed["dispositions"][0]["disposition_id"] == record["id"]
+    assert record is not None and record.method == "return"
+    assert record.returned_to == "Police of State B"
+    assert closed.dispositions[0].disposition_id == record.id

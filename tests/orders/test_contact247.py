@@ -42,7 +42,7 @@ def test_contact_247_alerted_once_on_entry_and_on_followup(
     assert hook["event"] == "order.contact_247" and hook["what"] == "entered"
     assert hook["order_ref"] == "MLA-247" and hook["evidence"] == ["EV1"]
     assert check(ctx, webhook_backoff=()).sent == 0  # once
-    followup_order(ctx, order["id"], actor="user:olga", ref="MLA-247-F")
+    followup_order(ctx, order.id, actor="user:olga", ref="MLA-247-F")
     assert len(mailbox.messages) == 2 and len(receiver.requests) == 2
     assert "follow-up" in mailbox.messages[1]["Subject"]
     assert json.loads(receiver.requests[1][1])["what"].startswith("followup/")

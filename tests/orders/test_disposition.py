@@ -40,7 +40,7 @@ def test_destroy_refused_during_active_order_and_hold_leaves_every_byte(
     with pytest.raises(DispositionRefused, match=r"order \d+ \(R1, intl-expedited-60\)") as err:
         dispose(ctx, "EV1", method="destroy", reason="end", actor="user:c")
     assert err.value.http_status == 409 and err.value.exit_code == 4
-    followup_order(ctx, made["id"], actor="user:o")
+    followup_order(ctx, made.id, actor="user:o")
     clock.advance(timedelta(days=400))
     with pytest.raises(DispositionRefused, match="hold"):
         dispose(ctx, "EV1", method="destroy", reason="end", actor="user:c")
@@ -57,14 +57,14 @@ def test_destroy_overwrites_and_deletes_image_and_copies_keeps_records(
     item = make_evidence(ctx, "EV1", size=5 * 1024 * 1024 + 3)
     directory = Path(item.directory)
     result = dispose(ctx, "EV1", method="destroy", reason="retention over", actor="user:c")
-    assert sorted(Path(f["path"]).name for f in result["files"]) == ["image.copy.raw", "image.raw"]
-    assert all(f["bytes"] == 5 * 1024 * 1024 + 3 for f in result["files"])
+    assert sorted(Path(f["path"]).name for f in result.files) == ["image.copy.raw", "image.raw"]
+    assert all(f["bytes"] == 5 * 1024 * 1024 + 3 for f in result.files)
     assert sorted(p.name for p in directory.iterdir()) == ["manifest.json"]
     assert directory.stat().st_mode & 0o777 == 0o555  # sealed again
     with ctx.session() as s:
         assert s.get(Evidence, "EV1").status == "disposed"  # type: ignore[union-attr]
     record = get_disposition(ctx, "EV1")
-    assert record is not None and record["actor"] == "user:c" and record["method"] == "destroy"
+    assert record is not None and record.actor == "user:c" and record.method == "destroy"
     last = ctx.ledger.history("EV1")[-1]
     assert last.action == "evidence.disposed" and last.payload["reason"] == "retention over"
     with pytest.raises(Conflict, match="already disposed"):

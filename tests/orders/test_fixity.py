@@ -116,9 +116,9 @@ def test_real_acquisition_survives_refused_destroy_then_is_disposed(
         dispose(ctx, evidence_id, method="destroy", reason="x", actor="user:compliance")
     assert tree_digests(directory) == before
     assert directory.stat().st_mode & 0o777 == 0o555
-    release_order(ctx, order["id"], actor="user:compliance", reason="court lifted it")
+    release_order(ctx, order.id, actor="user:compliance", reason="court lifted it")
     done = dispose(ctx, evidence_id, method="destroy", reason="lifted", actor="user:compliance")
-    assert "image.raw" in {Path(f["path"]).name for f in done["files"]}
+    assert "image.raw" in {Path(f["path"]).name for f in done.files}
     left = set(os.listdir(directory))
     assert "image.raw" not in left and "manifest.json" in left
     # fixity leaves disposed items alone

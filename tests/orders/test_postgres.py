@@ -54,12 +54,12 @@ def test_orders_and_outbox_on_postgres(
         with ctx.session() as s:
             rows = s.exec(select(AlertOutbox)).all()
             assert sorted((r.lead_days, r.state) for r in rows) == [(7, "sent"), (30, "superseded")]
-            assert [r["evidence_id"] for r in due_within(s, clock, 10)] == ["EV-PG"]
-        followup_order(ctx, made["id"], actor="user:o")
-        decide_order(ctx, made["id"], "refused", actor="user:o")
+            assert [r.evidence_id for r in due_within(s, clock, 10)] == ["EV-PG"]
+        followup_order(ctx, made.id, actor="user:o")
+        decide_order(ctx, made.id, "refused", actor="user:o")
         clock.advance(timedelta(days=6))
         report = check(ctx)
-        assert report.expired == [made["id"]] and report.sent == 1
+        assert report.expired == [made.id] and report.sent == 1
         with ctx.session() as s:
             assert_disposable(s, "EV-PG", clock=clock)
         assert len(mailbox.messages) == 2

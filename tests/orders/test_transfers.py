@@ -38,31 +38,31 @@ def test_transfer_lifecycle(ctx: AppContext, clock: ManualClock) -> None:
         ),
         actor=ACTOR,
     )
-    assert t["deadline"] == (clock.now().date() + timedelta(days=90)).isoformat()
-    assert t["items"][1]["part"] == "traffic data identifying provider X"
+    assert t.deadline == (clock.now().date() + timedelta(days=90)).isoformat()
+    assert t.items[1].part == "traffic data identifying provider X"
     with pytest.raises(ReleaseRefused, match="prior written consent"):
-        release_to_third_party(ctx, t["id"], "State C", actor=ACTOR)
-    record_consent(ctx, t["id"], "State C", "LETTER-2026-5", actor=ACTOR)
+        release_to_third_party(ctx, t.id, "State C", actor=ACTOR)
+    record_consent(ctx, t.id, "State C", "LETTER-2026-5", actor=ACTOR)
     with pytest.raises(ReleaseRefused, match="State D"):  # consent is per named party
-        release_to_third_party(ctx, t["id"], "State D", actor=ACTOR)
-    released = release_to_third_party(ctx, t["id"], "State C", actor=ACTOR, part="summary")
-    assert released["third_party_releases"][0]["consent_ref"] == "LETTER-2026-5"
-    report_use(ctx, t["id"], "used as evidence at trial", actor=ACTOR)
+        release_to_third_party(ctx, t.id, "State D", actor=ACTOR)
+    released = release_to_third_party(ctx, t.id, "State C", actor=ACTOR, part="summary")
+    assert released.third_party_releases[0].consent_ref == "LETTER-2026-5"
+    report_use(ctx, t.id, "used as evidence at trial", actor=ACTOR)
     with ctx.session() as s:
         assert due_within(s, clock, 30) == []
         clock.advance(timedelta(days=70))
         rows = due_within(s, clock, 30)
-    assert [(r["kind"], r["evidence_id"], r["days_left"]) for r in rows] == [
+    assert [(r.kind, r.evidence_id, r.days_left) for r in rows] == [
         ("transfer", "EV1", 20),
         ("transfer", "EV2", 20),
     ]
-    extended = extend(ctx, t["id"], 30, consent_ref="SENDER-OK-2", actor=ACTOR)
-    assert extended["days_left"] == 50
-    closed = close_transfer(ctx, t["id"], "destroyed", actor=ACTOR)
+    extended = extend(ctx, t.id, 30, consent_ref="SENDER-OK-2", actor=ACTOR)
+    assert extended.days_left == 50
+    closed = close_transfer(ctx, t.id, "destroyed", actor=ACTOR)
     # outgoing: the recipient destroyed its copy; our own items stay ours
-    assert closed["status"] == "destroyed" and closed["dispositions"] == []
+    assert closed.status == "destroyed" and closed.dispositions == []
     with pytest.raises(Conflict):
-        release_to_third_party(ctx, t["id"], "State D", actor=ACTOR)
+        release_to_third_party(ctx, t.id, "State D", actor=ACTOR)
     actions = [e.action for e in ctx.ledger.history("EV2")]
     assert actions == [
         "transfer.created",
@@ -104,7 +104,7 @@ def test_extension_must_be_asked_before_the_deadline(ctx: AppContext, clock: Man
         actor=ACTOR,
     )
     clock.advance(timedelta(days=10))  # the deadline day itself: still in time
-    assert extend(ctx, t["id"], 5, consent_ref="OK-1", actor=ACTOR)["days_left"] == 5
+    assert extend(ctx, t.id, 5, consent_ref="OK-1", actor=ACTOR).days_left == 5
     clock.advance(timedelta(days=6))
     with pytest.raises(Conflict, match="in advance"):
-        extend(ctx, t["id"], 5, consent_ref="OK-2", actor=ACTOR)
+        extend(ctx, t.id, 5, consent_ref="OK-2", actor=ACTOR)

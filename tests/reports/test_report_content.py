@@ -205,10 +205,10 @@ def test_orders_and_holds_as_of_the_report_state(
     txt = pdf.text(_write(tmp_path, "o.pdf", issue_evidence_report(rctx, ADMIN, eid).pdf))
     txt = " ".join(txt.split())  # table cells wrap where they like
     assert "DOM-2026-5" in txt and "Investigating judge, Court A" in txt
-    assert f"Kept at least until the end of {order['expires_on']}" in txt
+    assert f"Kept at least until the end of {order.expires_on}" in txt
     assert "order.created" in txt
     clock.advance(timedelta(days=10))
-    followup_order(rctx, int(order["id"]), actor="user:officer", ref="FU-1")
+    followup_order(rctx, int(order.id), actor="user:officer", ref="FU-1")
     txt = pdf.text(_write(tmp_path, "h.pdf", issue_evidence_report(rctx, ADMIN, eid).pdf))
     assert "On hold" in txt and "order.followup" in txt
 

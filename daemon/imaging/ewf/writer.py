@@ -1,12 +1,15 @@
 """Writing EWF-E01 segments as one more consumer of the acquisition pipeline's buffers.
 
-Each block the pipeline hands over is cut into 32 KiB chunks that worker threads
-compress with ISA-L's deflate (``isal.isal_zlib``: zlib format, so any zlib inflates
-it; it releases the GIL, so the workers use every core). A chunk that compression
-does not shrink is stored raw with its Adler-32. While the workers compress block
-N, the writer thread writes block N-1's chunks, and ``write`` returns only when
-nothing refers to block N any more (the pipeline reuses that buffer): memory stays
-at about two blocks of output whatever the medium's size.
+Each block the pipeline hands over is cut into 4 MiB slices, and each slice into a
+batch per worker thread, which stores every 32 KiB chunk deflated with ISA-L
+(``isal.isal_zlib``: zlib format, so any zlib inflates it; it releases the GIL, so
+the workers use every core) or, when that does not shrink it, raw with its
+Adler-32 (:mod:`.chunks`). While the workers encode slice N+1, this thread adds
+slice N's chunks to the table a batch at a time and hands their bytes to the
+segment's file (:mod:`.segment_file`: staged, written with ``O_DIRECT``, one
+``fsync`` when the segment is closed). ``write`` returns only when nothing refers
+to the block any more (the pipeline reuses that buffer): memory stays at a few
+slices of output whatever the medium's size.
 
 Segments are written as ``image.E01.part``, ``image.E02.part``, ... and renamed to
 their final names only by :meth:`E01Writer.finish`, after the closing sections
@@ -21,11 +24,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import struct
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import accumulate, chain
 from pathlib import Path
 
 from isal import isal_zlib
@@ -33,6 +36,7 @@ from isal import isal_zlib
 from custodyd.daemon.durable import fsync_dir
 from custodyd.daemon.errors import DestinationError, DestinationFull, InvalidInput
 from custodyd.daemon.imaging.ewf import layout
+from custodyd.daemon.imaging.ewf.chunks import Batch, encode
 from custodyd.daemon.imaging.ewf.layout import (
     CHUNK_SIZE,
     COMPRESSED_FLAG,
@@ -42,6 +46,7 @@ from custodyd.daemon.imaging.ewf.layout import (
     CaseInfo,
     Volume,
 )
+from custodyd.daemon.imaging.ewf.segment_file import SegmentFile
 
 MiB = 1024 * 1024
 DEFAULT_SEGMENT_SIZE = 1500 * MiB
@@ -52,35 +57,8 @@ ISAL_LEVELS = {"fast": 1, "best": 3}
 # error2 (header, up to ~400 ranges, footer) + digest + hash + done, kept free in
 # every segment so the last one never has to grow past the segment size.
 TAIL_RESERVE = 4096
-FLUSH_EVERY = 64 * MiB
-IOV_MAX = 1024
 
-# One stored chunk: its buffers in order (a raw chunk is a slice of the pipeline's
-# buffer + its Adler-32, written before that buffer is released; a deflated one is
-# the zlib stream), and whether it is compressed.
-Stored = tuple[tuple[bytes | memoryview, ...], bool]
-Encoded = list[Stored]
-SLICE = 4 * MiB  # compressed while the slice before it is written
-
-
-def encode_chunks(view: memoryview, level: int | None) -> Encoded:
-    """Store each 32 KiB chunk of ``view``: deflated when that is smaller, else raw + Adler-32.
-
-    Raw chunks refer to ``view`` (no copy): the caller writes them while it is valid.
-    """
-    out: Encoded = []
-    for start in range(0, len(view), CHUNK_SIZE):
-        chunk = view[start : start + CHUNK_SIZE]
-        if level is None:
-            adler = isal_zlib.adler32(chunk) & 0xFFFFFFFF
-            out.append(((chunk, struct.pack("<I", adler)), False))
-            continue
-        packed = isal_zlib.compress(chunk, level)
-        if len(packed) < len(chunk):
-            out.append(((packed,), True))
-        else:  # the zlib trailer is the big-endian Adler-32 of the chunk: reuse it
-            out.append(((chunk, packed[-4:][::-1]), False))
-    return out
+SLICE = 4 * MiB  # encoded while the slice before it is written
 
 
 @dataclass
@@ -88,7 +66,7 @@ class _Segment:
     number: int
     part: Path
     final: Path
-    fd: int
+    file: SegmentFile | None
     offset: int = 0
     chunks: int = 0
     volume_offset: int = 0  # where its volume/data section body starts
@@ -153,7 +131,6 @@ class E01Writer:
         self._group: _Group | None = None
         self._iov: list[bytes | memoryview] = []
         self._carry = bytearray()
-        self._flushed = 0
         self.media_written = 0
         self.chunks = 0
         self.compressed_chunks = 0
@@ -176,11 +153,11 @@ class E01Writer:
             self._carry += view[:take]
             view = view[take:]
             if len(self._carry) == CHUNK_SIZE:
-                self._store(encode_chunks(memoryview(bytes(self._carry)), self.level))
+                self._store(self._encode(memoryview(bytes(self._carry))))
                 self._carry.clear()
         whole = len(view) - len(view) % CHUNK_SIZE
         slices = [view[i : min(i + SLICE, whole)] for i in range(0, whole, SLICE)]
-        inflight: list[list[Future[Encoded]]] = []
+        inflight: list[list[Future[Batch]]] = []
         try:
             for piece in slices[:2]:
                 inflight.append(self._submit(piece))
@@ -188,8 +165,8 @@ class E01Writer:
                 done = [f.result() for f in inflight.pop(0)]
                 if k + 2 < len(slices):
                     inflight.append(self._submit(slices[k + 2]))
-                for encoded in done:
-                    self._store(encoded)
+                for batch in done:
+                    self._store(batch)
                 self._drain()
         finally:  # on an error, still never return while a worker reads view
             for futures in inflight:
@@ -200,18 +177,46 @@ class E01Writer:
         if whole < len(view):
             self._carry += view[whole:]
 
-    def _submit(self, body: memoryview) -> list[Future[Encoded]]:
+    def _encode(self, body: memoryview) -> Batch:
+        return encode(body, self.level, skip_random=self.compression == "fast")
+
+    def _submit(self, body: memoryview) -> list[Future[Batch]]:
         chunks = -(-len(body) // CHUNK_SIZE)
         per_task = max(1, -(-chunks // self.workers))
         step = per_task * CHUNK_SIZE
         return [
-            self._pool.submit(encode_chunks, body[i : i + step], self.level)
-            for i in range(0, len(body), step)
+            self._pool.submit(self._encode, body[i : i + step]) for i in range(0, len(body), step)
         ]
 
-    def _store(self, encoded: Encoded) -> None:
-        for parts, compressed in encoded:
-            self._add_chunk(parts, compressed)
+    def _store(self, batch: Batch) -> None:
+        """Add a batch of encoded chunks: all at once when the whole batch fits in the
+        current table group and segment (the usual case), else chunk by chunk."""
+        group, seg = self._group, self._segment()
+        assert group is not None
+        n = len(batch.sizes)
+        entries = len(group.entries) + n
+        end = seg.offset + batch.stored
+        reserve = 2 * layout.table_size(entries) + DESCRIPTOR_SIZE + TAIL_RESERVE
+        if not (
+            seg.chunks
+            and entries <= MAX_TABLE_ENTRIES
+            and end - group.start <= OFFSET_MASK
+            and end + reserve <= self.segment_size
+        ):
+            for parts, compressed in zip(batch.chunks, batch.compressed, strict=True):
+                self._add_chunk(parts, compressed)
+            return
+        offsets = accumulate(batch.sizes[:-1], initial=seg.offset - group.start)
+        group.entries.extend(
+            offset | COMPRESSED_FLAG if compressed else offset
+            for offset, compressed in zip(offsets, batch.compressed, strict=True)
+        )
+        self._iov.extend(chain.from_iterable(batch.chunks))
+        seg.offset = end
+        seg.chunks += n
+        self.chunks += n
+        self.stored_bytes += batch.stored
+        self.compressed_chunks += batch.deflated
 
     # -- sections -----------------------------------------------------------------------
 
@@ -223,14 +228,13 @@ class E01Writer:
         final = self.first_path.with_suffix("." + layout.segment_extension(number))
         part = final.with_name(final.name + ".part")
         try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+            file = SegmentFile(part)
         except FileExistsError:
             raise DestinationError(f"{part} already exists") from None
         except OSError as exc:
             raise DestinationError(f"cannot create {part}: {exc.strerror}") from None
-        seg = _Segment(number, part, final, fd)
+        seg = _Segment(number, part, final, file)
         self._segments.append(seg)
-        self._flushed = 0
         self._emit(layout.file_header(number))
         if number == 1:
             header2 = isal_zlib.compress(layout.header2_text(self.info), 1)
@@ -304,8 +308,9 @@ class E01Writer:
         self._emit(layout.descriptor(kind, seg.offset, 0, next_offset=seg.offset))
         self._drain()
         self._sync(seg)
-        os.close(seg.fd)
-        seg.fd = -1
+        assert seg.file is not None
+        seg.file.close()
+        seg.file = None
 
     def sync(self) -> None:
         """Everything handed over so far is on disk (a rescue map saved next vouches for it)."""
@@ -334,7 +339,7 @@ class E01Writer:
         ):  # the last, shorter chunk: whole sectors (padded if the source ended mid-sector)
             pad = -len(self._carry) % layout.BYTES_PER_SECTOR
             self._carry += bytes(pad)
-            self._store(encode_chunks(memoryview(bytes(self._carry)), self.level))
+            self._store(self._encode(memoryview(bytes(self._carry))))
             self._carry.clear()
         self._drain()
         self._close_group()
@@ -385,16 +390,19 @@ class E01Writer:
     def abandon(self) -> Path | None:
         """Keep what was written as ``.incomplete`` segments (never a final name)."""
         self._pool.shutdown(cancel_futures=True)
-        if self._segments and self._segment().fd >= 0:
+        if self._segments and self._segment().file is not None:
             with contextlib.suppress(OSError, DestinationError):
                 self._drain()
         first: Path | None = None
         for seg in self._segments:
-            if seg.fd >= 0:
+            if seg.file is not None:
+                # why: keep as much of the partial output as the disk takes; this runs
+                # on the way out of an error already being reported, so a failing sync
+                # (the same broken destination) must not replace it.
                 with contextlib.suppress(OSError):
-                    os.fsync(seg.fd)
-                os.close(seg.fd)
-                seg.fd = -1
+                    seg.file.sync()
+                seg.file.close()
+                seg.file = None
             if seg.part.exists():
                 target = seg.final.with_name(seg.final.name + ".incomplete")
                 os.rename(seg.part, target)
@@ -407,43 +415,28 @@ class E01Writer:
     # -- I/O ----------------------------------------------------------------------------
 
     def _drain(self) -> None:
-        """Write the queued buffers of the current segment (``writev``, all of them)."""
+        """Hand the queued buffers of the current segment to its file, in order."""
         seg = self._segment()
         iov, self._iov = self._iov, []
-        while iov:
-            batch = iov[:IOV_MAX]
-            try:
-                n = os.writev(seg.fd, batch)
-            except OSError as exc:
-                self._iov = iov
-                self._raise(exc)
-            total = sum(len(b) for b in batch)
-            if n == total:
-                del iov[: len(batch)]
-                continue
-            done = 0  # a short write: keep the unwritten rest, in order
-            while done + len(iov[0]) <= n:
-                done += len(iov.pop(0))
-            iov[0] = iov[0][n - done :]
-        if seg.offset - self._flushed >= FLUSH_EVERY:
-            with contextlib.suppress(OSError):
-                os.posix_fadvise(seg.fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            self._flushed = seg.offset
+        assert seg.file is not None
+        try:
+            seg.file.append(iov)
+        except OSError as exc:
+            self._raise(exc)
 
     def _pwrite(self, seg: _Segment, data: bytes, offset: int) -> None:
+        assert seg.file is not None
         try:
-            os.pwrite(seg.fd, data, offset)
+            seg.file.patch(data, offset)
         except OSError as exc:
             self._raise(exc)
 
     def _sync(self, seg: _Segment) -> None:
+        assert seg.file is not None
         try:
-            os.fsync(seg.fd)
+            seg.file.sync()
         except OSError as exc:
             self._raise(exc)
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(seg.fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        self._flushed = 0
 
     def _raise(self, exc: OSError) -> None:
         written = sum(s.offset for s in self._segments)
