@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -225,8 +226,9 @@ def image_source(
         )
         pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
         progress = _with_read_errors(progress, keeper)
-        pass1 = Stopwatch()
+        cpu_before = _process_cpu()
         result = pipeline.run(reader.read, info.size, progress=progress, cancel=cancel)
+        say(_cpu_line(result, writer, _process_cpu() - cpu_before))
         outcome, error = _pass_outcome(result, info)
         done = PassOutcome(
             outcome,
@@ -236,7 +238,6 @@ def image_source(
             result.bytes_read,
             ended_early=result.ended_early,
         )
-        say(f"pass 1 ({outcome}) in {pass1}")
         if outcome == "complete" and not keeper.map.finished:
             say(
                 f"pass 1 left {info.size - keeper.map.rescued} bytes unread; "
@@ -433,6 +434,20 @@ def _finish(
         readback=done.readback if complete else None,
         image=writer.details() if complete else {},
     )
+
+
+def _process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_line(result: PassResult, writer: ImageSink, total: float) -> str:
+    """Where pass 1's CPU went: each consumer's thread, the E01 encoders, and the whole
+    process (the rest: the reading thread, BLAKE3's own helper threads, the kernel)."""
+    parts = [f"{name} {seconds:.2f}" for name, seconds in result.stage_cpu.items()]
+    if isinstance(writer, E01Sink):
+        parts.append(f"e01 encoders {writer.encode_cpu_seconds:.2f}")
+    return f"pass 1 CPU seconds: {total:.2f} in all; by thread " + ", ".join(parts)
 
 
 def _pass_outcome(result: PassResult, info: SourceInfo) -> tuple[str, CustodydError | None]:
