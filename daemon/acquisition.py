@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
@@ -75,6 +75,9 @@ from custodyd.daemon.store.layout import (
     write_json,
 )
 from custodyd.daemon.store.lock import EvidenceLock, LockBusy
+
+if TYPE_CHECKING:
+    from custodyd.daemon.imaging.headstart import HeadStart
 
 __all__ = [
     "Progress",
@@ -883,8 +886,14 @@ def verify_evidence(
     actor: str,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
+    head_start: HeadStart | None = None,
 ) -> dict[str, Any]:
-    """Re-hash a sealed image; record ``evidence.verified``; a mismatch sets status ``mismatch``."""
+    """Re-hash a sealed image; record ``evidence.verified``; a mismatch sets status ``mismatch``.
+
+    ``head_start``: the CLI's thread that began hashing the image where the store
+    layout puts it before this process knew, from the database, which file it is;
+    used only if it hashed that very file (see :func:`verify_image`).
+    """
     with ctx.session() as session:
         evidence = _evidence(session, evidence_id)
         case = session.get(Case, evidence.case_id)
@@ -924,6 +933,7 @@ def verify_evidence(
         buffers=ctx.settings.buffers,
         progress=progress,
         cancel=cancel,
+        head_start=head_start,
     )
     report = {
         "evidence_id": evidence_id,
