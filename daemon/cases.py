@@ -27,7 +27,7 @@ def get_case(session: Session, ref: str) -> Case:
     return case
 
 
-def create_case(session: Session, clock: Clock, ref: str, title: str = "") -> Case:
+def create_case_unrecorded(session: Session, clock: Clock, ref: str, title: str = "") -> Case:
     ref = check_ref(ref)
     if find_case(session, ref) is not None:
         raise AlreadyExists(f"case {echo(ref)} already exists", case=clip(ref))
@@ -44,7 +44,7 @@ def get_or_create_case(session: Session, clock: Clock, ref: str) -> tuple[Case, 
     """
     case = find_case(session, ref)
     if case is None:
-        return create_case(session, clock, ref), True
+        return create_case_unrecorded(session, clock, ref), True
     if case.status == "closed":
         raise Conflict(
             f"case {echo(ref)} is closed; nothing new can be added to it", case=clip(ref)
@@ -52,7 +52,7 @@ def get_or_create_case(session: Session, clock: Clock, ref: str) -> tuple[Case, 
     return case, False
 
 
-def close_case(session: Session, clock: Clock, ref: str) -> Case:
+def close_case_unrecorded(session: Session, clock: Clock, ref: str) -> Case:
     case = get_case(session, ref)
     if case.status != "closed":
         case.status = "closed"

@@ -17,7 +17,7 @@ from custodyd.api.auth import require_role
 from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal, list_tokens, list_users
-from custodyd.daemon.auth.admin import enrol_user, issue_token, retire_user, withdraw_token
+from custodyd.daemon.auth import admin as access
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.models import ApiToken, User
@@ -98,7 +98,7 @@ def add_user(
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    return user_out(enrol_user(ctx, principal.actor, body.name, body.role))
+    return user_out(access.add_user(ctx, principal.actor, body.name, body.role))
 
 
 @router.post("/users/{name}/disable", response_model=UserOut, summary="Disable a user (admin)")
@@ -108,7 +108,7 @@ def disable_user(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     """Their tokens stop working at once; recorded as ``user.disabled`` (first time)."""
-    return user_out(retire_user(ctx, principal.actor, name))
+    return user_out(access.disable_user(ctx, principal.actor, name))
 
 
 @router.get("/tokens", response_model=Page[TokenOut], summary="Active tokens (admin)")
@@ -135,7 +135,7 @@ def create_token(
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    new = issue_token(
+    new = access.create_token(
         ctx, principal.actor, role=body.role, cases=body.cases, name=body.name, user=body.user
     )
     cases = list(dict.fromkeys(body.cases))
@@ -148,4 +148,4 @@ def revoke(
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    return token_out(withdraw_token(ctx, principal.actor, name))
+    return token_out(access.revoke_token(ctx, principal.actor, name))

@@ -14,8 +14,8 @@ from custodyd.api.deps import get_ctx
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon import auth
 from custodyd.daemon.auth import Principal
-from custodyd.daemon.auth.admin import set_member, unset_member
-from custodyd.daemon.auth.casework import open_case, shut_case, visible_case, visible_cases
+from custodyd.daemon.auth.admin import remove_member, set_member
+from custodyd.daemon.auth.casework import close_case, create_case, visible_case, visible_cases
 from custodyd.daemon.auth.roles import Role
 from custodyd.daemon.clock import utc
 from custodyd.daemon.context import AppContext
@@ -72,7 +72,7 @@ def create(
     principal: Principal = Depends(require_role("examiner")),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    case = open_case(ctx, principal, body.ref, body.title)
+    case = create_case(ctx, principal, body.ref, body.title)
     response.headers["Location"] = f"/v1/cases/{quote(case.ref, safe='')}"
     return case_out(case)
 
@@ -106,7 +106,7 @@ def close(
     principal: Principal = Depends(require_role("examiner")),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    return case_out(shut_case(ctx, principal, ref))
+    return case_out(close_case(ctx, principal, ref))
 
 
 @router.get("/{ref}/members", response_model=list[MemberOut], summary="Members of a case")
@@ -142,5 +142,5 @@ def delete_member(
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
 ) -> Response:
-    unset_member(ctx, principal.actor, ref, kind, name)
+    remove_member(ctx, principal.actor, ref, kind, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

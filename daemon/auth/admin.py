@@ -24,9 +24,14 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from custodyd.daemon.auth.members import add_member, remove_member
-from custodyd.daemon.auth.tokens import NewToken, create_token, find_token, revoke_token
-from custodyd.daemon.auth.users import add_user, disable_user, get_user
+from custodyd.daemon.auth.members import remove_member_unrecorded, set_member_unrecorded
+from custodyd.daemon.auth.tokens import (
+    NewToken,
+    create_token_unrecorded,
+    find_token,
+    revoke_token_unrecorded,
+)
+from custodyd.daemon.auth.users import add_user_unrecorded, disable_user_unrecorded, get_user
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import NotFound
 from custodyd.daemon.ledger.service import Event
@@ -37,24 +42,24 @@ from custodyd.daemon.names import clip, echo
 MemberKind = Literal["user", "token"]
 
 
-def enrol_user(ctx: AppContext, actor: str, name: str, role: str) -> User:
+def add_user(ctx: AppContext, actor: str, name: str, role: str) -> User:
     with staged(ctx) as (session, events):
-        user = add_user(session, ctx.clock, name, role)
+        user = add_user_unrecorded(session, ctx.clock, name, role)
         events.append(Event("user.added", actor, payload={"user": user.name, "role": user.role}))
     return user
 
 
-def retire_user(ctx: AppContext, actor: str, name: str) -> User:
+def disable_user(ctx: AppContext, actor: str, name: str) -> User:
     """Disable user ``name`` (idempotent; the ledger records the first time only)."""
     with staged(ctx) as (session, events):
         was_active = not get_user(session, name).disabled
-        user = disable_user(session, name)
+        user = disable_user_unrecorded(session, name)
         if was_active:
             events.append(Event("user.disabled", actor, payload={"user": user.name}))
     return user
 
 
-def issue_token(
+def create_token(
     ctx: AppContext,
     actor: str,
     *,
@@ -64,7 +69,9 @@ def issue_token(
     user: str | None = None,
 ) -> NewToken:
     with staged(ctx) as (session, events):
-        new = create_token(session, ctx.clock, role=role, cases=cases, name=name, user=user)
+        new = create_token_unrecorded(
+            session, ctx.clock, role=role, cases=cases, name=name, user=user
+        )
         events.append(
             Event(
                 "token.created",
@@ -80,12 +87,12 @@ def issue_token(
     return new
 
 
-def withdraw_token(ctx: AppContext, actor: str, name: str) -> ApiToken:
+def revoke_token(ctx: AppContext, actor: str, name: str) -> ApiToken:
     """Revoke token ``name`` (idempotent; the ledger records the first revocation only)."""
     with staged(ctx) as (session, events):
         existing = find_token(session, name)
         was_active = existing is not None and existing.revoked_at is None
-        token = revoke_token(session, ctx.clock, name)
+        token = revoke_token_unrecorded(session, ctx.clock, name)
         if was_active:
             events.append(Event("token.revoked", actor, payload={"token": token.name}))
     return token
@@ -107,7 +114,7 @@ def set_member(
 ) -> dict[str, str]:
     """Make user/token ``name`` a member of ``case_ref`` with ``role`` (or change its role)."""
     with staged(ctx) as (session, events):
-        member = add_member(
+        member = set_member_unrecorded(
             session, ctx.clock, case_ref, role=role, **_member_ids(session, kind, name)
         )
         events.append(
@@ -121,10 +128,10 @@ def set_member(
     return {"case": case_ref, "kind": kind, "name": name, "role": member.role}
 
 
-def unset_member(ctx: AppContext, actor: str, case_ref: str, kind: MemberKind, name: str) -> None:
+def remove_member(ctx: AppContext, actor: str, case_ref: str, kind: MemberKind, name: str) -> None:
     """Remove user/token ``name`` from ``case_ref`` (404 when it is not a member)."""
     with staged(ctx) as (session, events):
-        remove_member(session, case_ref, **_member_ids(session, kind, name))
+        remove_member_unrecorded(session, case_ref, **_member_ids(session, kind, name))
         events.append(
             Event("case.member_removed", actor, case=case_ref, payload={"kind": kind, "name": name})
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from custodyd.daemon.auth.roles import ADMIN
-from custodyd.daemon.auth.tokens import create_token, find_token
+from custodyd.daemon.auth.tokens import create_token_unrecorded, find_token
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.durable import write_atomic
 from custodyd.daemon.ledger.service import Event
@@ -41,7 +41,7 @@ def ensure_admin_token(ctx: AppContext) -> Path | None:
         while find_token(session, name) is not None:  # an earlier admin token was revoked
             suffix += 1
             name = f"admin-{suffix}"
-        new = create_token(session, ctx.clock, role=ADMIN, name=name)
+        new = create_token_unrecorded(session, ctx.clock, role=ADMIN, name=name)
         ctx.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(path, (new.secret + "\n").encode("ascii"), mode=0o600)
         events.append(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from custodyd.daemon.auth.members import add_member
+from custodyd.daemon.auth.members import set_member_unrecorded
 from custodyd.daemon.auth.principal import Principal
-from custodyd.daemon.cases import close_case, create_case, find_case
+from custodyd.daemon.cases import close_case_unrecorded, create_case_unrecorded, find_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import NotFound
 from custodyd.daemon.ledger.service import Event
@@ -15,7 +15,7 @@ from custodyd.daemon.models import Case
 from custodyd.daemon.names import clip, echo
 
 
-def open_case(ctx: AppContext, principal: Principal, ref: str, title: str = "") -> Case:
+def create_case(ctx: AppContext, principal: Principal, ref: str, title: str = "") -> Case:
     """Create case ``ref``; a non-admin creator becomes a member; ledger ``case.created``.
 
     A case that exists but that the caller may not see answers exactly as a read of
@@ -28,14 +28,14 @@ def open_case(ctx: AppContext, principal: Principal, ref: str, title: str = "") 
     with staged(ctx) as (session, events):
         if not principal.can_read_case(ref) and find_case(session, ref) is not None:
             visible_case(session, principal, ref)  # the very 404 a GET of it answers
-        case = create_case(session, ctx.clock, ref, title)
+        case = create_case_unrecorded(session, ctx.clock, ref, title)
         if not principal.is_admin:
             if principal.user_id is not None:
-                add_member(
+                set_member_unrecorded(
                     session, ctx.clock, case.ref, role=principal.role, user_id=principal.user_id
                 )
             elif principal.token_id is not None:
-                add_member(
+                set_member_unrecorded(
                     session, ctx.clock, case.ref, role=principal.role, token_id=principal.token_id
                 )
         events.append(
@@ -44,12 +44,12 @@ def open_case(ctx: AppContext, principal: Principal, ref: str, title: str = "") 
     return case
 
 
-def shut_case(ctx: AppContext, principal: Principal, ref: str) -> Case:
+def close_case(ctx: AppContext, principal: Principal, ref: str) -> Case:
     """Close ``ref`` (idempotent); ledger ``case.closed`` the first time."""
     with staged(ctx) as (session, events):
         case = visible_case(session, principal, ref)
         was_open = case.status != "closed"
-        case = close_case(session, ctx.clock, ref)
+        case = close_case_unrecorded(session, ctx.clock, ref)
         if was_open:
             events.append(Event("case.closed", principal.actor, case=case.ref))
     return case

@@ -31,7 +31,7 @@ def _member_filter(user_id: int | None, token_id: int | None) -> Any:
     return CaseMember.token_id == token_id
 
 
-def add_member(
+def set_member_unrecorded(
     session: Session,
     clock: Clock,
     case_ref: str,
@@ -61,7 +61,7 @@ def add_member(
     return member
 
 
-def remove_member(
+def remove_member_unrecorded(
     session: Session, case_ref: str, *, user_id: int | None = None, token_id: int | None = None
 ) -> None:
     case = get_case(session, case_ref)

@@ -1,7 +1,7 @@
 """API tokens: created (secret returned once), authenticated by digest, revoked.
 
 The secret leaves this module exactly once, in the return value of
-:func:`create_token`; the database holds its SHA-256 digest only.
+:func:`create_token_unrecorded`; the database holds its SHA-256 digest only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from custodyd.daemon.auth import secret as token_secret
-from custodyd.daemon.auth.members import add_member, case_refs_for
+from custodyd.daemon.auth.members import case_refs_for, set_member_unrecorded
 from custodyd.daemon.auth.principal import Principal
 from custodyd.daemon.auth.roles import check_role
 from custodyd.daemon.auth.users import check_name, get_user
@@ -35,7 +35,7 @@ def find_token(session: Session, name: str) -> ApiToken | None:
     return session.exec(select(ApiToken).where(ApiToken.name == name)).first()
 
 
-def create_token(
+def create_token_unrecorded(
     session: Session,
     clock: Clock,
     *,
@@ -70,11 +70,11 @@ def create_token(
     session.add(token)
     session.flush()
     for case_ref in dict.fromkeys(cases):
-        add_member(session, clock, case_ref, role=role, token_id=token.id)
+        set_member_unrecorded(session, clock, case_ref, role=role, token_id=token.id)
     return NewToken(token=token, secret=secret)
 
 
-def revoke_token(session: Session, clock: Clock, name: str) -> ApiToken:
+def revoke_token_unrecorded(session: Session, clock: Clock, name: str) -> ApiToken:
     token = find_token(session, name)
     if token is None:
         raise NotFound(f"no token {echo(name)}", token=clip(name))

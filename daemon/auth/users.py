@@ -33,7 +33,7 @@ def get_user(session: Session, name: str) -> User:
     return user
 
 
-def add_user(session: Session, clock: Clock, name: str, role: str) -> User:
+def add_user_unrecorded(session: Session, clock: Clock, name: str, role: str) -> User:
     name = check_name(name, "user name")
     role = check_role(role)
     if find_user(session, name) is not None:
@@ -48,7 +48,7 @@ def list_users(session: Session, *, offset: int = 0, limit: int = 100) -> list[U
     return list(session.exec(select(User).order_by(User.id).offset(offset).limit(limit)))
 
 
-def disable_user(session: Session, name: str) -> User:
+def disable_user_unrecorded(session: Session, name: str) -> User:
     user = get_user(session, name)
     user.disabled = True
     session.add(user)

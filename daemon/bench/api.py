@@ -55,7 +55,7 @@ def pct(samples: list[float], p: int) -> float:
 
 def seed(home: Path, entries: int, progress: Callable[[int, int], None] | None = None) -> None:
     """Append ``entries`` bench entries and create the case, items and reader token."""
-    from custodyd.daemon.auth import create_token
+    from custodyd.daemon.auth import create_token_unrecorded
     from custodyd.daemon.cases import find_case
     from custodyd.daemon.config import Settings
     from custodyd.daemon.context import open_context
@@ -93,7 +93,7 @@ def seed(home: Path, entries: int, progress: Callable[[int, int], None] | None =
                         created_at=ctx.clock.now(),
                     )
                 )
-            token = create_token(session, ctx.clock, role="investigator", cases=[CASE])
+            token = create_token_unrecorded(session, ctx.clock, role="investigator", cases=[CASE])
         (home / TOKEN_FILE).write_text(token.secret + "\n")
     finally:
         ctx.close()

@@ -54,10 +54,10 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a case."""
-    from custodyd.daemon.auth.casework import open_case
+    from custodyd.daemon.auth.casework import create_case
 
     ctx = context()
-    data = case_json(open_case(ctx, cli_principal(), ref, title))
+    data = case_json(create_case(ctx, cli_principal(), ref, title))
     if json_out:
         print_json(data)
     else:
@@ -84,10 +84,10 @@ def list_(json_out: JsonOpt = False) -> None:
 @cases_app.command("close")
 def close(ref: str, json_out: JsonOpt = False) -> None:
     """Close a case: nothing new enters it."""
-    from custodyd.daemon.auth.casework import shut_case
+    from custodyd.daemon.auth.casework import close_case
 
     ctx = context()
-    data = case_json(shut_case(ctx, cli_principal(), ref))
+    data = case_json(close_case(ctx, cli_principal(), ref))
     if json_out:
         print_json(data)
     else:
@@ -125,10 +125,10 @@ def remove_member_cmd(
     """Remove a user or a token from a case (recorded: ``case.member_removed``)."""
     from rich.markup import escape
 
-    from custodyd.daemon.auth.admin import unset_member
+    from custodyd.daemon.auth.admin import remove_member
 
     kind, name = _member(user, token)
-    unset_member(context(), cli_actor(), ref, kind, name)
+    remove_member(context(), cli_actor(), ref, kind, name)
     if json_out:
         print_json({"case": ref, "kind": kind, "name": name, "removed": True})
     else:

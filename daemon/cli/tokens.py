@@ -43,10 +43,10 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a token. The secret is printed once and stored only as a hash."""
-    from custodyd.daemon.auth.admin import issue_token
+    from custodyd.daemon.auth.admin import create_token
 
     ctx = context()
-    new = issue_token(ctx, cli_actor(), role=role, cases=case or [], name=name, user=user)
+    new = create_token(ctx, cli_actor(), role=role, cases=case or [], name=name, user=user)
     data = token_json(new.token) | {"cases": list(dict.fromkeys(case or []))}
     if json_out:
         print_json({"token": new.secret} | data)
@@ -81,10 +81,10 @@ def list_(
 @tokens_app.command("revoke")
 def revoke(name: str, json_out: JsonOpt = False) -> None:
     """Revoke a token by name; it stops working at once."""
-    from custodyd.daemon.auth.admin import withdraw_token
+    from custodyd.daemon.auth.admin import revoke_token
 
     ctx = context()
-    data = token_json(withdraw_token(ctx, cli_actor(), name))
+    data = token_json(revoke_token(ctx, cli_actor(), name))
     if json_out:
         print_json(data)
     else:

@@ -38,10 +38,10 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Add a user with a role."""
-    from custodyd.daemon.auth.admin import enrol_user
+    from custodyd.daemon.auth.admin import add_user
 
     ctx = context()
-    data = user_json(enrol_user(ctx, cli_actor(), name, role))
+    data = user_json(add_user(ctx, cli_actor(), name, role))
     if json_out:
         print_json(data)
     else:
@@ -70,9 +70,9 @@ def list_(json_out: JsonOpt = False) -> None:
 @users_app.command("disable")
 def disable(name: str, json_out: JsonOpt = False) -> None:
     """Disable a user: their tokens stop working (recorded: ``user.disabled``)."""
-    from custodyd.daemon.auth.admin import retire_user
+    from custodyd.daemon.auth.admin import disable_user
 
-    data = user_json(retire_user(context(), cli_actor(), name))
+    data = user_json(disable_user(context(), cli_actor(), name))
     if json_out:
         print_json(data)
     else:

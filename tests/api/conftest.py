@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from custodyd.api.app import create_app
-from custodyd.daemon.auth import create_token
-from custodyd.daemon.cases import create_case, find_case
+from custodyd.daemon.auth import create_token_unrecorded
+from custodyd.daemon.cases import create_case_unrecorded, find_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.models import Evidence
 
@@ -38,7 +38,7 @@ def make_token(ctx: AppContext) -> MakeToken:
 
     def make(role: str, cases: Sequence[str] = (), name: str | None = None) -> dict[str, str]:
         with ctx.session() as session:
-            new = create_token(session, ctx.clock, role=role, cases=cases, name=name)
+            new = create_token_unrecorded(session, ctx.clock, role=role, cases=cases, name=name)
         return {"Authorization": f"Bearer {new.secret}"}
 
     return make
@@ -48,7 +48,7 @@ def make_token(ctx: AppContext) -> MakeToken:
 def make_case(ctx: AppContext) -> Callable[[str], str]:
     def make(ref: str, title: str = "") -> str:
         with ctx.session() as session:
-            create_case(session, ctx.clock, ref, title)
+            create_case_unrecorded(session, ctx.clock, ref, title)
         return ref
 
     return make
@@ -69,7 +69,9 @@ def make_evidence(ctx: AppContext, make_case: Callable[[str], str]) -> Callable[
 
     def make(case_ref: str, evidence_id: str, status: str = "sealed") -> str:
         with ctx.session() as session:
-            case = find_case(session, case_ref) or create_case(session, ctx.clock, case_ref)
+            case = find_case(session, case_ref) or create_case_unrecorded(
+                session, ctx.clock, case_ref
+            )
             session.add(
                 Evidence(
                     id=evidence_id,

@@ -9,7 +9,7 @@ import stat
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from custodyd.daemon.auth import ensure_admin_token, revoke_token
+from custodyd.daemon.auth import ensure_admin_token, revoke_token_unrecorded
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.models import ApiToken
 from tests.api.conftest import MakeToken
@@ -50,7 +50,7 @@ def test_revoked_token_is_401(client: TestClient, ctx: AppContext, make_token: M
     headers = make_token("examiner", name="soon-gone")
     assert client.get("/v1/cases", headers=headers).status_code == 200
     with ctx.session() as session:
-        revoke_token(session, ctx.clock, "soon-gone")
+        revoke_token_unrecorded(session, ctx.clock, "soon-gone")
     assert client.get("/v1/cases", headers=headers).status_code == 401
 
 
@@ -94,7 +94,7 @@ def test_ensure_admin_token_once(ctx: AppContext, client: TestClient) -> None:
 def test_ensure_admin_token_after_revocation(ctx: AppContext) -> None:
     assert ensure_admin_token(ctx) is not None
     with ctx.session() as session:
-        revoke_token(session, ctx.clock, "admin")
+        revoke_token_unrecorded(session, ctx.clock, "admin")
     path = ensure_admin_token(ctx)
     assert path is not None
     with ctx.session() as session:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from custodyd.daemon.auth.admin import issue_token
+from custodyd.daemon.auth.admin import create_token
 from custodyd.daemon.context import AppContext
 from tests.api.conftest import MakeToken
 
@@ -40,7 +40,7 @@ def test_entries_of_no_case_are_for_admins_and_compliance(
     client: TestClient, ctx: AppContext, make_token: MakeToken, make_case: Callable[..., str]
 ) -> None:
     make_case("SECRET-OP")
-    issue_token(ctx, "cli:root", role="investigator", cases=["SECRET-OP"], name="t-secret")
+    create_token(ctx, "cli:root", role="investigator", cases=["SECRET-OP"], name="t-secret")
     index = ctx.ledger.size() - 1
     assert ctx.ledger.entry(index).action == "token.created"
     make_case("MINE")

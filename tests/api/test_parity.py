@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from custodyd.daemon.cases import create_case
+from custodyd.daemon.cases import create_case_unrecorded
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import AppContext, open_context
@@ -31,7 +31,7 @@ CASE = "P-1"
 def _seed(ctx: AppContext) -> None:
     """The same starting state in both data directories: a case and an item in it."""
     with ctx.session() as session:
-        case = create_case(session, ctx.clock, CASE)
+        case = create_case_unrecorded(session, ctx.clock, CASE)
         session.add(
             Evidence(
                 id=EVIDENCE,

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custodyd.api.app import create_app
-from custodyd.daemon.auth import create_token
+from custodyd.daemon.auth import create_token_unrecorded
 from custodyd.daemon.cases import get_case
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.config import Settings
@@ -23,7 +23,7 @@ def test_api_on_postgres(settings: Settings, clock: ManualClock, fresh_postgres_
     ctx = open_context(settings.model_copy(update={"database_url": fresh_postgres_url}), clock)
     try:
         with ctx.session() as session:
-            admin = create_token(session, clock, role="admin").secret
+            admin = create_token_unrecorded(session, clock, role="admin").secret
         with TestClient(create_app(ctx), raise_server_exceptions=False) as client:
             headers = {"Authorization": f"Bearer {admin}"}
             for ref in ("PA", "PB"):
@@ -31,7 +31,9 @@ def test_api_on_postgres(settings: Settings, clock: ManualClock, fresh_postgres_
                     client.post("/v1/cases", json={"ref": ref}, headers=headers).status_code == 201
                 )
             with ctx.session() as session:
-                inv = create_token(session, clock, role="investigator", cases=["PA"]).secret
+                inv = create_token_unrecorded(
+                    session, clock, role="investigator", cases=["PA"]
+                ).secret
                 for ref in ("PA", "PB"):
                     case_id = get_case(session, ref).id or 0
                     session.add(

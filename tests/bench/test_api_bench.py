@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from custodyd.daemon.auth import create_token
+from custodyd.daemon.auth import create_token_unrecorded
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import open_context
 from custodyd.daemon.ledger import bench as ledger_bench
@@ -84,7 +84,9 @@ def seed(home: Path) -> tuple[str, list[str], dict[str, float]]:
                         created_at=ctx.clock.now(),
                     )
                 )
-            token = create_token(session, ctx.clock, role="investigator", cases=["CASE-00000"])
+            token = create_token_unrecorded(
+                session, ctx.clock, role="investigator", cases=["CASE-00000"]
+            )
         in_process: list[float] = []
         rng = random.Random(3)
         for _ in range(200):

@@ -98,9 +98,9 @@ def test_signout_revocation_and_expiry_end_the_session(
 
     sign_in(client, token)
     assert client.get("/cases").status_code == 200
-    from custodyd.daemon.auth.admin import withdraw_token
+    from custodyd.daemon.auth.admin import revoke_token
 
-    withdraw_token(ctx, "user:admin", "inv")
+    revoke_token(ctx, "user:admin", "inv")
     r = client.get("/cases", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/signin"
     assert client.get("/v1/cases").status_code == 401
@@ -256,11 +256,11 @@ def _nobody() -> Any:
 def test_admin_disables_a_user_and_their_console_session_ends(
     client: TestClient, ctx: AppContext, app: Any, make_token: MakeToken
 ) -> None:
-    from custodyd.daemon.auth import add_user
-    from custodyd.daemon.auth import create_token as new_token
+    from custodyd.daemon.auth import add_user_unrecorded
+    from custodyd.daemon.auth import create_token_unrecorded as new_token
 
     with ctx.session() as session:
-        add_user(session, ctx.clock, "alice", "investigator")
+        add_user_unrecorded(session, ctx.clock, "alice", "investigator")
         alice = new_token(session, ctx.clock, role="investigator", user="alice").secret
     with TestClient(app) as other:
         sign_in(other, alice)

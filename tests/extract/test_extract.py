@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custodyd.api.app import create_app
-from custodyd.daemon.auth import create_token
+from custodyd.daemon.auth import create_token_unrecorded
 from custodyd.daemon.cases import get_or_create_case
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import InvalidInput, NotFound
@@ -241,9 +241,13 @@ def test_extract_over_http(ctx: AppContext) -> None:
     parent = item_for(ctx, image, "EV-HTTP")
     (inode, path), *_ = regular_files(image)
     with ctx.session() as session:
-        examiner = create_token(session, ctx.clock, role="examiner", cases=("REAL",)).secret
-        outsider = create_token(session, ctx.clock, role="examiner", cases=()).secret
-        investigator = create_token(session, ctx.clock, role="investigator", cases=("REAL",))
+        examiner = create_token_unrecorded(
+            session, ctx.clock, role="examiner", cases=("REAL",)
+        ).secret
+        outsider = create_token_unrecorded(session, ctx.clock, role="examiner", cases=()).secret
+        investigator = create_token_unrecorded(
+            session, ctx.clock, role="investigator", cases=("REAL",)
+        )
     with TestClient(create_app(ctx), raise_server_exceptions=False) as client:
         url = f"/v1/evidence/{parent}/extract"
         body = {"path": path}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from custodyd.api.app import create_app
-from custodyd.daemon.auth import create_token
+from custodyd.daemon.auth import create_token_unrecorded
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.ledger import Event
 from tests.ledger.tampering import drop_triggers, execute
@@ -13,7 +13,7 @@ from tests.ledger.tampering import drop_triggers, execute
 
 def test_api_answers_503_on_a_fork_and_creates_nothing(lctx: AppContext) -> None:
     with lctx.session() as session:
-        token = create_token(session, lctx.clock, role="admin", name="api-admin")
+        token = create_token_unrecorded(session, lctx.clock, role="admin", name="api-admin")
     headers = {"Authorization": f"Bearer {token.secret}"}
     with TestClient(create_app(lctx), raise_server_exceptions=False) as client:
         assert client.post("/v1/cases", json={"ref": "OK-1"}, headers=headers).status_code == 201

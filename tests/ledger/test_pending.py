@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from custodyd.daemon.cases import create_case, find_case
+from custodyd.daemon.cases import create_case_unrecorded, find_case
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.config import Settings
 from custodyd.daemon.context import AppContext, open_context
@@ -40,7 +40,7 @@ def actions(ctx: AppContext, case_ref: str) -> list[str]:
 def test_rolled_back_stage_never_reaches_the_ledger(lctx: AppContext) -> None:
     before = lctx.ledger.size()
     with pytest.raises(RuntimeError, match="domain failure"), lctx.session() as session:
-        create_case(session, lctx.clock, "ROLLBACK-1")
+        create_case_unrecorded(session, lctx.clock, "ROLLBACK-1")
         lctx.ledger.stage(session, [Event("case.created", ACTOR, "ROLLBACK-1")])
         raise RuntimeError("domain failure")
     assert lctx.ledger.flush_pending() == []
@@ -53,7 +53,7 @@ def test_rolled_back_stage_never_reaches_the_ledger(lctx: AppContext) -> None:
 def test_stage_then_flush_lands_once_with_one_checkpoint(lctx: AppContext) -> None:
     when = lctx.clock.now()
     with lctx.session() as session:
-        create_case(session, lctx.clock, "C-1")
+        create_case_unrecorded(session, lctx.clock, "C-1")
         lctx.ledger.stage(
             session,
             [
@@ -77,7 +77,7 @@ def test_a_payload_the_ledger_would_refuse_fails_the_callers_transaction(
     lctx: AppContext,
 ) -> None:
     with pytest.raises(InvalidInput), lctx.session() as session:
-        create_case(session, lctx.clock, "BAD-1")
+        create_case_unrecorded(session, lctx.clock, "BAD-1")
         lctx.ledger.stage(session, [Event("case.created", ACTOR, "BAD-1", None, {"n": 2**60})])
     assert pending_rows(lctx) == 0
     with lctx.session() as session:
@@ -121,7 +121,7 @@ def test_a_failed_flush_keeps_the_batch_and_writes_no_witness(
 CHILD = textwrap.dedent(
     """
     import os, sys
-    from custodyd.daemon.cases import create_case
+    from custodyd.daemon.cases import create_case_unrecorded
     from custodyd.daemon.config import Settings
     from custodyd.daemon.context import open_context
     from custodyd.daemon.ledger.service import Event, Ledger
@@ -129,7 +129,7 @@ CHILD = textwrap.dedent(
     home, url, case_ref, where = sys.argv[1:5]
     ctx = open_context(Settings(home=home, database_url=url))
     with ctx.session() as session:
-        create_case(session, ctx.clock, case_ref)
+        create_case_unrecorded(session, ctx.clock, case_ref)
         ctx.ledger.stage(session, [
             Event("case.created", "user:examiner", case_ref, None, {"ref": case_ref}),
             Event("custody.transferred", "user:examiner", case_ref, "EV-9", {"to": "lab"}),

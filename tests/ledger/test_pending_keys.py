@@ -12,7 +12,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from custodyd.daemon.cases import create_case, find_case
+from custodyd.daemon.cases import create_case_unrecorded, find_case
 from custodyd.daemon.context import AppContext, open_context
 from custodyd.daemon.errors import LedgerKeyMissing, LedgerPendingRejected
 from custodyd.daemon.ledger import Event
@@ -59,11 +59,13 @@ def test_forged_or_malformed_rows_are_refused_never_signed(
 ) -> None:
     lctx.ledger.append("case.created", actor="user:ann", case="C-1")
     with lctx.session() as session:  # a genuine change staged (not flushed yet)...
-        create_case(session, lctx.clock, "C-2")
+        create_case_unrecorded(session, lctx.clock, "C-2")
         lctx.ledger.stage(session, [Event("case.created", "user:ann", "C-2")])
     bad = insert_row(lctx, **row)  # ...when the forged row is slipped in
     with pytest.raises(LedgerPendingRejected, match=f"row {bad}"), lctx.session() as session:
-        create_case(session, lctx.clock, "C-5")  # a new change is refused before it commits
+        create_case_unrecorded(
+            session, lctx.clock, "C-5"
+        )  # a new change is refused before it commits
         lctx.ledger.stage(session, [Event("case.created", "user:ann", "C-5")])
     with lctx.session() as session:
         assert find_case(session, "C-5") is None

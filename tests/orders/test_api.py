@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custodyd.api.app import create_app
-from custodyd.daemon.auth import create_token
+from custodyd.daemon.auth import create_token_unrecorded
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.context import AppContext
 from tests.orders.conftest import REQUEST, evidence_bytes, make_evidence
@@ -23,7 +23,7 @@ def client(ctx: AppContext) -> Iterator[TestClient]:
 
 def token(ctx: AppContext, role: str, cases: tuple[str, ...] = ()) -> dict[str, str]:
     with ctx.session() as session:
-        new = create_token(session, ctx.clock, role=role, cases=cases)
+        new = create_token_unrecorded(session, ctx.clock, role=role, cases=cases)
     return {"Authorization": f"Bearer {new.secret}"}
 
 

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custodyd.api.app import create_app
-from custodyd.daemon.auth import create_token
-from custodyd.daemon.auth.users import add_user
+from custodyd.daemon.auth import create_token_unrecorded
+from custodyd.daemon.auth.users import add_user_unrecorded
 from custodyd.daemon.clock import ManualClock
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.orders.alerts.outbox import check
@@ -34,8 +34,8 @@ def client(ctx: AppContext) -> Iterator[TestClient]:
 
 def user_token(ctx: AppContext, name: str, role: str, cases: tuple[str, ...] = ()) -> dict:
     with ctx.session() as session:
-        add_user(session, ctx.clock, name, role)
-        new = create_token(session, ctx.clock, role=role, cases=cases, user=name)
+        add_user_unrecorded(session, ctx.clock, name, role)
+        new = create_token_unrecorded(session, ctx.clock, role=role, cases=cases, user=name)
     return {"Authorization": f"Bearer {new.secret}"}
 
 
