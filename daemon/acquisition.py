@@ -272,7 +272,10 @@ def acquire(
     )
     try:
         log = AcquisitionLog(directory / LOG_NAME, clock)
-        log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
+        log(
+            f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor} "
+            f"(process CPU so far {time.process_time():.2f}s)"
+        )
         record = AcquisitionRecord(
             evidence_id=evidence_id,
             case_ref=case_ref,
@@ -495,7 +498,7 @@ def _complete(
     ``done`` — a crash in between is rolled forward by recovery (``record.sealed``
     is set at that commit: after it nothing is rolled back).
     """
-    settings, ledger, clock = ctx.settings, ctx.ledger, ctx.clock
+    ledger, clock = ctx.ledger, ctx.clock
     result = record.imaged()
     assert result.image_path is not None
     part_path = result.image_path
@@ -520,63 +523,7 @@ def _complete(
             "source": result.source.to_dict(),
         },
     )
-    verified: bool | None = None
-    verify_seconds: float | None = None
-    if verify and result.readback is not None:
-        # A rescued or resumed image was hashed by reading it back from the destination
-        # (page cache dropped): that read is the verification. Windows pass 1 streamed
-        # and no later pass touched were compared with the source stream; a second
-        # re-read would only compare the file with itself.
-        readback = result.readback
-        verified = not readback["mismatched"]
-        verify_seconds = readback["seconds"]
-        log(
-            f"verified by read-back: blake3 {result.hashes['blake3']}; "
-            f"{readback['compared']} window(s) equal to the source stream, "
-            f"{readback['rescued']} rescued, mismatched {readback['mismatched']}"
-        )
-        ledger.append(
-            "evidence.verified",
-            actor=actor,
-            case=case_ref,
-            evidence=evidence_id,
-            payload={
-                "match": verified,
-                "blake3": result.hashes["blake3"],
-                "expected": result.hashes["blake3"],
-                "mismatched_windows": readback["mismatched"],
-                "windows_compared_with_source": readback["compared"],
-                "windows_rescued": readback["rescued"],
-                "pass": "acquisition-readback",
-            },
-        )
-    elif verify:
-        check = verify_image(
-            _media(record.image_ref or part_path),
-            expected_blake3=result.hashes["blake3"],
-            expected_piecewise=result.piecewise,
-            window=result.window,
-            block_size=settings.block_size,
-            buffers=settings.buffers,
-            progress=progress,
-            cancel=cancel,
-        )
-        verified, verify_seconds = check.match, check.seconds
-        log(f"verify pass: blake3 {check.blake3} match={check.match} ({check.seconds:.2f}s)")
-        ledger.append(
-            "evidence.verified",
-            actor=actor,
-            case=case_ref,
-            evidence=evidence_id,
-            payload={
-                "match": check.match,
-                "blake3": check.blake3,
-                "expected": check.expected,
-                "mismatched_windows": [w["index"] for w in check.mismatched_windows],
-                "bad_chunks": [c["index"] for c in check.bad_chunks],
-                "pass": "acquisition",
-            },
-        )
+    verified, verify_seconds = _verify_written(ctx, record, part_path, verify, progress, cancel)
     inv = _safe_inventory(_media(record.image_ref or part_path))
     inv["path"] = record.image_ref or str(image_path)  # the name it is sealed under
     log(
@@ -595,7 +542,7 @@ def _complete(
     write_json(directory / INVENTORY_NAME, inv)
     manifest_bytes = json_bytes(manifest)
     manifest_digest = hashlib.sha256(manifest_bytes).hexdigest()
-    log(f"manifest sha256 {manifest_digest}; sealing")
+    log(f"manifest sha256 {manifest_digest}; sealing (process CPU {time.process_time():.2f}s)")
     log.close()
     sealed_at = clock.now()
     with ctx.session() as session:
@@ -644,6 +591,72 @@ def _complete(
         acq.state = AcquisitionState.DONE
         session.add(acq)
     return manifest
+
+
+def _verify_written(
+    ctx: AppContext,
+    record: AcquisitionRecord,
+    part_path: Path,
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+) -> tuple[bool | None, float | None]:
+    """Verify the written image and ledger ``evidence.verified``: (verdict, seconds),
+    (None, None) when no verification was asked for.
+
+    A rescued or resumed image was hashed by reading it back from the destination
+    (bypassing the page cache): that read is the verification. Windows pass 1 streamed
+    and no later pass touched were compared with the source stream; a second re-read
+    would only compare the file with itself. Any other image is read once more."""
+    if not verify:
+        return None, None
+    result, log = record.imaged(), record.log
+    readback = result.readback
+    if readback is not None:
+        verified, seconds = not readback["mismatched"], readback["seconds"]
+        log(
+            f"verified by read-back: blake3 {result.hashes['blake3']}; "
+            f"{readback['compared']} window(s) equal to the source stream, "
+            f"{readback['rescued']} rescued, mismatched {readback['mismatched']}"
+        )
+        payload: dict[str, Any] = {
+            "match": verified,
+            "blake3": result.hashes["blake3"],
+            "expected": result.hashes["blake3"],
+            "mismatched_windows": readback["mismatched"],
+            "windows_compared_with_source": readback["compared"],
+            "windows_rescued": readback["rescued"],
+            "pass": "acquisition-readback",
+        }
+    else:
+        check = verify_image(
+            _media(record.image_ref or part_path),
+            expected_blake3=result.hashes["blake3"],
+            expected_piecewise=result.piecewise,
+            window=result.window,
+            block_size=ctx.settings.block_size,
+            buffers=ctx.settings.buffers,
+            progress=progress,
+            cancel=cancel,
+        )
+        verified, seconds = check.match, check.seconds
+        log(f"verify pass: blake3 {check.blake3} match={check.match} ({check.seconds:.2f}s)")
+        payload = {
+            "match": check.match,
+            "blake3": check.blake3,
+            "expected": check.expected,
+            "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+            "bad_chunks": [c["index"] for c in check.bad_chunks],
+            "pass": "acquisition",
+        }
+    ctx.ledger.append(
+        "evidence.verified",
+        actor=record.actor,
+        case=record.case_ref,
+        evidence=record.evidence_id,
+        payload=payload,
+    )
+    return verified, seconds
 
 
 def _remote_store(store: Path | str | None) -> Any:
