@@ -30,9 +30,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
@@ -46,17 +45,14 @@ from custodyd.daemon.errors import (
     CustodydError,
     DestinationError,
     FixityMismatch,
-    InvalidInput,
     NotFound,
+    SourceError,
 )
-from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
 from custodyd.daemon.imaging.hashers import parse_hashes
-from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata
 from custodyd.daemon.imaging.piecewise import piecewise_manifest
 from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
-from custodyd.daemon.inventory import inventory as run_inventory
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, AcquisitionState, Case, Evidence, Medium
 from custodyd.daemon.recovery import recover_incomplete
@@ -76,6 +72,11 @@ from custodyd.daemon.store.layout import (
 )
 from custodyd.daemon.store.lock import EvidenceLock, LockBusy
 
+if TYPE_CHECKING:
+    from custodyd.daemon.imaging.engine import ImagingResult
+    from custodyd.daemon.imaging.headstart import HeadStart
+    from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata
+
 __all__ = [
     "Progress",
     "acquire",
@@ -87,6 +88,8 @@ __all__ = [
 
 
 def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("custodyd")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -230,8 +233,6 @@ def acquire(
         output.check_source_size(source.stat().st_size, str(source))
     remote = _remote_store(store if store is not None else settings.store_url)
     if remote is not None:
-        if output.kind != "raw":
-            raise InvalidInput("E01 images are written to a local store; S3 takes raw images")
         remote.check()  # a bucket without Object Lock is refused before anything starts
         store_root = settings.home / "s3-staging"  # manifest, log, inventory before upload
     else:
@@ -261,6 +262,8 @@ def acquire(
     )
     lock, acquisition_id, case_ref, directory, medium = opened
     image_path = directory / output.image_name
+    from custodyd.daemon.imaging.output import ImageMetadata
+
     metadata = ImageMetadata(
         case=case_ref,
         evidence_id=evidence_id,
@@ -271,7 +274,10 @@ def acquire(
     )
     try:
         log = AcquisitionLog(directory / LOG_NAME, clock)
-        log(f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor}")
+        log(
+            f"custodyd {tool_version()} acquisition {evidence_id} case {case_ref} by {actor} "
+            f"(process CPU so far {time.process_time():.2f}s)"
+        )
         record = AcquisitionRecord(
             evidence_id=evidence_id,
             case_ref=case_ref,
@@ -422,6 +428,10 @@ def _image_and_seal(
     metadata: ImageMetadata,
 ) -> dict[str, Any]:
     """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
+    # Imported here, not at the top: ``custodyd verify`` imports this module and needs
+    # neither the imaging pipeline (E01 writer, isal) nor the inventory (pytsk3).
+    from custodyd.daemon.imaging.engine import failed_result, image_source
+
     settings = ctx.settings
     try:
         result = image_source(
@@ -438,7 +448,7 @@ def _image_and_seal(
             output=output,
             metadata=metadata,
             publish=False,  # renamed to its final name only after the database says sealed
-            sink=_upload_sink(record.remote, record.image_ref, record.image_path),
+            sink=_upload_sink(record, output, metadata),
         )
     except Exception as exc:  # could not even start (source vanished, store unwritable)
         result = failed_result(source, exc, settings.piecewise_window)
@@ -494,7 +504,7 @@ def _complete(
     ``done`` — a crash in between is rolled forward by recovery (``record.sealed``
     is set at that commit: after it nothing is rolled back).
     """
-    settings, ledger, clock = ctx.settings, ctx.ledger, ctx.clock
+    ledger, clock = ctx.ledger, ctx.clock
     result = record.imaged()
     assert result.image_path is not None
     part_path = result.image_path
@@ -519,63 +529,7 @@ def _complete(
             "source": result.source.to_dict(),
         },
     )
-    verified: bool | None = None
-    verify_seconds: float | None = None
-    if verify and result.readback is not None:
-        # A rescued or resumed image was hashed by reading it back from the destination
-        # (page cache dropped): that read is the verification. Windows pass 1 streamed
-        # and no later pass touched were compared with the source stream; a second
-        # re-read would only compare the file with itself.
-        readback = result.readback
-        verified = not readback["mismatched"]
-        verify_seconds = readback["seconds"]
-        log(
-            f"verified by read-back: blake3 {result.hashes['blake3']}; "
-            f"{readback['compared']} window(s) equal to the source stream, "
-            f"{readback['rescued']} rescued, mismatched {readback['mismatched']}"
-        )
-        ledger.append(
-            "evidence.verified",
-            actor=actor,
-            case=case_ref,
-            evidence=evidence_id,
-            payload={
-                "match": verified,
-                "blake3": result.hashes["blake3"],
-                "expected": result.hashes["blake3"],
-                "mismatched_windows": readback["mismatched"],
-                "windows_compared_with_source": readback["compared"],
-                "windows_rescued": readback["rescued"],
-                "pass": "acquisition-readback",
-            },
-        )
-    elif verify:
-        check = verify_image(
-            _media(record.image_ref or part_path),
-            expected_blake3=result.hashes["blake3"],
-            expected_piecewise=result.piecewise,
-            window=result.window,
-            block_size=settings.block_size,
-            buffers=settings.buffers,
-            progress=progress,
-            cancel=cancel,
-        )
-        verified, verify_seconds = check.match, check.seconds
-        log(f"verify pass: blake3 {check.blake3} match={check.match} ({check.seconds:.2f}s)")
-        ledger.append(
-            "evidence.verified",
-            actor=actor,
-            case=case_ref,
-            evidence=evidence_id,
-            payload={
-                "match": check.match,
-                "blake3": check.blake3,
-                "expected": check.expected,
-                "mismatched_windows": [w["index"] for w in check.mismatched_windows],
-                "bad_chunks": [c["index"] for c in check.bad_chunks],
-                "pass": "acquisition",
-            },
-        )
+    verified, verify_seconds = _verify_written(ctx, record, part_path, verify, progress, cancel)
     inv = _safe_inventory(_media(record.image_ref or part_path))
     inv["path"] = record.image_ref or str(image_path)  # the name it is sealed under
     log(
@@ -594,7 +548,7 @@ def _complete(
     write_json(directory / INVENTORY_NAME, inv)
     manifest_bytes = json_bytes(manifest)
     manifest_digest = hashlib.sha256(manifest_bytes).hexdigest()
-    log(f"manifest sha256 {manifest_digest}; sealing")
+    log(f"manifest sha256 {manifest_digest}; sealing (process CPU {time.process_time():.2f}s)")
     log.close()
     sealed_at = clock.now()
     with ctx.session() as session:
@@ -645,6 +599,72 @@ def _complete(
     return manifest
 
 
+def _verify_written(
+    ctx: AppContext,
+    record: AcquisitionRecord,
+    part_path: Path,
+    verify: bool,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+) -> tuple[bool | None, float | None]:
+    """Verify the written image and ledger ``evidence.verified``: (verdict, seconds),
+    (None, None) when no verification was asked for.
+
+    A rescued or resumed image was hashed by reading it back from the destination
+    (bypassing the page cache): that read is the verification. Windows pass 1 streamed
+    and no later pass touched were compared with the source stream; a second re-read
+    would only compare the file with itself. Any other image is read once more."""
+    if not verify:
+        return None, None
+    result, log = record.imaged(), record.log
+    readback = result.readback
+    if readback is not None:
+        verified, seconds = not readback["mismatched"], readback["seconds"]
+        log(
+            f"verified by read-back: blake3 {result.hashes['blake3']}; "
+            f"{readback['compared']} window(s) equal to the source stream, "
+            f"{readback['rescued']} rescued, mismatched {readback['mismatched']}"
+        )
+        payload: dict[str, Any] = {
+            "match": verified,
+            "blake3": result.hashes["blake3"],
+            "expected": result.hashes["blake3"],
+            "mismatched_windows": readback["mismatched"],
+            "windows_compared_with_source": readback["compared"],
+            "windows_rescued": readback["rescued"],
+            "pass": "acquisition-readback",
+        }
+    else:
+        check = verify_image(
+            _media(record.image_ref or part_path),
+            expected_blake3=result.hashes["blake3"],
+            expected_piecewise=result.piecewise,
+            window=result.window,
+            block_size=ctx.settings.block_size,
+            buffers=ctx.settings.buffers,
+            progress=progress,
+            cancel=cancel,
+        )
+        verified, seconds = check.match, check.seconds
+        log(f"verify pass: blake3 {check.blake3} match={check.match} ({check.seconds:.2f}s)")
+        payload = {
+            "match": check.match,
+            "blake3": check.blake3,
+            "expected": check.expected,
+            "mismatched_windows": [w["index"] for w in check.mismatched_windows],
+            "bad_chunks": [c["index"] for c in check.bad_chunks],
+            "pass": "acquisition",
+        }
+    ctx.ledger.append(
+        "evidence.verified",
+        actor=record.actor,
+        case=record.case_ref,
+        evidence=record.evidence_id,
+        payload=payload,
+    )
+    return verified, seconds
+
+
 def _remote_store(store: Path | str | None) -> Any:
     """The S3 store named by ``s3://bucket/prefix``, or None for a local directory."""
     if isinstance(store, str) and store.startswith("s3://"):
@@ -654,12 +674,28 @@ def _remote_store(store: Path | str | None) -> Any:
     return None
 
 
-def _upload_sink(remote: Any, url: str | None, staging: Path) -> Any:
+def _upload_sink(record: AcquisitionRecord, output: ImageFormat, metadata: ImageMetadata) -> Any:
+    """The image's consumer when it goes to S3: a multipart upload of the raw stream, or
+    an E01 whose segments are streamed into one object each as they are written."""
+    remote, url, staging = record.remote, record.image_ref, record.image_path
     if remote is None or url is None:
         return None
     from custodyd.daemon.store.s3 import MultipartSink, S3Url
 
-    return lambda _info: MultipartSink(remote, S3Url.parse(url), staging)
+    image = S3Url.parse(url)
+    if output.kind == "raw":
+        return lambda _info: MultipartSink(remote, image, staging)
+    from custodyd.daemon.imaging.streamed_e01 import StreamedE01Sink
+    from custodyd.daemon.store.s3_file_upload import FileUpload
+
+    folder = S3Url(image.bucket, image.key.rsplit("/", 1)[0])
+    return lambda info: StreamedE01Sink(
+        staging,
+        output,
+        info,
+        metadata,
+        lambda name, local: FileUpload(remote, folder.join(name), local),
+    )
 
 
 def _upload_beside(remote: Any, image_url: str, directory: Path) -> None:
@@ -674,15 +710,41 @@ def _remove_remote(remote: Any, image_url: str, log: AcquisitionLog) -> None:
 
 
 def _media(image_ref: Path | str) -> Any:
-    """A local image path, or a ranged-GET reader of an ``s3://`` object."""
-    if isinstance(image_ref, str) and image_ref.startswith("s3://"):
-        from custodyd.daemon.store.s3 import S3Reader
+    return media_of(image_ref)
 
+
+def media_of(image_ref: Path | str) -> Any:
+    """A local image path, or a ranged-GET reader of an ``s3://`` image: the object of a
+    raw image, or an E01 decoded from its segment objects (``image.E01``, ``.E02``…)."""
+    if not (isinstance(image_ref, str) and image_ref.startswith("s3://")):
+        return image_ref
+    from custodyd.daemon.store.s3 import S3Reader, S3Store, S3Url
+
+    if not image_ref.endswith(".E01"):
         return S3Reader(image_ref)
-    return image_ref
+    from custodyd.daemon.imaging.ewf.layout import segment_extension
+    from custodyd.daemon.imaging.ewf.reader import EwfImage
+
+    first = S3Url.parse(image_ref)
+    store = S3Store(f"s3://{first.bucket}/")
+    base = first.key.removesuffix(".E01")
+    try:
+        sizes = store.object_sizes(S3Url(first.bucket, base + "."))
+    except Exception as exc:
+        raise SourceError(f"cannot list the segments of {image_ref}: {exc}") from None
+    readers: list[Any] = []
+    while (key := f"{base}.{segment_extension(len(readers) + 1)}") in sizes:
+        readers.append(S3Reader(S3Url(first.bucket, key), store.s3, sizes[key]))
+    if not readers:
+        raise SourceError(f"cannot read {image_ref}: no such object")
+    image = EwfImage(first.key.rsplit("/", 1)[-1], sources=readers)
+    image.url = image_ref
+    return image
 
 
 def default_output(settings: Any) -> ImageFormat:
+    from custodyd.daemon.imaging.output import ImageFormat
+
     return ImageFormat(
         settings.image_format.lower(), settings.e01_compression.lower(), settings.e01_segment_size
     )
@@ -731,6 +793,8 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
 
 
 def _safe_inventory(image_path: Any) -> dict[str, Any]:
+    from custodyd.daemon.inventory import inventory as run_inventory
+
     try:
         return run_inventory(image_path)
     except Exception as exc:  # inventory must never lose an acquisition
@@ -870,8 +934,14 @@ def verify_evidence(
     actor: str,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
+    head_start: HeadStart | None = None,
 ) -> dict[str, Any]:
-    """Re-hash a sealed image; record ``evidence.verified``; a mismatch sets status ``mismatch``."""
+    """Re-hash a sealed image; record ``evidence.verified``; a mismatch sets status ``mismatch``.
+
+    ``head_start``: the CLI's thread that began hashing the image where the store
+    layout puts it before this process knew, from the database, which file it is;
+    used only if it hashed that very file (see :func:`verify_image`).
+    """
     with ctx.session() as session:
         evidence = _evidence(session, evidence_id)
         case = session.get(Case, evidence.case_id)
@@ -911,6 +981,7 @@ def verify_evidence(
         buffers=ctx.settings.buffers,
         progress=progress,
         cancel=cancel,
+        head_start=head_start,
     )
     report = {
         "evidence_id": evidence_id,

@@ -8,11 +8,9 @@ are the field names below (``port = 8787``, ``smtp_url = "smtp://..."``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -22,22 +20,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from custodyd.daemon.home import config_file, default_home
+
 MiB = 1024 * 1024
 
 # A list that may come from the environment as comma-separated text.
 CommaList = Annotated[list[str], NoDecode]
-
-
-def default_home() -> Path:
-    return Path(platformdirs.user_data_dir("custodyd", appauthor=False))
-
-
-def _config_file() -> Path:
-    explicit = os.environ.get("CUSTODYD_CONFIG")
-    if explicit:
-        return Path(explicit)
-    home = Path(os.environ.get("CUSTODYD_HOME") or default_home())
-    return home / "config.toml"
 
 
 class Settings(BaseSettings):
@@ -123,7 +111,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
         return (init_settings, env_settings, toml)
 
     # Derived locations -------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import typer
@@ -11,29 +10,11 @@ from custodyd.daemon.cli.app import app
 from custodyd.daemon.cli.common import context, print_json
 from custodyd.daemon.cli.image import cli_actor
 from custodyd.daemon.cli.progress import progress_bar
+from custodyd.daemon.entry import claim
 from custodyd.daemon.errors import FixityMismatch
 
 if TYPE_CHECKING:
-    from custodyd.daemon.imaging.prefetch import Prefetch
     from custodyd.daemon.imaging.progress import Progress
-
-
-def _prefetch(evidence_id: str) -> Prefetch | None:
-    """Start reading the image where the default store keeps it (nothing if not found there).
-
-    Only a guess from the path layout, before the database is open: whatever it
-    reads is merely cached; which file is verified is decided from the database.
-    """
-    from custodyd.daemon.config import Settings
-    from custodyd.daemon.imaging.prefetch import Prefetch
-
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", evidence_id):
-        return None
-    try:
-        found = sorted(Settings().evidence_dir.glob(f"*/{evidence_id}/image.raw"))
-    except Exception:  # the real run reports configuration errors properly
-        return None
-    return Prefetch(found[0]).start() if len(found) == 1 else None
 
 
 @app.command("verify")
@@ -42,24 +23,27 @@ def verify(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Re-read the sealed image, compare BLAKE3 and piecewise digests, record the result."""
-    prefetch = _prefetch(evidence_id)  # the disk works while the imports below run
+    # Begun by the console script before these imports (custodyd.daemon.entry).
+    head_start = claim(evidence_id)
     from custodyd.daemon.acquisition import verify_evidence
 
-    ctx = context()
     try:
-        with progress_bar() as bar:
+        ctx = context()
+        try:
+            with progress_bar() as bar:
 
-            def progress(p: Progress) -> None:
-                if prefetch is not None:
-                    prefetch.stop()  # the hashing pass has begun: it reads on its own
-                if bar is not None:
-                    bar(p)
+                def progress(p: Progress) -> None:
+                    if bar is not None:
+                        bar(p)
 
-            report = verify_evidence(ctx, evidence_id, actor=cli_actor(), progress=progress)
+                report = verify_evidence(
+                    ctx, evidence_id, actor=cli_actor(), progress=progress, head_start=head_start
+                )
+        finally:
+            ctx.close()
     finally:
-        if prefetch is not None:
-            prefetch.stop()
-        ctx.close()
+        if head_start is not None:
+            head_start.stop()
     if json_out:
         print_json(report)
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from custodyd.daemon.errors import Cancelled, CustodydError, DestinationError, SourceError
+from custodyd.daemon.errors import Cancelled, CustodydError, SourceError
 from custodyd.daemon.imaging import mapfile
 from custodyd.daemon.imaging.hashers import Hasher, new_blake3, new_hasher
 from custodyd.daemon.imaging.mapfile import RescueMap, bad_ranges
@@ -33,6 +34,8 @@ from custodyd.daemon.imaging.output import (
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
 from custodyd.daemon.imaging.pipeline import Consumer, PassResult, Pipeline
 from custodyd.daemon.imaging.progress import Progress, ProgressCallback
+from custodyd.daemon.imaging.readback import compare_windows
+from custodyd.daemon.imaging.readback import rehash as readback_of
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
 from custodyd.daemon.imaging.rescue import CopyReader, MapKeeper, Rescuer, RescueStats
 
@@ -61,6 +64,54 @@ class ImagingResult:
     @property
     def complete(self) -> bool:
         return self.outcome == "complete"
+
+
+@dataclass
+class PassOutcome:
+    """How a pass (fresh or resumed) ended and what it produced: what :func:`_finish`
+    seals, or keeps as incomplete."""
+
+    outcome: str  # complete | cancelled | failed
+    error: CustodydError | None
+    digests: dict[str, Hasher]
+    piecewise: PiecewiseHasher
+    bytes_read: int
+    stats: RescueStats = field(default_factory=lambda: RescueStats([]))
+    ended_early: bool = False
+    # bytes of the image known to be written (a map saved on the way out vouches for
+    # no more); None: every byte the map marks finished was synced before it said so
+    durable_upto: int | None = None
+    readback: dict[str, Any] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.outcome == "complete"
+
+    def stopped(self, exc: BaseException, info: SourceInfo) -> None:
+        """The pass ended by ``exc`` (a cancel, Ctrl-C or a failure) after pass 1."""
+        if isinstance(exc, (KeyboardInterrupt, Cancelled)):
+            self.outcome, self.error = (
+                "cancelled",
+                Cancelled(f"acquisition of {info.path} cancelled"),
+            )
+        else:
+            self.outcome, self.error = "failed", _as_custodyd_error(exc)
+
+
+class Stopwatch:
+    """Wall and process CPU time (every thread) of one phase, for the acquisition log:
+    the CPU figure is what the phase costs on a shared machine, whatever the load."""
+
+    def __init__(self) -> None:
+        self.wall = time.monotonic()
+        self.cpu = time.process_time()
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.wall
+
+    def __str__(self) -> str:
+        return f"{self.seconds:.2f}s (process CPU {time.process_time() - self.cpu:.2f}s)"
 
 
 def _as_custodyd_error(exc: BaseException) -> CustodydError:
@@ -154,8 +205,6 @@ def image_source(
     started = time.monotonic()
     keeper = MapKeeper(RescueMap.new(info.size), image_path.parent / MAP_NAME, str(source))
     reader = CopyReader(fd, info, keeper, cancel=cancel)
-    stats = RescueStats([])
-    readback: dict[str, Any] | None = None
     try:
         output.check_source_size(info.size, info.path)
         writer: ImageSink = (
@@ -177,103 +226,153 @@ def image_source(
         )
         pipeline = Pipeline(consumers, block_size=block_size, buffers=buffers)
         progress = _with_read_errors(progress, keeper)
+        cpu_before = _process_cpu()
         result = pipeline.run(reader.read, info.size, progress=progress, cancel=cancel)
+        say(_cpu_line(result, writer, _process_cpu() - cpu_before))
         outcome, error = _pass_outcome(result, info)
+        done = PassOutcome(
+            outcome,
+            error,
+            digests,
+            piecewise,
+            result.bytes_read,
+            ended_early=result.ended_early,
+        )
         if outcome == "complete" and not keeper.map.finished:
             say(
                 f"pass 1 left {info.size - keeper.map.rescued} bytes unread; "
                 f"rescue passes follow (retries {retries})"
             )
             try:
-                writer.sync()
-                gaps = [(b.pos, b.size) for b in bad_ranges(keeper.map)]
-                # The rescue rewrites windows in place: the streamed window digests stop
-                # describing the file (the finished image is re-hashed below); those of
-                # untouched windows are kept to verify the read-back against the source.
-                streamed = piecewise.finish()
-                piecewise = PiecewiseHasher(window)
-                stats = Rescuer(
+                _rescue_in_place(
+                    done,
+                    info,
+                    writer,
                     reader,
-                    writer.rescue_fd(),
                     keeper,
+                    hashes,
+                    window,
+                    block_size,
+                    buffers,
                     retries=retries,
                     progress=progress,
                     cancel=cancel,
-                    log=say,
-                ).run()
-                if isinstance(writer, E01Sink):
-                    say("rewriting the E01 image with the rescued sectors")
-                    digests, piecewise = writer.rebuild(
-                        gaps,
-                        lambda: hash_consumers(hashes, window),
-                        block_size=block_size,
-                        buffers=buffers,
-                        progress=progress,
-                        cancel=cancel,
-                    )
-                else:
-                    assert isinstance(writer, RawSink)
-                    reread = time.monotonic()
-                    digests, piecewise = _rehash(
-                        writer.part_path,
-                        hashes,
-                        window,
-                        info.size,
-                        block_size,
-                        buffers,
-                        progress,
-                        cancel,
-                    )
-                    readback = compare_windows(
-                        streamed, piecewise.finish(), gaps, window, time.monotonic() - reread
-                    )
-            except (KeyboardInterrupt, Cancelled):
-                outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
+                    say=say,
+                )
             except BaseException as exc:
-                outcome, error = "failed", _as_custodyd_error(exc)
+                done.stopped(exc, info)
     finally:
         reader.close()
         os.close(fd)
-    if outcome == "complete" and result.ended_early:
+    if done.outcome == "complete" and result.ended_early:
         say(f"source ended after {result.bytes_read} of {info.size} bytes")
-    return _finish(
-        info,
-        writer,
+    done.durable_upto = writer.written  # the reader marks bytes before the writer has them
+    return _finish(info, writer, keeper, done, started=started, say=say, publish=publish)
+
+
+def _rescue_in_place(
+    done: PassOutcome,
+    info: SourceInfo,
+    writer: ImageSink,
+    reader: CopyReader,
+    keeper: MapKeeper,
+    hashes: Sequence[str],
+    window: int,
+    block_size: int,
+    buffers: int,
+    *,
+    retries: int,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    say: Log,
+) -> None:
+    """Passes 2-5 into the image written by pass 1, then its digests: an E01 is
+    rewritten once with the rescued sectors, a raw image is read back from the disk
+    (the read-back is its verification: see :mod:`.readback`). Sets ``done``'s
+    digests, windows, pass statistics and read-back verdict."""
+    writer.sync()
+    gaps = [(b.pos, b.size) for b in bad_ranges(keeper.map)]
+    # The rescue rewrites windows in place: the streamed window digests stop
+    # describing the file (the finished image is re-hashed below); those of
+    # untouched windows are kept to verify the read-back against the source.
+    streamed = done.piecewise.finish()
+    done.piecewise = PiecewiseHasher(window)
+    done.stats = Rescuer(
+        reader,
+        writer.rescue_fd(),
         keeper,
-        outcome,
-        error,
-        stats,
-        digests,
-        piecewise,
+        retries=retries,
+        progress=progress,
+        cancel=cancel,
+        log=say,
+    ).run()
+    if isinstance(writer, E01Sink):
+        say("rewriting the E01 image with the rescued sectors")
+        done.digests, done.piecewise = writer.rebuild(
+            gaps,
+            lambda: hash_consumers(hashes, window),
+            block_size=block_size,
+            buffers=buffers,
+            progress=progress,
+            cancel=cancel,
+        )
+        return
+    assert isinstance(writer, RawSink)
+    done.digests, done.piecewise, done.readback = _read_back(
+        writer.part_path,
+        streamed,
+        gaps,
+        hashes,
         window,
-        started,
-        say,
-        bytes_read=result.bytes_read,
-        ended_early=result.ended_early,
-        durable_upto=writer.written,  # the reader marks bytes before the writer has them
-        publish=publish,
-        readback=readback,
+        info.size,
+        block_size,
+        buffers,
+        progress=progress,
+        cancel=cancel,
+        say=say,
     )
+
+
+def _read_back(
+    image: Path,
+    streamed: list[str],
+    gaps: list[tuple[int, int]],
+    hashes: Sequence[str],
+    window: int,
+    size: int,
+    block_size: int,
+    buffers: int,
+    *,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    say: Log,
+) -> tuple[dict[str, Hasher], PiecewiseHasher, dict[str, Any]]:
+    """Digests of the image read back from the disk, and its windows compared with
+    those ``streamed`` from the source (all but the ``gaps`` later passes filled)."""
+    watch = Stopwatch()
+    digests, piecewise = readback_of(
+        image,
+        hash_consumers(hashes, window),
+        size,
+        block_size=block_size,
+        buffers=buffers,
+        progress=progress,
+        cancel=cancel,
+    )
+    verdict = compare_windows(streamed, piecewise.finish(), gaps, window, watch.seconds)
+    say(f"read back {size} bytes from the disk and hashed them in {watch}")
+    return digests, piecewise, verdict
 
 
 def _finish(
     info: SourceInfo,
     writer: ImageSink,
     keeper: MapKeeper,
-    outcome: str,
-    error: CustodydError | None,
-    stats: RescueStats,
-    digests: dict[str, Hasher],
-    piecewise: PiecewiseHasher,
-    window: int,
+    done: PassOutcome,
+    *,
     started: float,
     say: Log,
-    *,
-    bytes_read: int,
-    ended_early: bool,
-    durable_upto: int | None,
     publish: bool = True,
-    readback: dict[str, Any] | None = None,
 ) -> ImagingResult:
     """Seal the pass's output under its final name (``publish``; else it stays ``.part``
     for the caller), or keep it as ``.incomplete`` with a map that vouches only for
@@ -283,9 +382,10 @@ def _finish(
     windows complete in a partial raw file (not of bytes read or hashed but never
     written, nor of a partial last window; none for a partial E01, whose file size is
     not media bytes); the caller takes ``bytes`` from the file."""
+    window = done.piecewise.window
     errors = ErrorMap(info.logical_sector_size)
     for bad in bad_ranges(keeper.map):
-        if bad.status == mapfile.BAD_SECTOR or outcome == "complete":
+        if bad.status == mapfile.BAD_SECTOR or done.outcome == "complete":
             errors.add(bad.pos, bad.size)
     for bad in errors.ranges:
         say(
@@ -293,45 +393,61 @@ def _finish(
             f"(sectors {bad.start_sector}+{bad.sectors}) zero-filled"
         )
     final: Path | None = None
-    if outcome == "complete":
+    if done.outcome == "complete":
         try:
             keeper.map.current_status = mapfile.DONE
             keeper.save()
             final = writer.finish(
-                FinishInfo({name: h.hexdigest() for name, h in digests.items()}, errors),
+                FinishInfo({name: h.hexdigest() for name, h in done.digests.items()}, errors),
                 publish=publish,
             )
         except CustodydError as exc:
-            outcome, error = "failed", exc
-    if outcome != "complete":
+            done.outcome, done.error = "failed", exc
+    complete = done.outcome == "complete"
+    if not complete:
         final = writer.abandon()
         try:
-            keeper.save(durable_upto=durable_upto)
+            keeper.save(durable_upto=done.durable_upto)
         except CustodydError as exc:  # e.g. the full disk that ended the pass
             say(f"rescue map not updated ({exc.detail}); the previous map stays valid")
-        say(f"{outcome}: {error.detail if error else ''}; partial output kept as {final}")
-    if outcome == "complete":
-        windows = piecewise.finish()
+        detail = done.error.detail if done.error else ""
+        say(f"{done.outcome}: {detail}; partial output kept as {final}")
+    if complete:
+        windows = done.piecewise.finish()
     elif isinstance(writer, RawSink) and final is not None:
-        windows = piecewise.digests[: final.stat().st_size // window]
+        windows = done.piecewise.digests[: final.stat().st_size // window]
     else:
         windows = []
     return ImagingResult(
         source=info,
-        outcome=outcome,
-        bytes=bytes_read,
-        hashes={name: h.hexdigest() for name, h in digests.items()},
+        outcome=done.outcome,
+        bytes=done.bytes_read,
+        hashes={name: h.hexdigest() for name, h in done.digests.items()},
         piecewise=windows,
         window=window,
         errors=errors,
         seconds=time.monotonic() - started,
         image_path=final,
-        ended_early=ended_early,
-        error=error,
-        rescue=stats.passes,
-        readback=readback if outcome == "complete" else None,
-        image=writer.details() if outcome == "complete" else {},
+        ended_early=done.ended_early,
+        error=done.error,
+        rescue=done.stats.passes,
+        readback=done.readback if complete else None,
+        image=writer.details() if complete else {},
     )
+
+
+def _process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_line(result: PassResult, writer: ImageSink, total: float) -> str:
+    """Where pass 1's CPU went: each consumer's thread, the E01 encoders, and the whole
+    process (the rest: the reading thread, BLAKE3's own helper threads, the kernel)."""
+    parts = [f"{name} {seconds:.2f}" for name, seconds in result.stage_cpu.items()]
+    if isinstance(writer, E01Sink):
+        parts.append(f"e01 encoders {writer.encode_cpu_seconds:.2f}")
+    return f"pass 1 CPU seconds: {total:.2f} in all; by thread " + ", ".join(parts)
 
 
 def _pass_outcome(result: PassResult, info: SourceInfo) -> tuple[str, CustodydError | None]:
@@ -340,63 +456,6 @@ def _pass_outcome(result: PassResult, info: SourceInfo) -> tuple[str, CustodydEr
     if result.error is not None:
         return "failed", _as_custodyd_error(result.error)
     return "complete", None
-
-
-def _rehash(
-    image: Path,
-    hashes: Sequence[str],
-    window: int,
-    size: int,
-    block_size: int,
-    buffers: int,
-    progress: ProgressCallback | None,
-    cancel: threading.Event | None,
-) -> tuple[dict[str, Hasher], PiecewiseHasher]:
-    """Digests of the image as it now is on the destination, through the same pipeline."""
-    consumers, digests, piecewise = hash_consumers(hashes, window)
-    fd = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        # why: these digests are the read-back verification of what the passes wrote:
-        # everything must be on the disk, and read from it, not from the page cache.
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        reader = SourceReader(fd, SourceInfo(str(image), size), cancel=cancel)
-        result = Pipeline(consumers, block_size=block_size, buffers=buffers).run(
-            reader.read, size, progress=progress, phase="rescue: hashing", cancel=cancel
-        )
-    finally:
-        os.close(fd)
-    if result.cancelled:
-        raise Cancelled("cancelled while hashing the rescued image")
-    if result.error is not None:
-        raise result.error
-    if result.bytes_read != size or reader.errors.ranges:
-        raise DestinationError(f"the rescued image {image} could not be read back whole")
-    return digests, piecewise
-
-
-def compare_windows(
-    streamed: list[str],
-    readback: list[str],
-    gaps: list[tuple[int, int]],
-    window: int,
-    seconds: float,
-) -> dict[str, Any]:
-    """Compare the window digests read back from the destination with those streamed
-    from the source in pass 1, for every window no later pass touched (``gaps``: the
-    areas pass 1 left unread, which later passes filled in place)."""
-    touched: set[int] = set()
-    for pos, size in gaps:
-        touched.update(range(pos // window, (pos + size - 1) // window + 1))
-    compared = [i for i in range(len(readback)) if i not in touched]
-    mismatched = [i for i in compared if i >= len(streamed) or streamed[i] != readback[i]]
-    return {
-        "windows": len(readback),
-        "compared": len(compared),
-        "rescued": len(readback) - len(compared),
-        "mismatched": mismatched,
-        "seconds": round(seconds, 3),
-    }
 
 
 def resume_image(
@@ -439,49 +498,35 @@ def resume_image(
         os.close(fd)
         raise
     reader = SourceReader(fd, info, cancel=cancel)
-    outcome, error = "complete", None
-    stats = RescueStats([])
-    readback: dict[str, Any] | None = None
-    digests: dict[str, Hasher] = {}
-    piecewise = PiecewiseHasher(window)
+    done = PassOutcome("complete", None, {}, PiecewiseHasher(window), info.size)
     try:
-        stats = Rescuer(
+        done.stats = Rescuer(
             reader, writer.fd, keeper, retries=retries, progress=progress, cancel=cancel, log=say
         ).run()
         os.ftruncate(writer.fd, info.size)  # a partial file shorter than the source
-        reread = time.monotonic()
-        digests, piecewise = _rehash(
-            writer.part_path, hashes, window, info.size, block_size, buffers, progress, cancel
-        )
         # no window was streamed through the hashers: all of them rest on the read-back
-        readback = compare_windows(
-            [], piecewise.finish(), [(0, info.size)], window, time.monotonic() - reread
+        done.digests, done.piecewise, done.readback = _read_back(
+            writer.part_path,
+            [],
+            [(0, info.size)],
+            hashes,
+            window,
+            info.size,
+            block_size,
+            buffers,
+            progress=progress,
+            cancel=cancel,
+            say=say,
         )
-    except (KeyboardInterrupt, Cancelled):
-        outcome, error = "cancelled", Cancelled(f"acquisition of {info.path} cancelled")
     except BaseException as exc:
-        outcome, error = "failed", _as_custodyd_error(exc)
+        done.stopped(exc, info)
     finally:
         reader.close()
         os.close(fd)
-    return _finish(
-        info,
-        writer,
-        keeper,
-        outcome,
-        error,
-        stats,
-        digests,
-        piecewise,
-        window,
-        started,
-        say,
-        bytes_read=info.size if outcome == "complete" else rmap.finished_prefix(),
-        ended_early=False,
-        durable_upto=None,  # every pwrite was synced before the map vouched for it
-        publish=publish,
-        readback=readback,
-    )
+    if not done.complete:
+        done.bytes_read = rmap.finished_prefix()
+    # durable_upto None: every pwrite was synced before the map vouched for it
+    return _finish(info, writer, keeper, done, started=started, say=say, publish=publish)
 
 
 _FAILED_AREAS = (mapfile.NON_TRIMMED, mapfile.NON_SCRAPED, mapfile.BAD_SECTOR)

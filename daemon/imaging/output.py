@@ -225,6 +225,10 @@ class E01Sink:
     def written(self) -> int:
         return self._writer.media_written
 
+    @property
+    def encode_cpu_seconds(self) -> float:
+        return self._writer.encode_cpu_seconds
+
     def write(self, view: memoryview) -> None:
         self._writer.write(view)
 

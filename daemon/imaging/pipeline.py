@@ -13,8 +13,9 @@ from __future__ import annotations
 import mmap
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from custodyd.daemon.errors import Cancelled
 from custodyd.daemon.imaging.progress import ProgressCallback, ProgressMeter
@@ -50,11 +51,13 @@ class _Stage(threading.Thread):
         self.pipeline = pipeline
         self.inbox: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
         self.error: BaseException | None = None
+        self.cpu_seconds = 0.0  # this thread's CPU time, known once it ends
 
     def run(self) -> None:
         while True:
             block = self.inbox.get()
             if block is None:
+                self.cpu_seconds = time.thread_time()
                 return
             if self.error is None and not self.pipeline.abort.is_set():
                 try:
@@ -71,6 +74,8 @@ class PassResult:
     ended_early: bool  # the source returned end-of-file before its stated size
     cancelled: bool
     error: BaseException | None
+    # CPU seconds of each consumer's thread (helper threads a consumer starts not included)
+    stage_cpu: dict[str, float] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -150,4 +155,5 @@ class Pipeline:
             error = next((s.error for s in self.stages if s.error is not None), None)
         if not cancelled and error is None:
             meter.update(offset, final=True)
-        return PassResult(offset, ended_early, cancelled, error)
+        stage_cpu = {s.name.removeprefix("custodyd-"): s.cpu_seconds for s in self.stages}
+        return PassResult(offset, ended_early, cancelled, error, stage_cpu)

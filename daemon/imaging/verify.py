@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import mmap
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from custodyd.daemon.errors import Cancelled, SourceError
-from custodyd.daemon.imaging.ewf.reader import is_ewf
+from custodyd.daemon.imaging.ewf.layout import is_ewf
 from custodyd.daemon.imaging.hashers import new_blake3
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher, diff_windows
 from custodyd.daemon.imaging.progress import ProgressCallback, ProgressMeter
-from custodyd.daemon.imaging.reader import SourceInfo, SourceReader
+from custodyd.daemon.imaging.rehash import HASH_CHUNK, HashResult, hash_raw_fd
 
-
-@dataclass
-class HashResult:
-    bytes: int
-    blake3: str
-    piecewise: list[str]
-    read_errors: list[dict[str, int]]
-    seconds: float
-    # E01 only: chunks that failed their checks, and the MD5 recomputed vs. stored inside
-    bad_chunks: list[dict[str, Any]] = field(default_factory=list)
-    md5: str | None = None
-    stored_md5: str | None = None
+if TYPE_CHECKING:
+    from custodyd.daemon.imaging.headstart import HeadStart
 
 
 @dataclass
@@ -44,9 +32,6 @@ class VerifyResult:
     bad_chunks: list[dict[str, Any]] = field(default_factory=list)
     md5: str | None = None
     stored_md5: str | None = None
-
-
-HASH_CHUNK = 1024 * 1024
 
 
 class MediaReader(Protocol):
@@ -125,6 +110,16 @@ def hash_image(
     data hashed instead (:func:`custodyd.daemon.imaging.ewf.verify.hash_ewf`).
     """
     if not isinstance(path, (str, Path)):
+        if getattr(path, "is_ewf", False):  # an E01 read from a store: decode, check chunks
+            from custodyd.daemon.imaging.ewf.verify import hash_ewf
+
+            return hash_ewf(
+                path,  # type: ignore[arg-type]
+                window=window,
+                progress=progress,
+                cancel=cancel,
+                piecewise=piecewise,
+            )
         return hash_reader(
             path, window=window, progress=progress, cancel=cancel, piecewise=piecewise
         )
@@ -132,50 +127,16 @@ def hash_image(
         from custodyd.daemon.imaging.ewf.verify import hash_ewf  # it builds a HashResult
 
         return hash_ewf(path, window=window, progress=progress, cancel=cancel, piecewise=piecewise)
-    started = time.monotonic()
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise SourceError(f"cannot open image {path}: {exc.strerror}") from None
-    buf = mmap.mmap(-1, HASH_CHUNK)
-    view = memoryview(buf)
-    # One thread: at 1 MiB per update, fanning out to more cores costs more than it
-    # saves (measured), and the read, not the hash, sets the pace.
-    digest = new_blake3(threads=1)
-    windows = PiecewiseHasher(window)
     try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        size = os.fstat(fd).st_size
-        reader = SourceReader(fd, SourceInfo(str(path), size), cancel=cancel)
-        meter = ProgressMeter(size, progress, phase="verify")
-        offset = 0
-        while offset < size:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"verification of {path} cancelled")
-            n = reader.read(view[: min(HASH_CHUNK, size - offset)], offset)
-            if n == 0:
-                break
-            chunk = view[:n]
-            digest.update(chunk)
-            if piecewise:
-                windows.update(chunk)
-            chunk.release()
-            offset += n
-            meter.update(offset)
-        meter.update(offset, final=True)
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        return hash_raw_fd(
+            fd, str(path), window=window, progress=progress, cancel=cancel, piecewise=piecewise
+        )
     finally:
         os.close(fd)
-        view.release()
-        buf.close()
-    return HashResult(
-        bytes=offset,
-        blake3=digest.hexdigest(),
-        piecewise=windows.finish() if piecewise else [],
-        read_errors=reader.errors.to_list(),
-        seconds=time.monotonic() - started,
-    )
 
 
 def verify_image(
@@ -188,22 +149,29 @@ def verify_image(
     buffers: int,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    head_start: HeadStart | None = None,
 ) -> VerifyResult:
     """Compare an image with its recorded digests.
 
-    The first pass computes only the full BLAKE3 (one multithreaded hash: a good
-    image verifies at disk speed); the piecewise windows are computed in a second
-    pass only when that differs, to name the damaged windows.
+    The first pass computes only the full BLAKE3 (a good image verifies at disk
+    speed); the piecewise windows are computed in a second pass only when that
+    differs, to name the damaged windows. ``head_start``: a thread that may already
+    have hashed this very file (:mod:`custodyd.daemon.imaging.headstart`); its
+    digests stand in for the first pass only if it hashed ``path`` itself, unchanged.
     """
-    got = hash_image(
-        path,
-        window=window,
-        block_size=block_size,
-        buffers=buffers,
-        progress=progress,
-        cancel=cancel,
-        piecewise=False,
-    )
+    got = None
+    if head_start is not None and isinstance(path, Path) and not is_ewf(path):
+        got = head_start.result_for(path, progress=progress, cancel=cancel)
+    if got is None:
+        got = hash_image(
+            path,
+            window=window,
+            block_size=block_size,
+            buffers=buffers,
+            progress=progress,
+            cancel=cancel,
+            piecewise=False,
+        )
     match = (
         got.blake3 == expected_blake3
         and not got.read_errors

@@ -2,10 +2,17 @@
 
 A full destination raises :class:`DestinationFull`; :meth:`ImageWriter.abandon`
 renames what was written to ``<name>.incomplete`` so nothing half-written looks
-like a finished image. Written ranges are handed to the kernel for write-back as
-the pass proceeds (``POSIX_FADV_DONTNEED`` starts write-back of dirty pages and
-drops clean ones), so the final ``fsync`` has little left to do and the image does
-not crowd the page cache.
+like a finished image.
+
+The pipeline's blocks are page-aligned, so whole aligned blocks go to the disk with
+``O_DIRECT`` (DMA from the block, no copy into the page cache, no write-back left
+for the final ``fsync``): on this kind of disk a buffered 1 GiB copy costs 0.4-2.4 s
+of kernel CPU in the write and its ``fsync``, a direct one 0.1-0.2 s (see README,
+rescue figures). What cannot go direct (an unaligned tail, a destination that
+refuses ``O_DIRECT`` such as some tmpfs or FUSE stores, the rescue passes' sector
+writes through :attr:`fd`) is written buffered, and its ranges are handed to the
+kernel for write-back as the pass proceeds (``POSIX_FADV_DONTNEED``), so the final
+``fsync`` has little left to do and the image does not crowd the page cache.
 """
 
 from __future__ import annotations
@@ -19,12 +26,19 @@ from custodyd.daemon.durable import fsync_dir
 from custodyd.daemon.errors import DestinationError, DestinationFull
 
 FLUSH_EVERY = 64 * 1024 * 1024
+# O_DIRECT needs offsets, lengths and memory aligned to the destination's logical
+# block size; 4 KiB covers 512-byte and 4Kn disks (and the page-aligned buffers).
+DIRECT_ALIGN = 4096
 
 
 class ImageWriter:
     def __init__(self, final_path: Path, *, resume_from: Path | None = None) -> None:
         """Create ``<name>.part``; with ``resume_from`` (a partial image kept by an
-        interrupted acquisition) that file becomes the ``.part`` and is written on."""
+        interrupted acquisition) that file becomes the ``.part`` and is written on.
+
+        :attr:`fd` is the buffered descriptor (positional writes of the rescue passes,
+        ``fsync``); sequential :meth:`write` calls use a second, ``O_DIRECT`` one
+        when the destination takes it."""
         self.final_path = final_path
         self.part_path = final_path.with_name(final_path.name + ".part")
         self.incomplete_path = final_path.with_name(final_path.name + ".incomplete")
@@ -44,21 +58,61 @@ class ImageWriter:
         self.written = 0
         self._flushed = 0
         self.closed = False
+        self.direct_fd: int | None = None
+        if resume_from is None:
+            try:
+                self.direct_fd = os.open(self.part_path, flags | os.O_DIRECT)
+            except OSError:  # the destination refuses O_DIRECT: everything buffered
+                self.direct_fd = None
 
     def write(self, view: memoryview) -> None:
-        pos = 0
+        """Append ``view`` (positional: the image is written in source order)."""
         length = len(view)
+        pos = 0
+        if self.direct_fd is not None and self.written % DIRECT_ALIGN == 0:
+            aligned = length - length % DIRECT_ALIGN
+            pos = self._write_direct(view[:aligned])
         while pos < length:
-            try:
-                n = os.write(self.fd, view[pos:])
-            except OSError as exc:
-                self._raise(exc)
-            if n == 0:  # no progress: a full device that does not say ENOSPC
-                self._raise(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+            n = self._pwrite(self.fd, view[pos:], self.written)
             pos += n
             self.written += n
         if self.written - self._flushed >= FLUSH_EVERY:
             self._start_writeback()
+
+    def _write_direct(self, view: memoryview) -> int:
+        """Write ``view`` with O_DIRECT; bytes written. A refusal (EINVAL: memory or a
+        filesystem that does not align) turns direct writes off: the rest is buffered."""
+        done = 0
+        assert self.direct_fd is not None
+        while done < len(view):
+            try:
+                n = self._pwrite(self.direct_fd, view[done:], self.written)
+            except _DirectRefused:
+                self._close_direct()
+                break
+            done += n
+            self.written += n
+            self._flushed = self.written  # nothing of it waits in the page cache
+            if n % DIRECT_ALIGN:  # a short direct write leaves the offset unaligned
+                self._close_direct()
+                break
+        return done
+
+    def _pwrite(self, fd: int, view: memoryview, offset: int) -> int:
+        try:
+            n = os.pwrite(fd, view, offset)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL and fd == self.direct_fd:
+                raise _DirectRefused from None
+            self._raise(exc)
+        if n == 0:  # no progress: a full device that does not say ENOSPC
+            self._raise(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        return n
+
+    def _close_direct(self) -> None:
+        if self.direct_fd is not None:
+            os.close(self.direct_fd)
+            self.direct_fd = None
 
     def _raise(self, exc: OSError) -> None:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -96,6 +150,7 @@ class ImageWriter:
             self._raise(exc)
         with contextlib.suppress(OSError):
             os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        self._close_direct()
         os.close(self.fd)
         self.closed = True
         if not publish:
@@ -116,6 +171,7 @@ class ImageWriter:
             # fsync here (the same broken destination) must not replace it.
             with contextlib.suppress(OSError):
                 os.fsync(self.fd)
+            self._close_direct()
             os.close(self.fd)
             self.closed = True
         if self.part_path.exists():
@@ -131,3 +187,7 @@ class ImageWriter:
                 ) from None
             return self.incomplete_path
         return None
+
+
+class _DirectRefused(Exception):
+    """An O_DIRECT write the destination refused (EINVAL); it is redone buffered."""

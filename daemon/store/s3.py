@@ -131,20 +131,48 @@ class S3Store:
 
     def discard(self, image_url: str) -> list[str]:
         """An item that never sealed: abort its open uploads and delete what was stored
-        under its image key (nothing locks it yet). What was done, for the log."""
+        under its image keys (``image.raw``, or every E01 segment ``image.E01``,
+        ``image.E02``…; nothing locks them yet). What was done, for the log."""
         url = S3Url.parse(image_url)
+        folder = url.key.rsplit("/", 1)[0] + "/"
+        prefix = folder + "image."
         done = []
-        uploads = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=url.key)
+        uploads = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=prefix)
         for upload in uploads.get("Uploads", []):
-            if upload["Key"] == url.key:
+            if upload["Key"].startswith(prefix) and "/" not in upload["Key"][len(folder) :]:
                 self.s3.abort_multipart_upload(
-                    Bucket=url.bucket, Key=url.key, UploadId=upload["UploadId"]
+                    Bucket=url.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                 )
-                done.append(f"aborted upload {upload['UploadId']}")
-        for version in self.versions(url):
-            self.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=version)
-            done.append(f"deleted version {version}")
+                done.append(f"aborted upload {upload['UploadId']} of {upload['Key']}")
+        answer = self.s3.list_object_versions(Bucket=url.bucket, Prefix=prefix)
+        for version in answer.get("Versions", []):
+            if "/" in version["Key"][len(folder) :]:
+                continue
+            self.s3.delete_object(
+                Bucket=url.bucket, Key=version["Key"], VersionId=version["VersionId"]
+            )
+            done.append(f"deleted version {version['VersionId']} of {version['Key']}")
         return done
+
+    def image_objects(self, image_url: str) -> list[S3Url]:
+        """The objects of an item's image: ``image.raw``, or every E01 segment
+        (``image.E01``, ``image.E02``…), in key order."""
+        url = S3Url.parse(image_url)
+        folder = url.key.rsplit("/", 1)[0] + "/"
+        answer = self.s3.list_object_versions(Bucket=url.bucket, Prefix=folder + "image.")
+        keys = {v["Key"] for v in answer.get("Versions", []) if "/" not in v["Key"][len(folder) :]}
+        return [S3Url(url.bucket, key) for key in sorted(keys | {url.key})]
+
+    def object_sizes(self, prefix: S3Url) -> dict[str, int]:
+        """Key -> size of the current objects whose keys start with ``prefix``."""
+        sizes: dict[str, int] = {}
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=prefix.bucket, Prefix=prefix.key
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                sizes[item["Key"]] = int(item["Size"])
+        return sizes
 
     def versions(self, url: S3Url) -> list[str]:
         answer = self.s3.list_object_versions(Bucket=url.bucket, Prefix=url.key)
@@ -323,15 +351,21 @@ class MultipartSink:
 class S3Reader:
     """Random access to an object's bytes through ranged GETs."""
 
-    def __init__(self, url: S3Url | str, s3: Any | None = None) -> None:
+    def __init__(self, url: S3Url | str, s3: Any | None = None, size: int | None = None) -> None:
         self.url = S3Url.parse(url) if isinstance(url, str) else url
         self.s3 = s3 or client()
-        try:
-            head = self.s3.head_object(Bucket=self.url.bucket, Key=self.url.key)
-        except Exception as exc:
-            raise SourceError(f"cannot read {self.url}: {exc}") from None
-        self.size = int(head["ContentLength"])
+        if size is None:
+            try:
+                head = self.s3.head_object(Bucket=self.url.bucket, Key=self.url.key)
+            except Exception as exc:
+                raise SourceError(f"cannot read {self.url}: {exc}") from None
+            size = int(head["ContentLength"])
+        self.size = size
         self.url_text = str(self.url)
+
+    def pread(self, length: int, offset: int) -> bytes:
+        """``os.pread`` order (an E01 segment read from the store)."""
+        return self.read(offset, length)
 
     def read(self, offset: int, length: int) -> bytes:
         end = min(self.size, offset + length) - 1

@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -131,6 +133,8 @@ class E01Writer:
         self._group: _Group | None = None
         self._iov: list[bytes | memoryview] = []
         self._carry = bytearray()
+        self._encode_lock = threading.Lock()
+        self.encode_cpu_seconds = 0.0  # CPU the worker threads spent encoding chunks
         self.media_written = 0
         self.chunks = 0
         self.compressed_chunks = 0
@@ -178,7 +182,11 @@ class E01Writer:
             self._carry += view[whole:]
 
     def _encode(self, body: memoryview) -> Batch:
-        return encode(body, self.level, skip_random=self.compression == "fast")
+        started = time.thread_time()
+        batch = encode(body, self.level, skip_random=self.compression == "fast")
+        with self._encode_lock:
+            self.encode_cpu_seconds += time.thread_time() - started
+        return batch
 
     def _submit(self, body: memoryview) -> list[Future[Batch]]:
         chunks = -(-len(body) // CHUNK_SIZE)

@@ -53,5 +53,16 @@ def test_run_keeps_every_exit_code(home: Path) -> None:
 
 
 def test_the_installed_command_is_run() -> None:
+    # The console script's entry point (a verify head start first, see daemon/entry.py) runs run().
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["custodyd"] == "custodyd.daemon.cli:run"
+    assert scripts["custodyd"] == "custodyd.daemon.entry:main"
+    probe = PROBE.replace("from custodyd.daemon.cli import {entry}\n{entry}()", "")
+    probe += "from custodyd.daemon.entry import main\nmain()\n"
+    installed = subprocess.run(
+        [sys.executable, "-c", probe, "version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert installed.returncode == 0 and installed.stdout != ""
+    assert "teardown ran" not in installed.stderr and "atexit ran" in installed.stderr

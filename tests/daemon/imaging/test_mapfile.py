@@ -113,7 +113,7 @@ def test_write_is_atomic_and_ddrescuelog_reads_it(tmp_path: Path) -> None:
 
 
 def test_read_back_compares_only_windows_no_rescue_pass_touched() -> None:
-    from custodyd.daemon.imaging.engine import compare_windows
+    from custodyd.daemon.imaging.readback import compare_windows
 
     # windows of 100 bytes; pass 1 left bytes 250..260 unread (window 2 rescued later)
     same = compare_windows(["a", "b", "c", "d"], ["a", "b", "C", "d"], [(250, 10)], 100, 0.5)
