@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,14 +48,11 @@ from custodyd.daemon.errors import (
     NotFound,
     SourceError,
 )
-from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
 from custodyd.daemon.imaging.hashers import parse_hashes
-from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata
 from custodyd.daemon.imaging.piecewise import piecewise_manifest
 from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
-from custodyd.daemon.inventory import inventory as run_inventory
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, AcquisitionState, Case, Evidence, Medium
 from custodyd.daemon.recovery import recover_incomplete
@@ -77,7 +73,9 @@ from custodyd.daemon.store.layout import (
 from custodyd.daemon.store.lock import EvidenceLock, LockBusy
 
 if TYPE_CHECKING:
+    from custodyd.daemon.imaging.engine import ImagingResult
     from custodyd.daemon.imaging.headstart import HeadStart
+    from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata
 
 __all__ = [
     "Progress",
@@ -90,6 +88,8 @@ __all__ = [
 
 
 def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("custodyd")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -262,6 +262,8 @@ def acquire(
     )
     lock, acquisition_id, case_ref, directory, medium = opened
     image_path = directory / output.image_name
+    from custodyd.daemon.imaging.output import ImageMetadata
+
     metadata = ImageMetadata(
         case=case_ref,
         evidence_id=evidence_id,
@@ -426,6 +428,10 @@ def _image_and_seal(
     metadata: ImageMetadata,
 ) -> dict[str, Any]:
     """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
+    # Imported here, not at the top: ``custodyd verify`` imports this module and needs
+    # neither the imaging pipeline (E01 writer, isal) nor the inventory (pytsk3).
+    from custodyd.daemon.imaging.engine import failed_result, image_source
+
     settings = ctx.settings
     try:
         result = image_source(
@@ -737,6 +743,8 @@ def media_of(image_ref: Path | str) -> Any:
 
 
 def default_output(settings: Any) -> ImageFormat:
+    from custodyd.daemon.imaging.output import ImageFormat
+
     return ImageFormat(
         settings.image_format.lower(), settings.e01_compression.lower(), settings.e01_segment_size
     )
@@ -785,6 +793,8 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
 
 
 def _safe_inventory(image_path: Any) -> dict[str, Any]:
+    from custodyd.daemon.inventory import inventory as run_inventory
+
     try:
         return run_inventory(image_path)
     except Exception as exc:  # inventory must never lose an acquisition

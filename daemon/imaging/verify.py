@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from custodyd.daemon.errors import Cancelled, SourceError
-from custodyd.daemon.imaging.ewf.reader import is_ewf
+from custodyd.daemon.imaging.ewf.layout import is_ewf
 from custodyd.daemon.imaging.hashers import new_blake3
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher, diff_windows
 from custodyd.daemon.imaging.progress import ProgressCallback, ProgressMeter

@@ -44,14 +44,6 @@ class BadChunk(Exception):
         self.reason = reason
 
 
-def is_ewf(path: Path | str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(SIGNATURE)) == SIGNATURE
-    except OSError:
-        return False
-
-
 def segment_paths(first: Path) -> list[Path]:
     """``X.E01`` and every consecutive ``X.E02``, ``X.E03``, ... that exists beside it
     (``X.E01.part``: the ``X.E0n.part`` segments of an image not yet published)."""
