@@ -95,6 +95,12 @@ async def _custodyd_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.http_status, _jsonable(body), headers)
 
 
+async def error_response(request: Request, exc: CustodydError) -> JSONResponse:
+    """The problem document of a domain error, for an ASGI layer that answers a request
+    itself (:mod:`custodyd.api.hot_reads`): the very handler the framework uses."""
+    return await _custodyd_error(request, exc)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [

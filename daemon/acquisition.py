@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,17 +45,14 @@ from custodyd.daemon.errors import (
     CustodydError,
     DestinationError,
     FixityMismatch,
-    InvalidInput,
     NotFound,
+    SourceError,
 )
-from custodyd.daemon.imaging.engine import ImagingResult, failed_result, image_source
 from custodyd.daemon.imaging.hashers import parse_hashes
-from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata
 from custodyd.daemon.imaging.piecewise import piecewise_manifest
 from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.safety import check_destination, check_source
 from custodyd.daemon.imaging.verify import verify_image
-from custodyd.daemon.inventory import inventory as run_inventory
 from custodyd.daemon.ledger.service import Event
 from custodyd.daemon.models import Acquisition, AcquisitionState, Case, Evidence, Medium
 from custodyd.daemon.recovery import recover_incomplete
@@ -77,7 +73,9 @@ from custodyd.daemon.store.layout import (
 from custodyd.daemon.store.lock import EvidenceLock, LockBusy
 
 if TYPE_CHECKING:
+    from custodyd.daemon.imaging.engine import ImagingResult
     from custodyd.daemon.imaging.headstart import HeadStart
+    from custodyd.daemon.imaging.output import ImageFormat, ImageMetadata
 
 __all__ = [
     "Progress",
@@ -90,6 +88,8 @@ __all__ = [
 
 
 def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("custodyd")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -233,8 +233,6 @@ def acquire(
         output.check_source_size(source.stat().st_size, str(source))
     remote = _remote_store(store if store is not None else settings.store_url)
     if remote is not None:
-        if output.kind != "raw":
-            raise InvalidInput("E01 images are written to a local store; S3 takes raw images")
         remote.check()  # a bucket without Object Lock is refused before anything starts
         store_root = settings.home / "s3-staging"  # manifest, log, inventory before upload
     else:
@@ -264,6 +262,8 @@ def acquire(
     )
     lock, acquisition_id, case_ref, directory, medium = opened
     image_path = directory / output.image_name
+    from custodyd.daemon.imaging.output import ImageMetadata
+
     metadata = ImageMetadata(
         case=case_ref,
         evidence_id=evidence_id,
@@ -428,6 +428,10 @@ def _image_and_seal(
     metadata: ImageMetadata,
 ) -> dict[str, Any]:
     """The pass, then sealing; anything short of a sealed item is recorded ``incomplete``."""
+    # Imported here, not at the top: ``custodyd verify`` imports this module and needs
+    # neither the imaging pipeline (E01 writer, isal) nor the inventory (pytsk3).
+    from custodyd.daemon.imaging.engine import failed_result, image_source
+
     settings = ctx.settings
     try:
         result = image_source(
@@ -444,7 +448,7 @@ def _image_and_seal(
             output=output,
             metadata=metadata,
             publish=False,  # renamed to its final name only after the database says sealed
-            sink=_upload_sink(record.remote, record.image_ref, record.image_path),
+            sink=_upload_sink(record, output, metadata),
         )
     except Exception as exc:  # could not even start (source vanished, store unwritable)
         result = failed_result(source, exc, settings.piecewise_window)
@@ -670,12 +674,28 @@ def _remote_store(store: Path | str | None) -> Any:
     return None
 
 
-def _upload_sink(remote: Any, url: str | None, staging: Path) -> Any:
+def _upload_sink(record: AcquisitionRecord, output: ImageFormat, metadata: ImageMetadata) -> Any:
+    """The image's consumer when it goes to S3: a multipart upload of the raw stream, or
+    an E01 whose segments are streamed into one object each as they are written."""
+    remote, url, staging = record.remote, record.image_ref, record.image_path
     if remote is None or url is None:
         return None
     from custodyd.daemon.store.s3 import MultipartSink, S3Url
 
-    return lambda _info: MultipartSink(remote, S3Url.parse(url), staging)
+    image = S3Url.parse(url)
+    if output.kind == "raw":
+        return lambda _info, settled: MultipartSink(remote, image, staging, settled=settled)
+    from custodyd.daemon.imaging.streamed_e01 import StreamedE01Sink
+    from custodyd.daemon.store.s3_file_upload import FileUpload
+
+    folder = S3Url(image.bucket, image.key.rsplit("/", 1)[0])
+    return lambda info, _settled: StreamedE01Sink(
+        staging,
+        output,
+        info,
+        metadata,
+        lambda name, local: FileUpload(remote, folder.join(name), local),
+    )
 
 
 def _upload_beside(remote: Any, image_url: str, directory: Path) -> None:
@@ -690,15 +710,41 @@ def _remove_remote(remote: Any, image_url: str, log: AcquisitionLog) -> None:
 
 
 def _media(image_ref: Path | str) -> Any:
-    """A local image path, or a ranged-GET reader of an ``s3://`` object."""
-    if isinstance(image_ref, str) and image_ref.startswith("s3://"):
-        from custodyd.daemon.store.s3 import S3Reader
+    return media_of(image_ref)
 
+
+def media_of(image_ref: Path | str) -> Any:
+    """A local image path, or a ranged-GET reader of an ``s3://`` image: the object of a
+    raw image, or an E01 decoded from its segment objects (``image.E01``, ``.E02``…)."""
+    if not (isinstance(image_ref, str) and image_ref.startswith("s3://")):
+        return image_ref
+    from custodyd.daemon.store.s3 import S3Reader, S3Store, S3Url
+
+    if not image_ref.endswith(".E01"):
         return S3Reader(image_ref)
-    return image_ref
+    from custodyd.daemon.imaging.ewf.layout import segment_extension
+    from custodyd.daemon.imaging.ewf.reader import EwfImage
+
+    first = S3Url.parse(image_ref)
+    store = S3Store(f"s3://{first.bucket}/")
+    base = first.key.removesuffix(".E01")
+    try:
+        sizes = store.object_sizes(S3Url(first.bucket, base + "."))
+    except Exception as exc:
+        raise SourceError(f"cannot list the segments of {image_ref}: {exc}") from None
+    readers: list[Any] = []
+    while (key := f"{base}.{segment_extension(len(readers) + 1)}") in sizes:
+        readers.append(S3Reader(S3Url(first.bucket, key), store.s3, sizes[key]))
+    if not readers:
+        raise SourceError(f"cannot read {image_ref}: no such object")
+    image = EwfImage(first.key.rsplit("/", 1)[-1], sources=readers)
+    image.url = image_ref
+    return image
 
 
 def default_output(settings: Any) -> ImageFormat:
+    from custodyd.daemon.imaging.output import ImageFormat
+
     return ImageFormat(
         settings.image_format.lower(), settings.e01_compression.lower(), settings.e01_segment_size
     )
@@ -747,6 +793,8 @@ def _medium_identity(session: Session, medium_id: int | None) -> dict[str, Any] 
 
 
 def _safe_inventory(image_path: Any) -> dict[str, Any]:
+    from custodyd.daemon.inventory import inventory as run_inventory
+
     try:
         return run_inventory(image_path)
     except Exception as exc:  # inventory must never lose an acquisition

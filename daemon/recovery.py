@@ -197,6 +197,9 @@ def _roll_back(
 
         for step in S3Store(evidence.image_path).discard(evidence.image_path):
             _note_in_log(ctx, directory, f"recovery: {evidence.image_path}: {step}")
+        for local in sorted(directory.glob("image.*")):  # a streamed E01's local parts
+            local.unlink()
+            _note_in_log(ctx, directory, f"recovery: removed the local upload file {local.name}")
     partial = keep_as_incomplete(directory)
     size = media_bytes_in(partial)
     now = ctx.clock.now()

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, IdPath, can_see
+from custodyd.api.orders_access import WRITERS, IdPath
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.audit import record_read
@@ -101,22 +101,19 @@ def list_(
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
+    offset, limit = params.window()
     with ctx.session() as session:
-        rows = (
-            lifecycle.list_orders(
-                session,
-                ctx.clock,
-                case_ref=case,
-                evidence_id=evidence,
-                status=status_,
-                limit=10**9,
-                principal=principal,
-            )
-            if case is None or can_see(principal, case)
-            else []
+        rows = lifecycle.list_orders(
+            session,
+            ctx.clock,
+            case_ref=case,
+            evidence_id=evidence,
+            status=status_,
+            offset=offset,
+            limit=limit,
+            principal=principal,
         )
-    rows = [r for r in rows if can_see(principal, r.case)]
-    items, nxt = params.slice(rows)
+    items, nxt = params.trim(rows)
     if items:
         record_read(
             ctx,

@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, can_see
+from custodyd.api.orders_access import WRITERS
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import NotFound
-from custodyd.daemon.models import Case, Evidence
+from custodyd.daemon.orders.access import retention_case
 from custodyd.daemon.orders.disposition import dispose, get_disposition
 from custodyd.daemon.orders.redaction import due_for, retention_for
 from custodyd.daemon.orders.retention import due_within, retention_status
@@ -33,11 +33,7 @@ class DispositionIn(BaseModel):
 
 def _case_of(ctx: AppContext, principal: Principal, evidence_id: str) -> str:
     with ctx.session() as session:
-        item = session.get(Evidence, evidence_id)
-        case = session.get(Case, item.case_id) if item is not None else None
-    if case is None or not can_see(principal, case.ref):
-        raise NotFound(f"no evidence item {evidence_id!r}")
-    return case.ref
+        return retention_case(session, principal, evidence_id)
 
 
 @router.get("/due", response_model=Page[Due], summary="Deadlines within N days")
@@ -48,8 +44,7 @@ def due(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     with ctx.session() as session:
-        rows = [r for r in due_within(session, ctx.clock, days) if can_see(principal, r.case)]
-        rows = due_for(session, principal, rows)
+        rows = due_for(session, principal, due_within(session, ctx.clock, days))
     items, nxt = params.slice(rows)
     return page(items, params, nxt)
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import WRITERS, IdPath, can_see
+from custodyd.api.orders_access import WRITERS, IdPath
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.audit import record_read
@@ -69,9 +69,7 @@ class CloseIn(BaseModel):
 
 
 def _visible(ctx: AppContext, principal: Principal, transfer_id: int) -> TransferView:
-    return svc.read_transfer(
-        ctx, transfer_id, actor=principal.actor, visible=lambda ref: can_see(principal, ref)
-    )
+    return svc.read_transfer(ctx, transfer_id, actor=principal.actor, principal=principal)
 
 
 @router.get("", response_model=Page[TransferView], summary="Transfers the caller may see")
@@ -82,14 +80,18 @@ def list_(
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    rows: list[TransferView] = []
-    if case is None or can_see(principal, case):
-        with ctx.session() as session:
-            rows = svc.list_transfers(
-                session, ctx.clock, case_ref=case, status=status_, limit=10**9
-            )
-    rows = [r for r in rows if can_see(principal, r.case)]
-    items, nxt = params.slice(rows)
+    offset, limit = params.window()
+    with ctx.session() as session:
+        rows = svc.list_transfers(
+            session,
+            ctx.clock,
+            case_ref=case,
+            status=status_,
+            offset=offset,
+            limit=limit,
+            principal=principal,
+        )
+    items, nxt = params.trim(rows)
     if items:
         record_read(
             ctx,

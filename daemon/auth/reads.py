@@ -43,73 +43,67 @@ def read_manifest(ctx: AppContext, principal: Principal, evidence_id: str) -> di
     return get_manifest(ctx, evidence_id)
 
 
-def list_manifests(
-    ctx: AppContext,
-    principal: Principal,
-    case: str | None,
-    status: str | None,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    digest: str | None = None,
-) -> list[dict[str, Any]]:
-    """Manifests of ``case`` (every visible case when None) with ``status`` (None: all),
-    acquired from ``since`` (inclusive) until ``until`` (exclusive), holding ``digest``
-    (lower-case hex) among their recorded digests. The caller records the read of what
-    it returns (``audit_evidence_read``), page by page."""
-    from custodyd.daemon.acquisition import list_evidence
-
-    if case is not None:
-        refs: list[str | None] = [case] if principal.can_read_case(case) else []
-    elif principal.is_admin:
-        refs = [None]
-    else:
-        refs = sorted(principal.case_refs)
-    found: list[dict[str, Any]] = []
-    for ref in refs:
-        found.extend(list_evidence(ctx, case_ref=ref, status=status))
-    if len(refs) > 1:
-        found.sort(key=lambda m: (m.get("started_at") or "", m["evidence_id"]))
-    return [m for m in found if _matches(m, since, until, digest)]
-
-
-def _started(manifest: dict[str, Any]) -> datetime | None:
-    value = manifest.get("started_at")
-    if not isinstance(value, str):
-        return None
-    try:
-        return utc(datetime.fromisoformat(value))
-    except ValueError:
-        return None
-
-
-def _matches(
-    manifest: dict[str, Any], since: datetime | None, until: datetime | None, digest: str | None
-) -> bool:
-    if since is not None or until is not None:
-        started = _started(manifest)
-        if started is None:
-            return False
-        if since is not None and started < utc(since):
-            return False
-        if until is not None and started >= utc(until):
-            return False
-    if digest is not None:
-        hashes = manifest.get("hashes") or {}
-        if digest not in (str(v).lower() for v in hashes.values()):
-            return False
-    return True
-
-
 @dataclass(frozen=True)
 class EvidenceFilter:
-    """What ``GET /v1/evidence`` selects: case, status, acquisition start range, digest."""
+    """What an evidence list selects: case, status, acquisition start range, digest."""
 
     case: str | None = None
     status: str | None = None
     since: datetime | None = None  # acquisition started at or after
     until: datetime | None = None  # acquisition started before
-    digest: str | None = None  # any recorded digest, lower-case hex
+    digest: str | None = None  # any whole-image digest, lower-case hex
+
+
+def _selected(principal: Principal, flt: EvidenceFilter) -> Any:
+    """The query of the items ``principal`` may see that ``flt`` selects, oldest first
+    (None when it may see none): every condition is SQL."""
+    from custodyd.daemon.imaging.hashers import EXTRA_ALGORITHMS
+
+    if flt.case is not None:
+        if not principal.can_read_case(flt.case):
+            return None
+        refs: list[str] | None = [flt.case]
+    elif principal.is_admin:
+        refs = None
+    else:
+        refs = sorted(principal.case_refs)
+        if not refs:
+            return None
+    query = select(Evidence, Case).where(Evidence.case_id == Case.id)
+    if refs is not None:
+        query = query.where(col(Case.ref).in_(refs))
+    if flt.status is not None:
+        query = query.where(Evidence.status == flt.status)
+    if flt.since is not None:
+        query = query.where(col(Evidence.created_at) >= utc(flt.since))
+    if flt.until is not None:
+        query = query.where(col(Evidence.created_at) < utc(flt.until))
+    if flt.digest is not None:  # one of the whole-image digests (not, say, a window's)
+        manifest = col(Evidence.manifest)
+        query = query.where(
+            sa.or_(
+                sa.func.lower(col(Evidence.blake3)) == flt.digest,
+                *(
+                    sa.func.lower(manifest[("hashes", name)].as_string()) == flt.digest
+                    for name in ("blake3", *EXTRA_ALGORITHMS)
+                ),
+            )
+        )
+    return query.order_by(col(Evidence.created_at), col(Evidence.id))
+
+
+def list_manifests(
+    ctx: AppContext, principal: Principal, flt: EvidenceFilter
+) -> list[dict[str, Any]]:
+    """Every manifest ``flt`` selects among those ``principal`` may see, oldest first.
+    The caller records the read of what it returns (``audit_evidence_read``)."""
+    from custodyd.daemon.acquisition import manifest_of
+
+    query = _selected(principal, flt)
+    if query is None:
+        return []
+    with ctx.session() as session:
+        return [manifest_of(ev, case) for ev, case in session.exec(query).all()]
 
 
 def evidence_page(
@@ -122,44 +116,10 @@ def evidence_page(
     """
     from custodyd.daemon.acquisition import manifest_of
 
-    if flt.case is not None:
-        if not principal.can_read_case(flt.case):
-            return [], None
-        refs: list[str] | None = [flt.case]
-    elif principal.is_admin:
-        refs = None
-    else:
-        refs = sorted(principal.case_refs)
-        if not refs:
-            return [], None
-    query = select(Evidence, Case).where(Evidence.case_id == Case.id)
-    if refs is not None:
-        query = query.where(col(Case.ref).in_(refs))
-    if flt.status is not None:
-        query = query.where(Evidence.status == flt.status)
-    if flt.since is not None:
-        query = query.where(col(Evidence.created_at) >= utc(flt.since))
-    if flt.until is not None:
-        query = query.where(col(Evidence.created_at) < utc(flt.until))
-    if flt.digest is not None:  # hex only (checked by the caller): safe inside LIKE
-        query = query.where(
-            sa.or_(
-                col(Evidence.blake3) == flt.digest,
-                sa.cast(col(Evidence.manifest), sa.String).like(f'%"{flt.digest}"%'),
-            )
-        )
-    query = query.order_by(col(Evidence.created_at), col(Evidence.id))
+    query = _selected(principal, flt)
+    if query is None:
+        return [], None
     with ctx.session() as session:
         rows = session.exec(query.offset(offset).limit(limit + 1)).all()
-        found = [(ev.blake3, manifest_of(ev, case)) for ev, case in rows]
-    more = len(found) > limit
-    page = [m for blake3, m in found[:limit] if _digest_matches(blake3, m, flt.digest)]
-    return page, (offset + limit if more else None)
-
-
-def _digest_matches(blake3: str | None, manifest: dict[str, Any], digest: str | None) -> bool:
-    """The digest is one of the item's whole-image digests (not, say, a window's)."""
-    if digest is None or (blake3 or "").lower() == digest:
-        return True
-    hashes = manifest.get("hashes") or {}
-    return digest in (str(v).lower() for v in hashes.values())
+        found = [manifest_of(ev, case) for ev, case in rows]
+    return found[:limit], (offset + limit if len(found) > limit else None)

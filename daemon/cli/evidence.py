@@ -22,12 +22,13 @@ def list_(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """List evidence manifests (sealed ones unless --status says otherwise); audited."""
-    from custodyd.daemon.auth.reads import audit_evidence_read, list_manifests
+    from custodyd.daemon.auth.reads import EvidenceFilter, audit_evidence_read, list_manifests
 
     ctx = context()
     try:
         principal = cli_principal()
-        items = list_manifests(ctx, principal, case, None if status == "all" else status)
+        flt = EvidenceFilter(case=case, status=None if status == "all" else status)
+        items = list_manifests(ctx, principal, flt)
         if items:
             ids = [m["evidence_id"] for m in items]
             audit_evidence_read(ctx, principal, "evidence list", case, ids)

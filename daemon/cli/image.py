@@ -119,9 +119,12 @@ def image(
                     output=output,
                 )
             )
-        from custodyd.daemon.orders.object_lock import lock_new_item
+        if str(manifest.get("image_path") or "").startswith("s3://"):
+            # only an S3 item has an Object Lock to set (the orders layer costs ~40 ms
+            # of imports, so a local acquisition does not load it)
+            from custodyd.daemon.orders.object_lock import lock_new_item
 
-        lock_new_item(ctx, manifest, actor=cli_actor())
+            lock_new_item(ctx, manifest, actor=cli_actor())
     finally:
         ctx.close()
     if json_out:

@@ -70,9 +70,9 @@ def readable(image_ref: str) -> Any:
     """What :func:`open_image` takes for an item's ``image_path``: a local path, or a
     ranged-GET reader of an ``s3://`` object."""
     if image_ref.startswith("s3://"):
-        from custodyd.daemon.store.s3 import S3Reader
+        from custodyd.daemon.acquisition import media_of
 
-        return S3Reader(image_ref)
+        return media_of(image_ref)
     return image_ref
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Protocol
 
 from custodyd.daemon.errors import SourceError
-from custodyd.daemon.imaging.ewf.reader import BadChunk, EwfImage, is_ewf
+from custodyd.daemon.imaging.ewf.layout import is_ewf
+from custodyd.daemon.imaging.ewf.reader import BadChunk, EwfImage
 
 __all__ = ["BadChunk", "EvidenceImage", "RawImage", "open_image"]
 

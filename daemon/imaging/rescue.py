@@ -105,6 +105,12 @@ class MapKeeper:
         snapshot.write(self.path, command=self.command)
         self._saved_at = time.monotonic()
 
+    def settled(self, pos: int, end: int) -> bool:
+        """``[pos, end)`` is read whole: no rescue pass will write into it (a sink that
+        cannot patch what it has sent, an upload, holds back what is not settled)."""
+        with self.lock:
+            return self.map.all_finished(pos, end)
+
     def due(self) -> bool:
         return self.path is not None and time.monotonic() - self._saved_at >= SAVE_EVERY
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from custodyd.daemon.errors import Cancelled, SourceError
-from custodyd.daemon.imaging.ewf.reader import is_ewf
+from custodyd.daemon.imaging.ewf.layout import is_ewf
 from custodyd.daemon.imaging.hashers import new_blake3
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher, diff_windows
 from custodyd.daemon.imaging.progress import ProgressCallback, ProgressMeter
@@ -110,6 +110,16 @@ def hash_image(
     data hashed instead (:func:`custodyd.daemon.imaging.ewf.verify.hash_ewf`).
     """
     if not isinstance(path, (str, Path)):
+        if getattr(path, "is_ewf", False):  # an E01 read from a store: decode, check chunks
+            from custodyd.daemon.imaging.ewf.verify import hash_ewf
+
+            return hash_ewf(
+                path,  # type: ignore[arg-type]
+                window=window,
+                progress=progress,
+                cancel=cancel,
+                piecewise=piecewise,
+            )
         return hash_reader(
             path, window=window, progress=progress, cancel=cancel, piecewise=piecewise
         )

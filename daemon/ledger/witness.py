@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from custodyd.daemon.ledger.note import Checkpoint, NoteError
 log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=16)  # asked twice for every append (read, then write)
 def file_name(origin: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-." else "_" for c in origin)[:60]
     return f"checkpoint-{safe}-{hashlib.sha256(origin.encode()).hexdigest()[:12]}.note"

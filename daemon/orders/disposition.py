@@ -61,20 +61,20 @@ def _delete_object_versions(image_url: str) -> list[dict[str, Any]]:
     (manifest, log and inventory stay, as locally). A store that refuses — its Object
     Lock retention or legal hold still stands — stops the disposal before anything is
     recorded."""
-    from custodyd.daemon.store.s3 import S3Store, S3Url
+    from custodyd.daemon.store.s3 import S3Store
 
-    url = S3Url.parse(image_url)
     store = S3Store(image_url)
     deleted = []
-    for version in store.versions(url):
-        try:
-            store.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=version)
-        except Exception as exc:
-            raise DispositionRefused(
-                f"the object store refused to delete {image_url} (version {version}): {exc}",
-                object=image_url,
-            ) from None
-        deleted.append({"path": image_url, "version": version, "deleted": "object version"})
+    for url in store.image_objects(image_url):  # the raw object, or every E01 segment
+        for version in store.versions(url):
+            try:
+                store.s3.delete_object(Bucket=url.bucket, Key=url.key, VersionId=version)
+            except Exception as exc:
+                raise DispositionRefused(
+                    f"the object store refused to delete {url} (version {version}): {exc}",
+                    object=str(url),
+                ) from None
+            deleted.append({"path": str(url), "version": version, "deleted": "object version"})
     return deleted
 
 

@@ -605,8 +605,14 @@ def list_orders(
     limit: int = 100,
     principal: Principal | None = None,
 ) -> list[OrderView]:
-    """Orders by case, item or status; with ``principal``, only those it may know."""
-    query = select(PreservationOrder).order_by(col(PreservationOrder.id))
+    """Orders by case, item or status; with ``principal``, only those it may know: the
+    cases it sees are selected in SQL, need-to-know of confidential orders here."""
+    from custodyd.daemon.orders.access import can_see, only_visible
+
+    if principal is not None and case_ref is not None and not can_see(principal, case_ref):
+        return []
+    query = select(PreservationOrder).join(Case, col(Case.id) == col(PreservationOrder.case_id))
+    query = only_visible(query.order_by(col(PreservationOrder.id)), principal)
     if case_ref is not None:
         query = query.where(PreservationOrder.case_id == get_case(session, case_ref).id)
     if status is not None:

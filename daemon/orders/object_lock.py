@@ -20,7 +20,7 @@ from custodyd.daemon.orders.lifecycle import in_force, orders_covering
 from custodyd.daemon.orders.records import end_of, today
 from custodyd.daemon.orders.retention import retention_status
 
-ITEM_OBJECTS = ("manifest.json", "inventory.json", "acquisition.log")
+ITEM_OBJECTS = ("manifest.json", "inventory.json", "acquisition.log", "ddrescue.map")
 
 
 def _wanted(session: Session, ctx: AppContext, evidence_id: str) -> tuple[Any, bool]:
@@ -55,8 +55,11 @@ def sync_object_lock(ctx: AppContext, evidence_ids: list[str], *, actor: str) ->
             until, hold = _wanted(session, ctx, evidence_id)
             image = S3Url.parse(item.image_path)
         folder = image.key.rsplit("/", 1)[0]
-        objects = [image, *(S3Url(image.bucket, f"{folder}/{name}") for name in ITEM_OBJECTS)]
         store = S3Store(f"s3://{image.bucket}/")
+        objects = [  # every E01 segment too
+            *store.image_objects(str(image)),
+            *(S3Url(image.bucket, f"{folder}/{name}") for name in ITEM_OBJECTS),
+        ]
         locked = store.lock(objects, until=until, legal_hold=hold)
         payload = {
             "retain_until": until.isoformat() if until else None,

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from custodyd.daemon.auth.principal import Principal
 from custodyd.daemon.models import PreservationOrder
+from custodyd.daemon.orders.access import can_see
 from custodyd.daemon.orders.confidentiality import HELD_NOTICE, may_know
 from custodyd.daemon.orders.lifecycle import case_ref_of
 from custodyd.daemon.orders.retention import kept_by
@@ -59,9 +60,12 @@ def retention_for(
 
 
 def due_for(session: Session, principal: Principal, rows: Iterable[Due]) -> list[Due]:
-    """The deadlines ``principal`` may know of: a hidden order's are left out."""
+    """The deadlines ``principal`` may know of: those of its cases (all for compliance),
+    without a hidden order's."""
     knows = _Knower(session, principal)
-    return [r for r in rows if r.kind != DueKind.ORDER or knows(r.id)]
+    return [
+        r for r in rows if can_see(principal, r.case) and (r.kind != DueKind.ORDER or knows(r.id))
+    ]
 
 
 def _order_of(entry: dict[str, Any]) -> Any:

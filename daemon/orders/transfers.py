@@ -33,17 +33,20 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from custodyd.daemon.auth.principal import Principal
 from custodyd.daemon.cases import get_case
 from custodyd.daemon.clock import Clock, utc
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import Conflict, InvalidInput, NotFound, ReleaseRefused
 from custodyd.daemon.models import (
+    Case,
     Evidence,
     ThirdPartyRelease,
     Transfer,
     TransferConsent,
     TransferItem,
 )
+from custodyd.daemon.orders.access import can_see, only_visible
 from custodyd.daemon.orders.lifecycle import case_ref_of
 from custodyd.daemon.orders.records import record, today
 from custodyd.daemon.orders.states import Closing, Direction, DisposalMethod, TransferStatus
@@ -480,17 +483,18 @@ def read_transfer(
     transfer_id: int,
     *,
     actor: str,
-    visible: Callable[[str], bool] | None = None,
+    principal: Principal | None = None,
 ) -> TransferView:
     """One transfer; the read is recorded (``transfer.accessed``).
 
-    ``visible(case_ref) -> bool`` (API callers) hides transfers of other cases.
+    ``principal`` (API callers): a transfer of a case it does not see is reported
+    exactly like one that does not exist.
     """
     from custodyd.daemon.auth.audit import record_read
 
     with ctx.session() as session:
         data = transfer_view(session, get_transfer(session, transfer_id), ctx.clock)
-    if visible is not None and not visible(data.case):
+    if principal is not None and not can_see(principal, data.case):
         raise NotFound(f"no transfer {transfer_id}")
     record_read(
         ctx,
@@ -512,9 +516,15 @@ def list_transfers(
     status: str | None = None,
     offset: int = 0,
     limit: int = 100,
+    principal: Principal | None = None,
 ) -> list[TransferView]:
-    query = select(Transfer).order_by(col(Transfer.id))
+    """Transfers by case and status; with ``principal``, only those of the cases it sees
+    (selected in SQL, so ``offset``/``limit`` page what the caller may see)."""
+    query = select(Transfer).join(Case, col(Case.id) == col(Transfer.case_id))
+    query = only_visible(query.order_by(col(Transfer.id)), principal)
     if case_ref is not None:
+        if principal is not None and not can_see(principal, case_ref):
+            return []
         query = query.where(Transfer.case_id == get_case(session, case_ref).id)
     if status is not None:
         query = query.where(Transfer.status == status)

@@ -15,11 +15,11 @@ from custodyd.api.console.pages.common import ALL
 from custodyd.api.console.permissions import ensure_allowed
 from custodyd.api.console.web import ConsoleRoute, check_form, console_principal, render
 from custodyd.api.deps import get_ctx
-from custodyd.api.orders_access import sees_all
 from custodyd.api.routers import orders as orders_api
 from custodyd.api.routers import retention as retention_api
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.errors import InvalidInput
+from custodyd.daemon.orders.access import sees_all
 from custodyd.daemon.orders.alerts.outbox import outbox_rows
 
 router = APIRouter(route_class=ConsoleRoute)

@@ -25,12 +25,25 @@ Adler-32.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
 SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
+
+
+def is_ewf(path: str | os.PathLike[str]) -> bool:
+    """Whether the file starts with the EWF signature (here, not in the reader: the
+    verification of raw images asks this without loading the E01 decoder)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(SIGNATURE)) == SIGNATURE
+    except OSError:
+        return False
+
+
 FILE_HEADER_SIZE = 13
 DESCRIPTOR_SIZE = 76
 VOLUME_SIZE = 1052

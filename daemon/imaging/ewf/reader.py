@@ -15,9 +15,10 @@ import bisect
 import contextlib
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from isal import isal_zlib
 
@@ -41,14 +42,6 @@ class BadChunk(Exception):
         self.index = index
         self.offset = offset
         self.reason = reason
-
-
-def is_ewf(path: Path | str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(SIGNATURE)) == SIGNATURE
-    except OSError:
-        return False
 
 
 def segment_paths(first: Path) -> list[Path]:
@@ -86,20 +79,52 @@ class EwfInfo:
     errors: list[tuple[int, int]] = field(default_factory=list)  # (first sector, sectors)
 
 
-class EwfImage:
-    """Random and sequential access to the media data of an E01 segment set."""
+class SegmentSource(Protocol):
+    """One segment's bytes: a local file, or an object read with ranged GETs."""
 
-    def __init__(self, first: Path | str) -> None:
+    size: int
+
+    def pread(self, length: int, offset: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _LocalSegment:
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self.size = os.fstat(self.fd).st_size
+
+    def pread(self, length: int, offset: int) -> bytes:
+        return os.pread(self.fd, length, offset)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class EwfImage:
+    """Random and sequential access to the media data of an E01 segment set.
+
+    ``sources`` replaces the local files: the segments in order (e.g. objects in a
+    store), named by ``first`` and the names they carry."""
+
+    def __init__(self, first: Path | str, sources: Sequence[SegmentSource] | None = None) -> None:
         self.path = Path(first)
-        self.segments = segment_paths(self.path)
-        self._fds: list[int] = []
+        self.segments = (
+            segment_paths(self.path)
+            if sources is None
+            else [
+                self.path.with_suffix("." + layout.segment_extension(n + 1))
+                for n in range(len(sources))
+            ]
+        )
+        self._fds: list[SegmentSource] = []
         self._tables: list[_Table] = []
         self._starts: list[int] = []
         self.info = EwfInfo()
         self.volume: Volume | None = None
         try:
             for number, path in enumerate(self.segments, start=1):
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = _LocalSegment(path) if sources is None else sources[number - 1]
                 self._fds.append(fd)
                 self._scan(number - 1, fd, path, number)
         except BaseException:
@@ -113,6 +138,9 @@ class EwfImage:
         self.chunk_count: int = sum(t.count for t in self._tables)
         self._starts = [t.first_chunk for t in self._tables]
         self._cache: tuple[int, bytes] | None = None
+        self.url = str(self.path)  # what the inventory names it by
+
+    is_ewf = True  # for readers of a store: decode and check, never hash the container
 
     def __enter__(self) -> EwfImage:
         return self
@@ -123,23 +151,23 @@ class EwfImage:
     def close(self) -> None:
         for fd in self._fds:
             with contextlib.suppress(OSError):
-                os.close(fd)
+                fd.close()
         self._fds = []
 
     # -- structure ----------------------------------------------------------------------
 
-    def _scan(self, index: int, fd: int, path: Path, number: int) -> None:
-        head = os.pread(fd, FILE_HEADER_SIZE, 0)
+    def _scan(self, index: int, fd: SegmentSource, path: Path, number: int) -> None:
+        head = fd.pread(FILE_HEADER_SIZE, 0)
         if head[:8] != SIGNATURE:
             raise SourceError(f"{path} is not an EWF-E01 segment")
         (stored_number,) = struct.unpack_from("<H", head, 9)
         if stored_number != number:
             raise SourceError(f"{path} is segment {stored_number}, expected {number}")
-        size = os.fstat(fd).st_size
+        size = fd.size
         offset = FILE_HEADER_SIZE
         sectors_end = 0
         while True:
-            d = layout.parse_descriptor(os.pread(fd, DESCRIPTOR_SIZE, offset), offset)
+            d = layout.parse_descriptor(fd.pread(DESCRIPTOR_SIZE, offset), offset)
             if not d.checksum_ok:
                 raise SourceError(f"{path}: section descriptor at {offset} fails its checksum")
             body_size = max(0, d.size - DESCRIPTOR_SIZE)
@@ -148,16 +176,14 @@ class EwfImage:
             if d.kind == "sectors":
                 sectors_end = offset + d.size
             elif d.kind in ("volume", "data", "disk") and self.volume is None:
-                self.volume = Volume.parse(
-                    os.pread(fd, layout.VOLUME_SIZE, offset + DESCRIPTOR_SIZE)
-                )
+                self.volume = Volume.parse(fd.pread(layout.VOLUME_SIZE, offset + DESCRIPTOR_SIZE))
             elif d.kind == "table":
                 self._add_table(index, fd, d, sectors_end or offset)
             elif d.kind in ("header2", "header") and not self.info.header:
-                raw = isal_zlib.decompress(os.pread(fd, body_size, offset + DESCRIPTOR_SIZE))
+                raw = isal_zlib.decompress(fd.pread(body_size, offset + DESCRIPTOR_SIZE))
                 self.info.header = layout.parse_header2(raw)
             elif d.kind in ("digest", "hash"):
-                body = os.pread(fd, body_size, offset + DESCRIPTOR_SIZE)
+                body = fd.pread(body_size, offset + DESCRIPTOR_SIZE)
                 if (
                     layout.adler32(body[: len(body) - 4])
                     == struct.unpack_from("<I", body, len(body) - 4)[0]
@@ -168,14 +194,16 @@ class EwfImage:
                         self.info.sha1 = body[16:36].hex()
             elif d.kind == "error2":
                 self.info.errors = layout.parse_error2(
-                    os.pread(fd, body_size, offset + DESCRIPTOR_SIZE)
+                    fd.pread(body_size, offset + DESCRIPTOR_SIZE)
                 )
             if d.next_offset <= offset or d.next_offset > size:
                 raise SourceError(f"{path}: section at {offset} points to {d.next_offset}")
             offset = d.next_offset
 
-    def _add_table(self, segment: int, fd: int, d: layout.Descriptor, data_end: int) -> None:
-        header = os.pread(fd, layout.TABLE_HEADER_SIZE, d.offset + DESCRIPTOR_SIZE)
+    def _add_table(
+        self, segment: int, fd: SegmentSource, d: layout.Descriptor, data_end: int
+    ) -> None:
+        header = fd.pread(layout.TABLE_HEADER_SIZE, d.offset + DESCRIPTOR_SIZE)
         count, base = struct.unpack_from("<I4xQ", header)
         first = sum(t.count for t in self._tables)
         self._tables.append(_Table(first, segment, base, d.offset, data_end, count))
@@ -184,7 +212,7 @@ class EwfImage:
         if table.entries is None:
             fd = self._fds[table.segment]
             size = layout.TABLE_HEADER_SIZE + 4 * table.count + 4
-            body = os.pread(fd, size, table.section_offset + DESCRIPTOR_SIZE)
+            body = fd.pread(size, table.section_offset + DESCRIPTOR_SIZE)
             try:
                 _base, table.entries = layout.parse_table(body)
             except ValueError as exc:
@@ -214,7 +242,7 @@ class EwfImage:
 
     def stored_chunk(self, index: int) -> tuple[bytes, bool]:
         segment, offset, size, compressed = self._locate(index)
-        return os.pread(self._fds[segment], size, offset), compressed
+        return self._fds[segment].pread(size, offset), compressed
 
     def decode(self, index: int, stored: bytes, compressed: bool) -> bytes:
         """The media data of chunk ``index`` from its stored bytes; :class:`BadChunk` if bad."""
@@ -249,7 +277,7 @@ class EwfImage:
                 j = min(i + batch, table.count)
                 lo = (entries[i] & OFFSET_MASK) + table.base
                 hi = (entries[j] & OFFSET_MASK) + table.base if j < table.count else table.data_end
-                span = os.pread(fd, hi - lo, lo)
+                span = fd.pread(hi - lo, lo)
                 for k in range(i, j):
                     a = (entries[k] & OFFSET_MASK) + table.base - lo
                     b = (entries[k + 1] & OFFSET_MASK) + table.base - lo if k + 1 < j else len(span)

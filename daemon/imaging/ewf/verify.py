@@ -9,6 +9,7 @@ so the digests still cover the whole medium and the damage is located.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -54,7 +55,7 @@ def _batches(image: EwfImage) -> Iterator[list[tuple[int, bytes, bool]]]:
 
 
 def hash_ewf(
-    path: Path,
+    path: Path | EwfImage,
     *,
     window: int,
     progress: ProgressCallback | None = None,
@@ -68,7 +69,8 @@ def hash_ewf(
     bad: list[dict[str, Any]] = []
     done = 0
     workers = max(1, os.cpu_count() or 1)
-    with EwfImage(path) as image, ThreadPoolExecutor(workers) as pool:
+    opened = contextlib.nullcontext(path) if isinstance(path, EwfImage) else EwfImage(path)
+    with opened as image, ThreadPoolExecutor(workers) as pool:
         meter = ProgressMeter(image.size, progress, phase="verify")
         inflight: deque[Future[Decoded]] = deque()
 
