@@ -310,6 +310,7 @@ def _rescue_in_place(
         progress=progress,
         cancel=cancel,
         log=say,
+        direct_fd=writer.direct_fd if isinstance(writer, RawSink) else None,
     ).run()
     if isinstance(writer, E01Sink):
         say("rewriting the E01 image with the rescued sectors")
@@ -509,7 +510,14 @@ def resume_image(
     done = PassOutcome("complete", None, {}, PiecewiseHasher(window), info.size)
     try:
         done.stats = Rescuer(
-            reader, writer.fd, keeper, retries=retries, progress=progress, cancel=cancel, log=say
+            reader,
+            writer.fd,
+            keeper,
+            retries=retries,
+            progress=progress,
+            cancel=cancel,
+            log=say,
+            direct_fd=writer.direct_fd,
         ).run()
         os.ftruncate(writer.fd, info.size)  # a partial file shorter than the source
         # no window was streamed through the hashers: all of them rest on the read-back
