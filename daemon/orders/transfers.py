@@ -407,8 +407,8 @@ def assert_may_hand_over(session: Session, evidence_id: str, to_party: str) -> N
             raise ReleaseRefused(
                 f"evidence {evidence_id} was received under transfer {transfer.id} "
                 f"({transfer.ref or 'no ref'}); the sender has not consented to sharing it "
-                f"with {to_party.strip()!r} (custodyd transfers consent {transfer.id} "
-                "--third-party NAME --ref DOC)",
+                f"with {to_party.strip()!r}; record the sender's written consent to that "
+                f"party on transfer {transfer.id} first",
                 evidence=evidence_id,
                 transfer=transfer.id,
             )
