@@ -684,12 +684,12 @@ def _upload_sink(record: AcquisitionRecord, output: ImageFormat, metadata: Image
 
     image = S3Url.parse(url)
     if output.kind == "raw":
-        return lambda _info: MultipartSink(remote, image, staging)
+        return lambda _info, settled: MultipartSink(remote, image, staging, settled=settled)
     from custodyd.daemon.imaging.streamed_e01 import StreamedE01Sink
     from custodyd.daemon.store.s3_file_upload import FileUpload
 
     folder = S3Url(image.bucket, image.key.rsplit("/", 1)[0])
-    return lambda info: StreamedE01Sink(
+    return lambda info, _settled: StreamedE01Sink(
         staging,
         output,
         info,

@@ -104,9 +104,12 @@ def image(
             ctx, source, actor=cli_actor(), case_ref=case, include_hidden=include_hidden
         ):
             manifest = acquire_with(acquire, ctx, source, case, chosen=chosen, output=output)
-        from custodyd.daemon.orders.object_lock import lock_new_item
+        if str(manifest.get("image_path") or "").startswith("s3://"):
+            # only an S3 item has an Object Lock to set (the orders layer costs ~40 ms
+            # of imports, so a local acquisition does not load it)
+            from custodyd.daemon.orders.object_lock import lock_new_item
 
-        lock_new_item(ctx, manifest, actor=cli_actor())
+            lock_new_item(ctx, manifest, actor=cli_actor())
     finally:
         ctx.close()
     report(manifest, json_out)

@@ -34,7 +34,7 @@ from custodyd.daemon.imaging.output import (
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
 from custodyd.daemon.imaging.pipeline import Consumer, PassResult, Pipeline
 from custodyd.daemon.imaging.progress import Progress, ProgressCallback
-from custodyd.daemon.imaging.readback import compare_windows
+from custodyd.daemon.imaging.readback import BlockSource, compare_windows
 from custodyd.daemon.imaging.readback import rehash as readback_of
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
 from custodyd.daemon.imaging.rescue import CopyReader, MapKeeper, Rescuer, RescueStats
@@ -174,7 +174,7 @@ def image_source(
     output: ImageFormat | None = None,
     metadata: ImageMetadata | None = None,
     publish: bool = True,
-    sink: Callable[[SourceInfo], ImageSink] | None = None,
+    sink: Callable[[SourceInfo, Callable[[int, int], bool]], ImageSink] | None = None,
 ) -> ImagingResult:
     """Image ``source`` into ``image_path`` and keep the rescue map beside it.
 
@@ -194,7 +194,10 @@ def image_source(
     MD5 and SHA-1 (it stores them); as compressed chunks cannot be patched in
     place, rescued bytes go to a sparse side file and the E01 is then rewritten
     once from the first one and that file (:meth:`E01Sink.rebuild`). ``sink``
-    replaces the local file with another consumer (an S3 multipart upload).
+    replaces the local file with another consumer (an S3 multipart upload); it is
+    given ``settled(pos, end)``, true once no rescue pass can write into that range, so
+    it can hold back what it could not patch once sent; after rescue passes it is read
+    back through its ``readback_source()``.
     """
     say = log or (lambda _msg: None)
     output = output or ImageFormat()
@@ -206,7 +209,9 @@ def image_source(
     try:
         output.check_source_size(info.size, info.path)
         writer: ImageSink = (
-            sink(info) if sink is not None else open_sink(output, image_path, info, metadata)
+            sink(info, keeper.settled)
+            if sink is not None
+            else open_sink(output, image_path, info, metadata)
         )
         consumers, digests, piecewise = hash_consumers(hashes, window)
 
@@ -303,6 +308,7 @@ def _rescue_in_place(
         progress=progress,
         cancel=cancel,
         log=say,
+        direct_fd=writer.direct_fd if isinstance(writer, RawSink) else None,
     ).run()
     if isinstance(writer, E01Sink):
         say("rewriting the E01 image with the rescued sectors")
@@ -315,9 +321,11 @@ def _rescue_in_place(
             cancel=cancel,
         )
         return
-    assert isinstance(writer, RawSink)
+    # a raw file is read back from the disk; an upload is completed and read back from
+    # the store (``readback_source``: a pipeline block reader)
+    image = writer.part_path if isinstance(writer, RawSink) else writer.readback_source()
     done.digests, done.piecewise, done.readback = _read_back(
-        writer.part_path,
+        image,
         streamed,
         gaps,
         hashes,
@@ -332,7 +340,7 @@ def _rescue_in_place(
 
 
 def _read_back(
-    image: Path,
+    image: Path | BlockSource,
     streamed: list[str],
     gaps: list[tuple[int, int]],
     hashes: Sequence[str],
@@ -358,7 +366,8 @@ def _read_back(
         cancel=cancel,
     )
     verdict = compare_windows(streamed, piecewise.finish(), gaps, window, watch.seconds)
-    say(f"read back {size} bytes from the disk and hashed them in {watch}")
+    where = "the disk" if isinstance(image, Path) else "the store"
+    say(f"read back {size} bytes from {where} and hashed them in {watch}")
     return digests, piecewise, verdict
 
 
@@ -499,7 +508,14 @@ def resume_image(
     done = PassOutcome("complete", None, {}, PiecewiseHasher(window), info.size)
     try:
         done.stats = Rescuer(
-            reader, writer.fd, keeper, retries=retries, progress=progress, cancel=cancel, log=say
+            reader,
+            writer.fd,
+            keeper,
+            retries=retries,
+            progress=progress,
+            cancel=cancel,
+            log=say,
+            direct_fd=writer.direct_fd,
         ).run()
         os.ftruncate(writer.fd, info.size)  # a partial file shorter than the source
         # no window was streamed through the hashers: all of them rest on the read-back

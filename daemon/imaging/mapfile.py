@@ -92,6 +92,10 @@ class RescueMap:
     def rescued(self) -> int:
         return self.bytes_in(FINISHED)
 
+    def all_finished(self, pos: int, end: int) -> bool:
+        """Every byte of ``[pos, end)`` is read (no later pass will write into it)."""
+        return all(b.status == FINISHED for b in self.blocks if b.pos < end and b.end > pos)
+
     def finished_prefix(self) -> int:
         """Bytes from 0 that are all finished: what a resumed pass can trust as read."""
         end = 0

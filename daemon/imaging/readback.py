@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from custodyd.daemon.errors import Cancelled, DestinationError
 from custodyd.daemon.imaging.hashers import Hasher
@@ -106,8 +106,17 @@ class DiskReader:
             self.fd = -1
 
 
+class BlockSource(Protocol):
+    """A pipeline block reader of an image kept elsewhere (an object read back with
+    ranged GETs): fills ``view`` from ``offset``, returns the bytes read."""
+
+    def read(self, view: memoryview, offset: int) -> int: ...
+
+    def close(self) -> None: ...
+
+
 def rehash(
-    image: Path,
+    image: Path | BlockSource,
     consumers: ConsumerSet,
     size: int,
     *,
@@ -120,7 +129,7 @@ def rehash(
     (reading blocks while the hashers work on earlier ones); ``consumers`` as made by
     :func:`~custodyd.daemon.imaging.engine.hash_consumers`."""
     stages, digests, piecewise = consumers
-    reader = DiskReader(image)
+    reader = DiskReader(image) if isinstance(image, Path) else image
     try:
         result = Pipeline(stages, block_size=block_size, buffers=buffers).run(
             reader.read, size, progress=progress, phase="rescue: hashing", cancel=cancel

@@ -20,7 +20,7 @@ from custodyd.daemon.orders.lifecycle import in_force, orders_covering
 from custodyd.daemon.orders.records import end_of, today
 from custodyd.daemon.orders.retention import retention_status
 
-ITEM_OBJECTS = ("manifest.json", "inventory.json", "acquisition.log")
+ITEM_OBJECTS = ("manifest.json", "inventory.json", "acquisition.log", "ddrescue.map")
 
 
 def _wanted(session: Session, ctx: AppContext, evidence_id: str) -> tuple[Any, bool]:

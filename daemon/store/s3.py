@@ -19,7 +19,9 @@ Endpoint, region and credentials come from the usual AWS environment/config
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +38,7 @@ ITEM_FILES = (
     ("manifest.json", "application/json"),
     ("inventory.json", "application/json"),
     ("acquisition.log", "text/plain; charset=utf-8"),
+    ("ddrescue.map", "text/plain; charset=utf-8"),  # GNU ddrescue mapfile, as locally
 )
 
 
@@ -226,19 +229,40 @@ class MultipartSink:
     Parts are uploaded by a small pool of threads (``UPLOADS_IN_FLIGHT`` at most), so
     the network round trips overlap each other and the reading; ``write`` waits when
     that many are in flight, which keeps memory to a few parts whatever the size.
+
+    **Unreadable sectors.** ``settled(pos, end)`` (from the acquisition's rescue map)
+    says whether a range was read whole. A part that is not — it touches an area pass 1
+    could not read, which the trimming and scraping passes will fill in — is held back
+    in a sparse local side file (``image.raw.held``) instead of being sent: the rescue
+    passes write into that file (:meth:`rescue_fd`), and only after them are the held
+    parts uploaded under their part numbers and the upload completed
+    (:meth:`readback_source`, which then reads the finished object back with ranged
+    GETs for the digests). The side file holds only the parts around bad areas, never
+    the image.
     """
 
     def __init__(
-        self, store: S3Store, url: S3Url, staging: Path, *, part_size: int = PART_SIZE
+        self,
+        store: S3Store,
+        url: S3Url,
+        staging: Path,
+        *,
+        part_size: int = PART_SIZE,
+        settled: Callable[[int, int], bool] | None = None,
     ) -> None:
         self.store = store
         self.url = url
         self.final_path = staging  # a local name for the engine's logs; never written
         self.part_size = part_size
+        self._settled = settled
         self._buffer = bytearray()
         self._parts: dict[int, str] = {}
+        self._held: dict[int, tuple[int, int]] = {}  # part number -> (offset, length)
+        self._side_path = staging.with_name(staging.name + ".held")
+        self._side_fd = -1
         self._inflight: list[Future[None]] = []
         self._next = 1
+        self._offset = 0  # image bytes cut into parts so far
         self._written = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(UPLOADS_IN_FLIGHT, thread_name_prefix="custodyd-s3")
@@ -265,11 +289,41 @@ class MultipartSink:
             self._submit(bytes(self._buffer[: self.part_size]))
             del self._buffer[: self.part_size]
 
-    def _submit(self, data: bytes) -> None:
+    def _submit(self, data: bytes, *, hold: bool = False) -> None:
+        number, self._next = self._next, self._next + 1
+        offset, self._offset = self._offset, self._offset + len(data)
+        if hold or (self._settled is not None and not self._settled(offset, offset + len(data))):
+            self._hold(number, offset, data)
+            return
+        self._send(number, data)
+
+    def _send(self, number: int, data: bytes) -> None:
         while len(self._inflight) >= UPLOADS_IN_FLIGHT:
             self._inflight.pop(0).result()  # raises the first failed part's error
-        number, self._next = self._next, self._next + 1
         self._inflight.append(self._pool.submit(self._upload, number, data))
+
+    def _hold(self, number: int, offset: int, data: bytes) -> None:
+        fd = self._side()
+        try:
+            view = memoryview(data)
+            done = 0
+            while done < len(view):
+                done += os.pwrite(fd, view[done:], offset + done)
+        except OSError as exc:
+            raise DestinationError(f"writing {self._side_path}: {exc.strerror}") from None
+        self._held[number] = (offset, len(data))
+        with self._lock:
+            self._written += len(data)
+
+    def _side(self) -> int:
+        if self._side_fd < 0:
+            try:
+                self._side_fd = os.open(
+                    self._side_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640
+                )
+            except OSError as exc:
+                raise DestinationError(f"cannot create {self._side_path}: {exc.strerror}") from None
+        return self._side_fd
 
     def _upload(self, number: int, data: bytes) -> None:
         try:
@@ -284,27 +338,50 @@ class MultipartSink:
             raise DestinationError(f"uploading part {number} of {self.url}: {exc}") from None
         with self._lock:
             self._parts[number] = answer["ETag"]
-            self._written += len(data)
+            if number not in self._held:
+                self._written += len(data)
 
     def _drain(self) -> None:
         while self._inflight:
             self._inflight.pop(0).result()
 
     def sync(self) -> None:
-        """Uploaded parts are durable on the server; the buffered tail is not yet."""
+        """Uploaded parts are durable on the server, held ones once the side file is
+        synced; the buffered tail is not yet."""
+        if self._side_fd >= 0:
+            os.fsync(self._side_fd)
 
     def rescue_fd(self) -> int:
-        raise DestinationError(
-            "unreadable sectors need rescue passes, which write into a local image; "
-            "acquire this medium to a local store (or raw) first"
-        )
+        """The side file the rescue passes write into: every part that touches an
+        unread area is in it, at its image offset (the buffered tail joins them)."""
+        if self._buffer:
+            self._submit(bytes(self._buffer), hold=True)
+            self._buffer.clear()
+        return self._side()
+
+    def readback_source(self) -> ObjectBlocks:
+        """After the rescue passes: upload the held parts, complete the object, and
+        read it back from the store (the digests of the finished image)."""
+        self._complete()
+        return ObjectBlocks(self.store.s3, self.url, self.version_id, self._offset)
 
     def finish(self, done: Any = None, *, publish: bool = True) -> Path:
         """Complete the upload (the object appears now; ``publish`` has no later step
         here: an item whose sealing then fails has its object deleted again)."""
+        self._complete()
+        return self.final_path
+
+    def _complete(self) -> None:
+        if self.completed:
+            return
         if self._buffer or self._next == 1:
             self._submit(bytes(self._buffer))
             self._buffer.clear()
+        for number, (offset, length) in sorted(self._held.items()):
+            data = os.pread(self._side_fd, length, offset)
+            if len(data) != length:
+                raise DestinationError(f"{self._side_path}: part {number} is short")
+            self._send(number, data)
         self._drain()
         self._pool.shutdown()
         try:
@@ -320,7 +397,7 @@ class MultipartSink:
             raise DestinationError(f"completing the upload of {self.url}: {exc}") from None
         self.version_id = answer.get("VersionId")
         self.completed = True
-        return self.final_path
+        self._drop_side_file()
 
     def abandon(self) -> Path | None:
         """Abort the upload: its parts are dropped, no object appears under the key."""
@@ -334,7 +411,15 @@ class MultipartSink:
                     Bucket=self.url.bucket, Key=self.url.key, UploadId=self.upload_id
                 )
         self._buffer = bytearray()
+        self._drop_side_file()
         return None
+
+    def _drop_side_file(self) -> None:
+        if self._side_fd >= 0:
+            os.close(self._side_fd)
+            self._side_fd = -1
+        with contextlib.suppress(FileNotFoundError):
+            self._side_path.unlink()
 
     def details(self) -> dict[str, Any]:
         return {
@@ -343,9 +428,41 @@ class MultipartSink:
             "object": str(self.url),
             "version_id": self.version_id,
             "parts": len(self._parts),
+            "parts_held_for_rescue": len(self._held),
             "uploads_in_flight": UPLOADS_IN_FLIGHT,
             "part_size": self.part_size,
         }
+
+
+class ObjectBlocks:
+    """A pipeline block reader of one object version (ranged GETs into the block)."""
+
+    def __init__(self, s3: Any, url: S3Url, version_id: str | None, size: int) -> None:
+        self.s3 = s3
+        self.url = url
+        self.version_id = version_id
+        self.size = size
+
+    def read(self, view: memoryview, offset: int) -> int:
+        length = min(len(view), self.size - offset)
+        if length <= 0:
+            return 0
+        extra = {"VersionId": self.version_id} if self.version_id else {}
+        try:
+            answer = self.s3.get_object(
+                Bucket=self.url.bucket,
+                Key=self.url.key,
+                Range=f"bytes={offset}-{offset + length - 1}",
+                **extra,
+            )
+            data = answer["Body"].read()
+        except Exception as exc:
+            raise DestinationError(f"reading back {self.url} at byte {offset}: {exc}") from None
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        pass
 
 
 class S3Reader:

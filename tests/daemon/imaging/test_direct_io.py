@@ -72,3 +72,29 @@ def test_disk_reader_reads_every_byte(tmp_path: Path, size: int) -> None:
     finally:
         reader.close()
     assert bytes(got) == data
+
+
+def test_a_failed_ahead_write_is_never_vouched_for(tmp_path: Path) -> None:
+    """The copying pass marks a chunk finished before its O_DIRECT write is done; a
+    write that then fails puts the chunk back to non-tried before the error surfaces,
+    so no map saved afterwards claims it."""
+    from custodyd.daemon.errors import DestinationError
+    from custodyd.daemon.imaging import mapfile
+    from custodyd.daemon.imaging.mapfile import RescueMap
+    from custodyd.daemon.imaging.rescue import MapKeeper, _AheadWriter
+
+    image = tmp_path / "image.raw"
+    image.write_bytes(bytes(2 * MiB))
+    read_only = os.open(image, os.O_RDONLY)  # every write to it fails (EBADF)
+    keeper = MapKeeper(RescueMap.new(2 * MiB), None)
+    ahead = _AheadWriter(read_only, read_only, keeper, MiB)
+    try:
+        ahead.buffer()[:MiB] = os.urandom(MiB)
+        ahead.submit(MiB, MiB)
+        keeper.set(MiB, MiB, mapfile.FINISHED)  # as the copying pass does
+        with pytest.raises(DestinationError):
+            ahead.drain()
+    finally:
+        ahead.close()
+        os.close(read_only)
+    assert keeper.map.bytes_in(mapfile.FINISHED) == 0
