@@ -70,13 +70,22 @@ class S3Url:
 
 
 def client() -> Any:
-    """A boto3 S3 client from the environment (path-style: works with any S3 server)."""
+    """A boto3 S3 client from the environment (path-style: works with any S3 server).
+
+    The payload is not SHA-256-signed (``payload_signing_enabled=False``, botocore's own
+    default over HTTPS; over plain HTTP it would hash every part once more: 0.42 vs 0.24
+    CPU s per 256 MiB uploaded, measured against SeaweedFS); each part still carries a
+    CRC32 checksum the server checks, and the acquisition's verify pass reads the
+    object back and compares its BLAKE3 with the source stream."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
         "s3",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5}),
+        config=Config(
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
+            retries={"max_attempts": 5},
+        ),
     )
 
 
