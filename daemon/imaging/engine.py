@@ -38,6 +38,7 @@ from custodyd.daemon.imaging.readback import BlockSource, HeadReadBack, compare_
 from custodyd.daemon.imaging.readback import rehash as readback_of
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
 from custodyd.daemon.imaging.rescue import CopyReader, MapKeeper, Rescuer, RescueStats
+from custodyd.daemon.item_files import MAP_NAME
 
 Log = Callable[[str], None]
 
@@ -156,9 +157,6 @@ def hash_consumers(
         digests[name] = hasher = new_hasher(name)
         consumers.append((name, hasher.update))
     return consumers, digests, piecewise
-
-
-MAP_NAME = "ddrescue.map"
 
 
 def image_source(
