@@ -31,10 +31,11 @@ from custodyd.daemon.acquisition import (
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.errors import AcquisitionInProgress, Conflict, SourceError
 from custodyd.daemon.imaging import mapfile
-from custodyd.daemon.imaging.engine import MAP_NAME, failed_result, resume_image
+from custodyd.daemon.imaging.engine import failed_result, resume_image
 from custodyd.daemon.imaging.progress import Progress
 from custodyd.daemon.imaging.reader import open_source
 from custodyd.daemon.imaging.safety import check_source
+from custodyd.daemon.item_files import MAP_NAME
 from custodyd.daemon.models import Acquisition, Case, Evidence
 from custodyd.daemon.store.layout import LOG_NAME, AcquisitionLog
 from custodyd.daemon.store.lock import EvidenceLock, LockBusy

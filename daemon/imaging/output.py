@@ -148,6 +148,11 @@ class RawSink:
         return self._writer.fd
 
     @property
+    def direct_fd(self) -> int | None:
+        """The image opened ``O_DIRECT`` for aligned rescue writes (None: refused)."""
+        return self._writer.direct_fd
+
+    @property
     def part_path(self) -> Path:
         return self._writer.part_path
 

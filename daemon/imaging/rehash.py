@@ -1,7 +1,9 @@
-"""Re-read a raw image file and hash it: the loop of :func:`.verify.hash_image`.
+"""Re-read a raw image file and hash it: the loop of :func:`.verify.hash_image`, and the
+:class:`HashResult` every hashing pass returns.
 
-Kept apart from :mod:`.verify` (which also knows E01 and remote images) so the
-head start (:mod:`.headstart`) can load it in milliseconds at process start.
+Kept apart from :mod:`.verify` (which also knows E01 and remote images): the head
+start (:mod:`.headstart`) builds a :class:`HashResult` at process start without
+loading those.
 """
 
 from __future__ import annotations

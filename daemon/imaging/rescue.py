@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import mmap
 import os
 import struct
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,7 @@ from custodyd.daemon.imaging.reader import (
     SourceReader,
     pread_into,
 )
+from custodyd.daemon.imaging.writer import DIRECT_ALIGN
 
 CLUSTER = 64 * 1024  # ddrescue's default cluster: 128 sectors of 512 bytes
 SKIP_MIN = 64 * 1024  # ddrescue's default initial skip size
@@ -204,7 +207,11 @@ class Rescuer:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         log: Log | None = None,
+        direct_fd: int | None = None,
     ) -> None:
+        """``direct_fd``: the image opened ``O_DIRECT`` (see :class:`.writer.ImageWriter`):
+        aligned whole chunks of the copying pass go there, without a page-cache copy
+        and its write-back; sector writes of trimming and scraping stay buffered."""
         self.reader = reader
         self.image_fd = image_fd
         self.keeper = keeper
@@ -215,8 +222,18 @@ class Rescuer:
         self.cancel = cancel
         self.say = log or (lambda _msg: None)
         self._buf = bytearray(max(READ_CHUNK, self.sector))
+        self._ahead = (
+            _AheadWriter(direct_fd, image_fd, keeper, READ_CHUNK) if direct_fd is not None else None
+        )
 
     def run(self) -> RescueStats:
+        try:
+            return self._run()
+        finally:
+            if self._ahead is not None:
+                self._ahead.close()
+
+    def _run(self) -> RescueStats:
         stats = RescueStats([])
         steps: list[tuple[str, str, Callable[[mapfile.Block, ProgressMeter, int], int]]] = [
             ("copying non-tried", mapfile.COPYING, self._copy_area),
@@ -249,6 +266,8 @@ class Rescuer:
 
     def save(self) -> None:
         """Save the map after the image: the map may only vouch for bytes on disk."""
+        if self._ahead is not None:
+            self._ahead.drain()
         os.fsync(self.image_fd)  # why: the map saved next vouches for these bytes
         self.keeper.save()
 
@@ -365,8 +384,14 @@ class Rescuer:
         """Read ``[pos, pos+size)`` from the source into the image; False on a media error.
 
         A whole-sector read on a device goes through the reader's ``O_DIRECT`` path
-        so one bad sector is not reported as a whole page."""
-        chunk = memoryview(self._buf)[:size]
+        so one bad sector is not reported as a whole page. Whole aligned chunks of the
+        copying pass are written ``O_DIRECT`` while the next chunk is read
+        (:class:`_AheadWriter`); every other write waits for those first."""
+        ahead = self._ahead
+        if ahead is not None and (size <= self.sector or (pos | size) % DIRECT_ALIGN):
+            ahead.drain()
+            ahead = None
+        chunk = ahead.buffer()[:size] if ahead is not None else memoryview(self._buf)[:size]
         try:
             if size == self.sector:
                 got = self.reader._read_sector(chunk, pos)
@@ -379,20 +404,101 @@ class Rescuer:
             raise SourceError(f"reading source at byte {pos}: {exc.strerror}") from exc
         if got < size:  # the source ended early (shrunk, pulled): not a bad sector
             raise SourceError(f"source ended at byte {pos + got} during rescue")
-        _pwrite_full(self.image_fd, chunk, pos)
+        if ahead is not None:
+            ahead.submit(size, pos)
+        else:
+            _pwrite_full(self.image_fd, chunk, pos)
         return True
 
 
-def _pwrite_full(fd: int, view: memoryview, offset: int) -> None:
+class _AheadWriter:
+    """The copying pass's writes, ``O_DIRECT`` on a thread of their own.
+
+    A direct write returns only once the device has the data; done in line it would
+    add the disk's time to the source's for every chunk. Here the next chunk is read
+    from the source while up to ``DEPTH`` earlier ones go to the disk. The map may
+    vouch for a chunk only once its write is done: :meth:`drain` runs before every
+    map save (and before any other write), and a chunk whose write failed is marked
+    non-tried again before the error is raised, so no map ever claims it.
+    """
+
+    DEPTH = 4
+
+    def __init__(self, direct_fd: int, buffered_fd: int, keeper: MapKeeper, size: int) -> None:
+        self.direct_fd: int | None = direct_fd
+        self.buffered_fd = buffered_fd
+        self.keeper = keeper
+        self._bufs = [mmap.mmap(-1, size) for _ in range(self.DEPTH)]  # page-aligned
+        self._pending: list[tuple[Future[None], int, int] | None] = [None] * self.DEPTH
+        self._next = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="custodyd-rescue-write")
+
+    def buffer(self) -> memoryview:
+        """The buffer the next chunk is read into (its previous write done)."""
+        self._wait(self._next)
+        return memoryview(self._bufs[self._next])
+
+    def submit(self, size: int, pos: int) -> None:
+        """Write the first ``size`` bytes of :meth:`buffer`'s buffer at ``pos``."""
+        i = self._next
+        view = memoryview(self._bufs[i])[:size]
+        self._pending[i] = (self._pool.submit(self._write, view, pos), pos, size)
+        self._next = (i + 1) % self.DEPTH
+
+    def _write(self, view: memoryview, pos: int) -> None:
+        if self.direct_fd is not None:
+            try:
+                _pwrite_full(self.direct_fd, view, pos, direct=True)
+                return
+            except _DirectRefused:
+                self.direct_fd = None  # the image writer owns and closes it
+        _pwrite_full(self.buffered_fd, view, pos)
+
+    def _wait(self, i: int) -> None:
+        pending, self._pending[i] = self._pending[i], None
+        if pending is None:
+            return
+        future, pos, size = pending
+        try:
+            future.result()
+        except BaseException:
+            self.keeper.set(pos, size, mapfile.NON_TRIED)
+            raise
+
+    def drain(self) -> None:
+        """Wait for every write submitted; raise the first that failed."""
+        first: BaseException | None = None
+        for step in range(self.DEPTH):
+            try:
+                self._wait((self._next + step) % self.DEPTH)
+            except BaseException as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _pwrite_full(fd: int, view: memoryview, offset: int, *, direct: bool = False) -> None:
     """Write all of ``view`` at ``offset``; a short write is continued, never ignored."""
     done = 0
     while done < len(view):
         try:
             n = os.pwrite(fd, view[done:], offset + done)
         except OSError as exc:
+            if exc.errno == errno.EINVAL and direct:
+                raise _DirectRefused from None
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DestinationFull(f"destination full while rescuing at byte {offset}") from None
             raise DestinationError(f"writing image at {offset}: {exc.strerror}") from None
         if n == 0:
             raise DestinationError(f"writing image at {offset}: no progress")
         done += n
+
+
+class _DirectRefused(Exception):
+    """The destination refused an ``O_DIRECT`` write (EINVAL); it is redone buffered."""

@@ -59,11 +59,10 @@ class ImageWriter:
         self._flushed = 0
         self.closed = False
         self.direct_fd: int | None = None
-        if resume_from is None:
-            try:
-                self.direct_fd = os.open(self.part_path, flags | os.O_DIRECT)
-            except OSError:  # the destination refuses O_DIRECT: everything buffered
-                self.direct_fd = None
+        try:
+            self.direct_fd = os.open(self.part_path, flags | os.O_DIRECT)
+        except OSError:  # the destination refuses O_DIRECT: everything buffered
+            self.direct_fd = None
 
     def write(self, view: memoryview) -> None:
         """Append ``view`` (positional: the image is written in source order)."""

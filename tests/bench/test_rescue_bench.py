@@ -19,18 +19,25 @@ examiner would run to get the same assurance (``ddrescue``, ``sync``, ``b3sum`` 
 the image). CI asserts only that both find the same bad sectors and a regression
 floor (custodyd within 4x of ddrescue alone); the figures go to
 ``tests/bench/results/rescue.json``.
+
+Beside the wall-clock seconds, the CPU seconds (user+sys) of each tool's process and of
+the FUSE server (itself a Python process sharing the cores) during each run are
+reported: on a shared machine they say what each run costs whatever the load.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +65,42 @@ def drop_file(path: Path) -> None:
         os.close(fd)
 
 
+def children_cpu() -> float:
+    """CPU seconds of every child process waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu(mountpoint: Path) -> float:
+    """CPU seconds so far of the FUSE server mounted at ``mountpoint``."""
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"tests.imaging.faulty_fuse" in argv and str(mountpoint).encode() in argv:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return 0.0
+
+
+class Costs:
+    """CPU seconds of the tool's processes and of the FUSE server, per run."""
+
+    def __init__(self, mountpoint: Path) -> None:
+        self.mountpoint = mountpoint
+        self.figures: dict[str, list[float]] = {}
+
+    def measure(self, name: str, work: Callable[[], float]) -> float:
+        tool, server = children_cpu(), server_cpu(self.mountpoint)
+        seconds = work()
+        self.figures.setdefault(f"{name}_cpu", []).append(round(children_cpu() - tool, 3))
+        self.figures.setdefault(f"{name}_fuse_server_cpu", []).append(
+            round(server_cpu(self.mountpoint) - server, 3)
+        )
+        return seconds
+
+
 def run(backing: Path, *args: str) -> float:
     drop_file(backing)
     start = time.perf_counter()
@@ -66,7 +109,7 @@ def run(backing: Path, *args: str) -> float:
 
 
 def interrupted_at_half(
-    custodyd: str, source: Path, store: Path, backing: Path
+    custodyd: str, source: Path, store: Path, backing: Path, costs: Costs
 ) -> tuple[float, dict]:  # type: ignore[type-arg]
     """SIGINT an acquisition once half the image is written, then time the resume."""
     proc = subprocess.Popen(
@@ -84,15 +127,23 @@ def interrupted_at_half(
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130
     evidence_id = parts[0].parent.name
-    drop_file(backing)
-    start = time.perf_counter()
-    done = subprocess.run(
-        [custodyd, "image", "--resume", evidence_id, "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    took = time.perf_counter() - start
+    outcome: list[subprocess.CompletedProcess[str]] = []
+
+    def resume() -> float:
+        drop_file(backing)
+        start = time.perf_counter()
+        outcome.append(
+            subprocess.run(
+                [custodyd, "image", "--resume", evidence_id, "--json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        )
+        return time.perf_counter() - start
+
+    took = costs.measure("custodyd_resume_after_half", resume)
+    done = outcome[0]
     subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
     subprocess.run(["rm", "-rf", str(store)], check=True)
     return took, json.loads(done.stdout)
@@ -114,11 +165,17 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
         "custodyd": [],
         "custodyd_resume_after_half": [],
     }
+    costs = Costs(tmp_path / "mnt")
     with fuse_mount(backing, tmp_path / "mnt", BAD) as source:
         for n in range(ROUNDS):
             out, mapf = tmp_path / f"dd{n}.img", tmp_path / f"dd{n}.map"
             seconds["ddrescue"].append(
-                run(backing, "ddrescue", "-q", str(source), str(out), str(mapf))
+                costs.measure(
+                    "ddrescue",
+                    lambda out=out, mapf=mapf: run(  # type: ignore[misc]
+                        backing, "ddrescue", "-q", str(source), str(out), str(mapf)
+                    ),
+                )
             )
             ours = mapfile.load(mapf, SIZE)
             out.unlink()
@@ -136,42 +193,38 @@ def test_rescue_against_ddrescue(tmp_path: Path, home: Path) -> None:
             out.unlink()
 
             store = tmp_path / f"store{n}"
-            drop_file(backing)
-            start = time.perf_counter()
-            done = subprocess.run(
-                [
-                    custodyd,
-                    "image",
-                    str(source),
-                    "--case",
-                    "BENCH",
-                    "--store",
-                    str(store),
-                    "--json",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            seconds["custodyd"].append(time.perf_counter() - start)
-            manifest = json.loads(done.stdout)
+            ran: list[subprocess.CompletedProcess[str]] = []
+
+            def acquire(store: Path = store, ran: list = ran) -> float:  # type: ignore[type-arg]
+                drop_file(backing)
+                start = time.perf_counter()
+                argv = [custodyd, "image", str(source), "--case", "BENCH", "--store", str(store)]
+                ran.append(
+                    subprocess.run([*argv, "--json"], capture_output=True, text=True, check=True)
+                )
+                return time.perf_counter() - start
+
+            seconds["custodyd"].append(costs.measure("custodyd", acquire))
+            manifest = json.loads(ran[0].stdout)
             found = [(r["offset"], r["length"]) for r in manifest["read_errors"]]
             want = [(b.pos, b.size) for b in ours.blocks if b.status == mapfile.BAD_SECTOR]
             assert found == want, "custodyd and ddrescue disagree on the bad sectors"
             subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
             subprocess.run(["rm", "-rf", str(store)], check=True)
 
-            resumed = interrupted_at_half(custodyd, source, tmp_path / f"half{n}", backing)
+            resumed = interrupted_at_half(custodyd, source, tmp_path / f"half{n}", backing, costs)
             seconds["custodyd_resume_after_half"].append(resumed[0])
             assert resumed[1]["hashes"] == manifest["hashes"], "resume differs from a full run"
     oversubscribed = busy()
     median = {k: statistics.median(v) for k, v in seconds.items()}
-    report = {
+    report: dict[str, Any] = {
         "size_bytes": SIZE,
         "bad_ranges": BAD,
         "rounds": ROUNDS,
         "seconds": seconds,
         "median_seconds": median,
+        "cpu_seconds": costs.figures,
+        "median_cpu_seconds": {k: statistics.median(v) for k, v in costs.figures.items()},
         "custodyd_vs_ddrescue": round(median["custodyd"] / median["ddrescue"], 3),
         "custodyd_vs_ddrescue_sync_b3sum": round(
             median["custodyd"] / median["ddrescue_sync_b3sum"], 3

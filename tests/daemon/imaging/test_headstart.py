@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -66,20 +65,38 @@ def test_nothing_once_the_file_changed(tmp_path: Path) -> None:
 def test_nothing_for_a_file_written_while_it_was_hashed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from custodyd.daemon.imaging import rehash
+    from custodyd.daemon.imaging import reader
 
-    path = random_file(tmp_path / "image.raw", 2 * MiB)
-    real = rehash.hash_raw_fd
+    path = random_file(tmp_path / "image.raw", 9 * MiB)
+    real = reader.pread_into
+    reads: list[int] = []
 
-    def written_meanwhile(*args: Any, **kwargs: Any) -> rehash.HashResult:
-        result = real(*args, **kwargs)
-        flip_byte(path, 5)  # after its bytes were read, before the hash is judged
-        return result
+    def written_meanwhile(fd: int, view: memoryview, offset: int) -> int:
+        n = real(fd, view, offset)
+        reads.append(offset)
+        if len(reads) == 1:  # after the first block was read, the end of the file changes
+            flip_byte(path, 9 * MiB - 1)
+        return n
 
-    monkeypatch.setattr(rehash, "hash_raw_fd", written_meanwhile)
+    monkeypatch.setattr(reader, "pread_into", written_meanwhile)
     head_start = finished(HeadStart(path).start())
+    assert len(reads) > 1 and head_start.bytes_done == 9 * MiB
     assert head_start._result is None
     assert head_start.result_for(path) is None
+
+
+def test_nothing_after_a_read_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from custodyd.daemon.imaging import reader
+
+    path = random_file(tmp_path / "image.raw", 2 * MiB)
+
+    def failing(fd: int, view: memoryview, offset: int) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(reader, "pread_into", failing)
+    assert HeadStart(path).start().result_for(path) is None
 
 
 def test_nothing_for_a_missing_file_and_stop_is_idempotent(tmp_path: Path) -> None:
