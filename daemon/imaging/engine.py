@@ -667,6 +667,7 @@ def resume_stream(
                 info.size,
                 block_size,
                 buffers,
+                head=None,
                 progress=progress,
                 cancel=cancel,
                 say=say,
