@@ -34,7 +34,7 @@ from custodyd.daemon.imaging.output import (
 from custodyd.daemon.imaging.piecewise import PiecewiseHasher
 from custodyd.daemon.imaging.pipeline import Consumer, PassResult, Pipeline
 from custodyd.daemon.imaging.progress import Progress, ProgressCallback
-from custodyd.daemon.imaging.readback import BlockSource, compare_windows
+from custodyd.daemon.imaging.readback import BlockSource, HeadReadBack, compare_windows
 from custodyd.daemon.imaging.readback import rehash as readback_of
 from custodyd.daemon.imaging.reader import ErrorMap, SourceInfo, SourceReader, open_source
 from custodyd.daemon.imaging.rescue import CopyReader, MapKeeper, Rescuer, RescueStats
@@ -300,16 +300,24 @@ def _rescue_in_place(
     # untouched windows are kept to verify the read-back against the source.
     streamed = done.piecewise.finish()
     done.piecewise = PiecewiseHasher(window)
-    done.stats = Rescuer(
-        reader,
-        writer.rescue_fd(),
-        keeper,
-        retries=retries,
-        progress=progress,
-        cancel=cancel,
-        log=say,
-        direct_fd=writer.direct_fd if isinstance(writer, RawSink) else None,
-    ).run()
+    head = None
+    if isinstance(writer, RawSink):
+        head = _head_read_back(writer.part_path, keeper.map, hashes, window, block_size, buffers)
+    try:
+        done.stats = Rescuer(
+            reader,
+            writer.rescue_fd(),
+            keeper,
+            retries=retries,
+            progress=progress,
+            cancel=cancel,
+            log=say,
+            direct_fd=writer.direct_fd if isinstance(writer, RawSink) else None,
+        ).run()
+    except BaseException:
+        if head is not None:
+            head.stop()
+        raise
     if isinstance(writer, E01Sink):
         say("rewriting the E01 image with the rescued sectors")
         done.digests, done.piecewise = writer.rebuild(
@@ -333,10 +341,30 @@ def _rescue_in_place(
         info.size,
         block_size,
         buffers,
+        head=head,
         progress=progress,
         cancel=cancel,
         say=say,
     )
+
+
+def _head_read_back(
+    image: Path,
+    rmap: RescueMap,
+    hashes: Sequence[str],
+    window: int,
+    block_size: int,
+    buffers: int,
+) -> HeadReadBack:
+    """Start reading back the image's settled head (before the first area the map
+    does not mark finished) while the rescue passes run (:class:`HeadReadBack`)."""
+    return HeadReadBack(
+        image,
+        hash_consumers(hashes, window),
+        rmap.finished_prefix(),
+        block_size=block_size,
+        buffers=buffers,
+    ).start()
 
 
 def _read_back(
@@ -349,25 +377,31 @@ def _read_back(
     block_size: int,
     buffers: int,
     *,
+    head: HeadReadBack | None,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
     say: Log,
 ) -> tuple[dict[str, Hasher], PiecewiseHasher, dict[str, Any]]:
-    """Digests of the image read back from the disk, and its windows compared with
-    those ``streamed`` from the source (all but the ``gaps`` later passes filled)."""
+    """Digests of the image read back from the disk (its ``head`` already read while
+    the rescue passes ran), and its windows compared with those ``streamed`` from the
+    source (all but the ``gaps`` later passes filled)."""
     watch = Stopwatch()
-    digests, piecewise = readback_of(
-        image,
-        hash_consumers(hashes, window),
-        size,
-        block_size=block_size,
-        buffers=buffers,
-        progress=progress,
-        cancel=cancel,
-    )
+    if head is not None:
+        digests, piecewise = head.finish(size, progress=progress, cancel=cancel)
+    else:
+        digests, piecewise = readback_of(
+            image,
+            hash_consumers(hashes, window),
+            size,
+            block_size=block_size,
+            buffers=buffers,
+            progress=progress,
+            cancel=cancel,
+        )
     verdict = compare_windows(streamed, piecewise.finish(), gaps, window, watch.seconds)
     where = "the disk" if isinstance(image, Path) else "the store"
-    say(f"read back {size} bytes from {where} and hashed them in {watch}")
+    early = f" (the first {head.head} while the rescue passes ran)" if head is not None else ""
+    say(f"read back {size} bytes from {where}{early}; the rest hashed after them in {watch}")
     return digests, piecewise, verdict
 
 
@@ -506,7 +540,9 @@ def resume_image(
         raise
     reader = SourceReader(fd, info, cancel=cancel)
     done = PassOutcome("complete", None, {}, PiecewiseHasher(window), info.size)
+    head: HeadReadBack | None = None
     try:
+        head = _head_read_back(writer.part_path, rmap, hashes, window, block_size, buffers)
         done.stats = Rescuer(
             reader,
             writer.fd,
@@ -528,11 +564,14 @@ def resume_image(
             info.size,
             block_size,
             buffers,
+            head=head,
             progress=progress,
             cancel=cancel,
             say=say,
         )
     except BaseException as exc:
+        if head is not None:
+            head.stop()
         done.stopped(exc, info)
     finally:
         reader.close()
