@@ -666,6 +666,45 @@ def read_order(
     return data
 
 
+def read_orders(
+    ctx: AppContext,
+    principal: Principal,
+    *,
+    case_ref: str | None = None,
+    evidence_id: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[OrderView], int | None]:
+    """One page of the orders ``principal`` may know (and the next offset, None on the
+    last page); the read of a non-empty page is recorded (``order.accessed``)."""
+    from custodyd.daemon.auth.audit import record_read
+
+    with ctx.session() as session:
+        rows = list_orders(
+            session,
+            ctx.clock,
+            case_ref=case_ref,
+            evidence_id=evidence_id,
+            status=status,
+            offset=offset,
+            limit=limit + 1,
+            principal=principal,
+        )
+    items, more = rows[:limit], len(rows) > limit
+    if items:
+        record_read(
+            ctx,
+            ORDER_ACCESSED,
+            actor=principal.actor,
+            what="orders",
+            case=case_ref,
+            evidence=evidence_id,
+            detail={"order_ids": [o.id for o in items]},
+        )
+    return items, (offset + limit if more else None)
+
+
 def knowable_orders(
     session: Session, principal: Principal, orders: Sequence[PreservationOrder]
 ) -> list[PreservationOrder]:

@@ -495,6 +495,42 @@ def read_transfer(
     return data
 
 
+def read_transfers(
+    ctx: AppContext,
+    principal: Principal,
+    *,
+    case_ref: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[TransferView], int | None]:
+    """One page of the transfers ``principal`` may see (and the next offset, None on the
+    last page); the read of a non-empty page is recorded (``transfer.accessed``)."""
+    from custodyd.daemon.auth.audit import record_read
+
+    with ctx.session() as session:
+        rows = list_transfers(
+            session,
+            ctx.clock,
+            case_ref=case_ref,
+            status=status,
+            offset=offset,
+            limit=limit + 1,
+            principal=principal,
+        )
+    items, more = rows[:limit], len(rows) > limit
+    if items:
+        record_read(
+            ctx,
+            TRANSFER_ACCESSED,
+            actor=principal.actor,
+            what="transfers",
+            case=case_ref,
+            detail={"transfer_ids": [t.id for t in items]},
+        )
+    return items, (offset + limit if more else None)
+
+
 def list_transfers(
     session: Session,
     clock: Clock,
