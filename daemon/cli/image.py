@@ -60,9 +60,8 @@ def image(
     json_out: opt.JsonOut = False,
 ) -> None:
     """Image SOURCE with BLAKE3 (+ requested digests), verify, inventory and seal it."""
-    from custodyd.daemon.acquisition import acquire, default_output
+    from custodyd.daemon.acquisition import acquire
     from custodyd.daemon.errors import InvalidInput
-    from custodyd.daemon.imaging.output import ImageFormat
 
     if resume_id is not None:
         fixed = {
@@ -89,11 +88,12 @@ def image(
     from custodyd.daemon.cases import check_ref
 
     check_ref(case)  # before the context: a refused ref creates no home, database or store dir
+    chosen = opt.Chosen(
+        store, hashes, examiner, notes, no_verify, image_format, compression, segment_size
+    )
     ctx = context()
     try:
-        output = ImageFormat.of(
-            image_format, compression, segment_size, defaults=default_output(ctx.settings)
-        )
+        output = chosen.output(ctx.settings)
     except BaseException:
         ctx.close()
         raise
@@ -103,22 +103,7 @@ def image(
         with hidden_areas_for_acquisition(
             ctx, source, actor=cli_actor(), case_ref=case, include_hidden=include_hidden
         ):
-            manifest = with_progress_and_cancel(
-                lambda progress, cancel: acquire(
-                    ctx,
-                    source,
-                    case,
-                    actor=cli_actor(),
-                    hashes=hashes.split(",") if hashes else (),
-                    examiner=examiner,
-                    notes=notes,
-                    verify=not no_verify,
-                    store=store if store is None or store.startswith("s3://") else Path(store),
-                    progress=progress,
-                    cancel=cancel,
-                    output=output,
-                )
-            )
+            manifest = acquire_with(acquire, ctx, source, case, chosen=chosen, output=output)
         if str(manifest.get("image_path") or "").startswith("s3://"):
             # only an S3 item has an Object Lock to set (the orders layer costs ~40 ms
             # of imports, so a local acquisition does not load it)
@@ -127,10 +112,7 @@ def image(
             lock_new_item(ctx, manifest, actor=cli_actor())
     finally:
         ctx.close()
-    if json_out:
-        print_json(manifest)
-    else:
-        show_manifest(manifest)
+    report(manifest, json_out)
 
 
 def _resume(evidence_id: str, source: Path | None, *, verify: bool, json_out: bool) -> None:
@@ -151,6 +133,28 @@ def _resume(evidence_id: str, source: Path | None, *, verify: bool, json_out: bo
         )
     finally:
         ctx.close()
+    report(manifest, json_out)
+
+
+def acquire_with(
+    run: Callable[..., dict[str, Any]], *target: Any, chosen: opt.Chosen, output: Any
+) -> dict[str, Any]:
+    """``run(*target, ...)`` — :func:`~custodyd.daemon.acquisition.acquire` or
+    :func:`~custodyd.daemon.held_media.acquire_held` — with the options ``image`` and
+    ``media acquire`` share, the progress bar and Ctrl-C as a clean cancel."""
+    return with_progress_and_cancel(
+        lambda progress, cancel: run(
+            *target,
+            actor=cli_actor(),
+            progress=progress,
+            cancel=cancel,
+            output=output,
+            **chosen.keywords(),
+        )
+    )
+
+
+def report(manifest: dict[str, Any], json_out: bool) -> None:
     if json_out:
         print_json(manifest)
     else:

@@ -126,35 +126,16 @@ def acquire_command(
     json_out: opt.JsonOut = False,
 ) -> None:
     """Acquire a held medium (attached, write-protected) into CASE, as `image` does."""
-    from custodyd.daemon.acquisition import default_output
-    from custodyd.daemon.cli.image import cli_actor, show_manifest, with_progress_and_cancel
+    from custodyd.daemon.cli.image import acquire_with, report
     from custodyd.daemon.held_media import acquire_held
-    from custodyd.daemon.imaging.output import ImageFormat
 
+    chosen = opt.Chosen(
+        store, hashes, examiner, notes, no_verify, image_format, compression, segment_size
+    )
     ctx = context()
     try:
-        output = ImageFormat.of(
-            image_format, compression, segment_size, defaults=default_output(ctx.settings)
-        )
-        manifest = with_progress_and_cancel(
-            lambda progress, cancel: acquire_held(
-                ctx,
-                medium,
-                case,
-                actor=cli_actor(),
-                hashes=hashes.split(",") if hashes else (),
-                examiner=examiner,
-                notes=notes,
-                verify=not no_verify,
-                store=store,
-                progress=progress,
-                cancel=cancel,
-                output=output,
-            )
-        )
+        output = chosen.output(ctx.settings)
+        manifest = acquire_with(acquire_held, ctx, medium, case, chosen=chosen, output=output)
     finally:
         ctx.close()
-    if json_out:
-        print_json(manifest)
-    else:
-        show_manifest(manifest)
+    report(manifest, json_out)

@@ -17,6 +17,7 @@ from custodyd.daemon.cli.orders_support import (
     flag_errors,
     parse_day,
     parse_leads,
+    run_step,
     show_fields,
 )
 from custodyd.daemon.errors import InvalidInput
@@ -222,9 +223,8 @@ def renew(
     """Renew an order (regimes that allow it): the expiry moves on."""
     from custodyd.daemon.orders import lifecycle
 
-    ctx = context()
     _out(
-        lifecycle.renew_order(ctx, order_id, actor=cli_actor(), days=days, ref=ref),
+        run_step(context(), lifecycle.renew_order, order_id, days=days, ref=ref),
         json_out,
         "renewed",
     )
@@ -239,8 +239,7 @@ def followup(
     """A follow-up request arrived: hold the data until a decision."""
     from custodyd.daemon.orders import lifecycle
 
-    ctx = context()
-    _out(lifecycle.followup_order(ctx, order_id, actor=cli_actor(), ref=ref), json_out, "on hold")
+    _out(run_step(context(), lifecycle.followup_order, order_id, ref=ref), json_out, "on hold")
 
 
 @orders_app.command("decide")
@@ -253,9 +252,7 @@ def decide(
     """Record the decision on the follow-up request: granted -> executing; else the hold ends."""
     from custodyd.daemon.orders import lifecycle
 
-    ctx = context()
-    with flag_errors(FLAGS):
-        data = lifecycle.decide_order(ctx, order_id, outcome, actor=cli_actor(), ref=ref)
+    data = run_step(context(), lifecycle.decide_order, order_id, outcome, flags=FLAGS, ref=ref)
     _out(data, json_out, f"decided ({outcome})")
 
 
@@ -273,11 +270,14 @@ def executed(
     """Record that a granted follow-up request was executed; the ordinary expiry applies."""
     from custodyd.daemon.orders import lifecycle
 
-    ctx = context()
-    with flag_errors(FLAGS):
-        data = lifecycle.executed_order(
-            ctx, order_id, actor=cli_actor(), basis=basis, transfer_id=transfer
-        )
+    data = run_step(
+        context(),
+        lifecycle.executed_order,
+        order_id,
+        flags=FLAGS,
+        basis=basis,
+        transfer_id=transfer,
+    )
     _out(data, json_out, "executed")
 
 
@@ -296,9 +296,7 @@ def refuse(
     """Refuse a preservation request on the grounds the texts allow."""
     from custodyd.daemon.orders.answers import refuse_order
 
-    ctx = context()
-    with flag_errors(FLAGS):
-        data = refuse_order(ctx, order_id, grounds=grounds, reason=reason, actor=cli_actor())
+    data = run_step(context(), refuse_order, order_id, flags=FLAGS, grounds=grounds, reason=reason)
     _out(data, json_out, f"refused ({grounds})")
 
 
@@ -314,9 +312,7 @@ def notify(
     """Record a time-stamped notice to the requesting state (art. 68(6))."""
     from custodyd.daemon.orders.answers import notify_requester
 
-    ctx = context()
-    with flag_errors(FLAGS):
-        data = notify_requester(ctx, order_id, kind=kind, text=text, actor=cli_actor())
+    data = run_step(context(), notify_requester, order_id, flags=FLAGS, kind=kind, text=text)
     _out(data, json_out, f"notice recorded ({kind})")
 
 
@@ -331,9 +327,6 @@ def release(
 
     if not reason:
         raise InvalidInput("releasing an order needs --reason")
-    ctx = context()
     _out(
-        lifecycle.release_order(ctx, order_id, actor=cli_actor(), reason=reason),
-        json_out,
-        "released",
+        run_step(context(), lifecycle.release_order, order_id, reason=reason), json_out, "released"
     )

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from custodyd.daemon.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from custodyd.daemon.context import AppContext
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 
@@ -69,3 +72,20 @@ def flag_errors(flags: Mapping[str, str]) -> Iterator[None]:
         exc.detail = f"{exc.detail} (CLI: {named})"
         exc.extra["flags"] = [flags.get(f, f) for f in fields]
         raise
+
+
+T = TypeVar("T")
+
+
+def run_step(
+    ctx: AppContext,
+    step: Callable[..., T],
+    subject_id: int,
+    *args: Any,
+    flags: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> T:
+    """One step of an order or a transfer (``step(ctx, subject_id, *args, actor=..., **fields)``)
+    as the CLI's operator; a refusal that names fields names their ``flags``."""
+    with flag_errors(flags) if flags is not None else nullcontext():
+        return step(ctx, subject_id, *args, actor=cli_actor(), **fields)

@@ -15,6 +15,7 @@ from custodyd.daemon.cli.orders_support import (
     console,
     parse_day,
     parse_leads,
+    run_step,
     show_fields,
 )
 
@@ -154,8 +155,7 @@ def report(
     """Record the recipient's report of use."""
     from custodyd.daemon.orders import transfers as svc
 
-    ctx = context()
-    _out(svc.report_use(ctx, transfer_id, text, actor=cli_actor()), json_out, "report recorded")
+    _out(run_step(context(), svc.report_use, transfer_id, text), json_out, "report recorded")
 
 
 @transfers_app.command("extend")
@@ -168,9 +168,11 @@ def extend(
     """Move the deadline with the sender's consent."""
     from custodyd.daemon.orders import transfers as svc
 
-    ctx = context()
-    data = svc.extend(ctx, transfer_id, days, consent_ref=consent_ref, actor=cli_actor())
-    _out(data, json_out, "extended")
+    _out(
+        run_step(context(), svc.extend, transfer_id, days, consent_ref=consent_ref),
+        json_out,
+        "extended",
+    )
 
 
 @transfers_app.command("consent")
@@ -185,8 +187,7 @@ def consent(
     """Record the sender's prior written consent to share with one named third party."""
     from custodyd.daemon.orders import transfers as svc
 
-    ctx = context()
-    data = svc.record_consent(ctx, transfer_id, third_party, ref, actor=cli_actor())
+    data = run_step(context(), svc.record_consent, transfer_id, third_party, ref)
     _out(data, json_out, f"consent recorded for {third_party}")
 
 
@@ -200,8 +201,7 @@ def release(
     """Release the data to a third party: refused without prior written consent."""
     from custodyd.daemon.orders import transfers as svc
 
-    ctx = context()
-    data = svc.release_to_third_party(ctx, transfer_id, to, actor=cli_actor(), part=part)
+    data = run_step(context(), svc.release_to_third_party, transfer_id, to, part=part)
     _out(data, json_out, f"released to {to}")
 
 
@@ -215,6 +215,6 @@ def close(
     """The data came back or were destroyed."""
     from custodyd.daemon.orders import transfers as svc
 
-    ctx = context()
-    data = svc.close_transfer(ctx, transfer_id, outcome, actor=cli_actor(), note=note)
-    _out(data, json_out, outcome)
+    _out(
+        run_step(context(), svc.close_transfer, transfer_id, outcome, note=note), json_out, outcome
+    )

@@ -97,7 +97,7 @@ def locate(
         where = f"partition {partition}" if partition else "offset 0"
         raise InvalidInput(
             f"no file system The Sleuth Kit recognises at {where} (byte {offset}); "
-            "name the partition (--partition N, see custodyd inventory)",
+            "name the partition (its number in the item's inventory, from 1)",
             field="partition",
         ) from None
     try:

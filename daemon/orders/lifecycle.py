@@ -38,7 +38,13 @@ from custodyd.daemon.models import Case, Evidence, OrderItem, OrderNotice, Prese
 from custodyd.daemon.names import check_name
 from custodyd.daemon.orders import confidentiality
 from custodyd.daemon.orders.dates import OrderDates, compute_expiry
-from custodyd.daemon.orders.records import SYSTEM_ACTOR, record, today
+from custodyd.daemon.orders.records import (
+    SYSTEM_ACTOR,
+    record,
+    record_access,
+    recorded_step,
+    today,
+)
 from custodyd.daemon.orders.regimes import get_regime
 from custodyd.daemon.orders.request_fields import require_request_fields
 from custodyd.daemon.orders.states import DATED, ENDED, STANDING, NoticeKind, OrderStatus, Outcome
@@ -350,24 +356,16 @@ def _step(
     after: Callable[[Session, PreservationOrder, OrderView], None] | None = None,
 ) -> OrderView:
     """Validate and apply ``change`` in one transaction, then record ``action``."""
-    with ctx.session() as session:
-        order = get_order(session, order_id)
-        extra = change(session, order)
-        session.add(order)
-        session.flush()
-        result = order_view(session, order, ctx.clock)
-        record(
-            ctx,
-            session,
-            action,
-            actor=actor,
-            case_ref=result.case,
-            evidence_ids=result.evidence,
-            payload=_ledger_payload(order, **extra),
-        )
-        if after is not None:
-            after(session, order, result)
-    ctx.ledger.flush_pending()
+    result = recorded_step(
+        ctx,
+        action,
+        actor=actor,
+        load=lambda session: get_order(session, order_id),
+        change=change,
+        view=lambda session, order: order_view(session, order, ctx.clock),
+        payload=lambda order, added: _ledger_payload(order, **added),
+        after=after,
+    )
     _sync_store_lock(ctx, result, actor)
     return result
 
@@ -657,24 +655,54 @@ def read_order(
     ``principal`` (API callers) is checked against need-to-know: an order the
     caller may not know is reported exactly like one that does not exist.
     """
-    from custodyd.daemon.auth.audit import record_read
-
     with ctx.session() as session:
         order = get_order(session, order_id)
         case_ref = case_ref_of(session, order.case_id)
         if principal is not None and not confidentiality.may_know(principal, order, case_ref):
             raise NotFound(f"no preservation order {order_id}")
         data = order_view(session, order, ctx.clock)
-    record_read(
-        ctx,
-        ORDER_ACCESSED,
-        actor=actor,
-        what="order",
-        case=case_ref,
-        evidence=data.evidence,
-        detail={"order_id": order_id},
-    )
+    detail = {"order_id": order_id}
+    record_access(ctx, ORDER_ACCESSED, actor=actor, what="order", subject=data, detail=detail)
     return data
+
+
+def read_orders(
+    ctx: AppContext,
+    principal: Principal,
+    *,
+    case_ref: str | None = None,
+    evidence_id: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[OrderView], int | None]:
+    """One page of the orders ``principal`` may know (and the next offset, None on the
+    last page); the read of a non-empty page is recorded (``order.accessed``)."""
+    from custodyd.daemon.auth.audit import record_read
+
+    with ctx.session() as session:
+        rows = list_orders(
+            session,
+            ctx.clock,
+            case_ref=case_ref,
+            evidence_id=evidence_id,
+            status=status,
+            offset=offset,
+            limit=limit + 1,
+            principal=principal,
+        )
+    items, more = rows[:limit], len(rows) > limit
+    if items:
+        record_read(
+            ctx,
+            ORDER_ACCESSED,
+            actor=principal.actor,
+            what="orders",
+            case=case_ref,
+            evidence=evidence_id,
+            detail={"order_ids": [o.id for o in items]},
+        )
+    return items, (offset + limit if more else None)
 
 
 def knowable_orders(

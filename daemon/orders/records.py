@@ -10,9 +10,9 @@ the change and its ledger entries land together or not at all, even across a cra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -56,3 +56,70 @@ def record(
     events = [Event(action, actor, case_ref, evidence_id, dict(payload)) for evidence_id in ids]
     ctx.ledger.stage(session, events)  # one batch: all entries of a step, or none
     return len(events)
+
+
+class Subject(Protocol):
+    """The answer about an order or a transfer: which case and items it concerns."""
+
+    @property
+    def case(self) -> str: ...
+
+    @property
+    def evidence(self) -> list[str]: ...
+
+
+Row = TypeVar("Row")
+View = TypeVar("View", bound=Subject)
+
+
+def recorded_step(
+    ctx: AppContext,
+    action: str,
+    *,
+    actor: str,
+    load: Callable[[Session], Row],
+    change: Callable[[Session, Row], Mapping[str, Any]],
+    view: Callable[[Session, Row], View],
+    payload: Callable[[Row, Mapping[str, Any]], Mapping[str, Any]],
+    after: Callable[[Session, Row, View], None] | None = None,
+) -> View:
+    """One lifecycle step of an order or a transfer, in one transaction: ``load`` the row,
+    ``change`` it (validating first; returns what the ledger entry adds), record ``action``
+    for each item it covers with ``payload(row, added)``, run ``after`` (an alert into the
+    outbox) in the same transaction; the entries are appended once it committed."""
+    with ctx.session() as session:
+        row = load(session)
+        added = change(session, row)
+        session.add(row)
+        session.flush()
+        result = view(session, row)
+        record(
+            ctx,
+            session,
+            action,
+            actor=actor,
+            case_ref=result.case,
+            evidence_ids=result.evidence,
+            payload=payload(row, added),
+        )
+        if after is not None:
+            after(session, row, result)
+    ctx.ledger.flush_pending()
+    return result
+
+
+def record_access(
+    ctx: AppContext, action: str, *, actor: str, what: str, subject: Subject, detail: dict[str, Any]
+) -> None:
+    """Record that ``actor`` read ``subject`` (``order.accessed``, ``transfer.accessed``)."""
+    from custodyd.daemon.auth.audit import record_read
+
+    record_read(
+        ctx,
+        action,
+        actor=actor,
+        what=what,
+        case=subject.case,
+        evidence=subject.evidence,
+        detail=detail,
+    )

@@ -48,7 +48,7 @@ from custodyd.daemon.models import (
 )
 from custodyd.daemon.orders.access import can_see, only_visible
 from custodyd.daemon.orders.lifecycle import case_ref_of
-from custodyd.daemon.orders.records import record, today
+from custodyd.daemon.orders.records import record_access, recorded_step, today
 from custodyd.daemon.orders.states import Closing, Direction, DisposalMethod, TransferStatus
 from custodyd.daemon.orders.views import (
     ClosingDisposal,
@@ -253,26 +253,22 @@ Change = Callable[[Session, Transfer], dict[str, Any]]
 def _step(
     ctx: AppContext, transfer_id: int, action: str, actor: str, change: Change, doing: str
 ) -> TransferView:
-    with ctx.session() as session:
+    """Apply ``change`` to the transfer (open, unless ``doing`` is empty) and record ``action``."""
+
+    def load(session: Session) -> Transfer:
         if doing:
-            transfer = _open(session, transfer_id, doing)
-        else:
-            transfer = get_transfer(session, transfer_id)
-        extra = change(session, transfer)
-        session.add(transfer)
-        session.flush()
-        result = transfer_view(session, transfer, ctx.clock)
-        record(
-            ctx,
-            session,
-            action,
-            actor=actor,
-            case_ref=result.case,
-            evidence_ids=result.evidence,
-            payload=_payload(transfer, **extra),
-        )
-    ctx.ledger.flush_pending()
-    return result
+            return _open(session, transfer_id, doing)
+        return get_transfer(session, transfer_id)
+
+    return recorded_step(
+        ctx,
+        action,
+        actor=actor,
+        load=load,
+        change=change,
+        view=lambda session, transfer: transfer_view(session, transfer, ctx.clock),
+        payload=lambda transfer, added: _payload(transfer, **added),
+    )
 
 
 def report_use(ctx: AppContext, transfer_id: int, report: str, *, actor: str) -> TransferView:
@@ -411,8 +407,8 @@ def assert_may_hand_over(session: Session, evidence_id: str, to_party: str) -> N
             raise ReleaseRefused(
                 f"evidence {evidence_id} was received under transfer {transfer.id} "
                 f"({transfer.ref or 'no ref'}); the sender has not consented to sharing it "
-                f"with {to_party.strip()!r} (custodyd transfers consent {transfer.id} "
-                "--third-party NAME --ref DOC)",
+                f"with {to_party.strip()!r}; record the sender's written consent to that "
+                f"party on transfer {transfer.id} first",
                 evidence=evidence_id,
                 transfer=transfer.id,
             )
@@ -490,22 +486,49 @@ def read_transfer(
     ``principal`` (API callers): a transfer of a case it does not see is reported
     exactly like one that does not exist.
     """
-    from custodyd.daemon.auth.audit import record_read
-
     with ctx.session() as session:
         data = transfer_view(session, get_transfer(session, transfer_id), ctx.clock)
     if principal is not None and not can_see(principal, data.case):
         raise NotFound(f"no transfer {transfer_id}")
-    record_read(
-        ctx,
-        TRANSFER_ACCESSED,
-        actor=actor,
-        what="transfer",
-        case=data.case,
-        evidence=data.evidence,
-        detail={"transfer_id": transfer_id},
-    )
+    detail = {"transfer_id": transfer_id}
+    record_access(ctx, TRANSFER_ACCESSED, actor=actor, what="transfer", subject=data, detail=detail)
     return data
+
+
+def read_transfers(
+    ctx: AppContext,
+    principal: Principal,
+    *,
+    case_ref: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[TransferView], int | None]:
+    """One page of the transfers ``principal`` may see (and the next offset, None on the
+    last page); the read of a non-empty page is recorded (``transfer.accessed``)."""
+    from custodyd.daemon.auth.audit import record_read
+
+    with ctx.session() as session:
+        rows = list_transfers(
+            session,
+            ctx.clock,
+            case_ref=case_ref,
+            status=status,
+            offset=offset,
+            limit=limit + 1,
+            principal=principal,
+        )
+    items, more = rows[:limit], len(rows) > limit
+    if items:
+        record_read(
+            ctx,
+            TRANSFER_ACCESSED,
+            actor=principal.actor,
+            what="transfers",
+            case=case_ref,
+            detail={"transfer_ids": [t.id for t in items]},
+        )
+    return items, (offset + limit if more else None)
 
 
 def list_transfers(

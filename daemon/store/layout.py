@@ -12,12 +12,9 @@ from typing import Any
 
 from custodyd.daemon.clock import Clock
 from custodyd.daemon.durable import fsync_dir, write_atomic
+from custodyd.daemon.item_files import IMAGE_NAME as IMAGE_NAME  # re-exported for callers
+from custodyd.daemon.item_files import INVENTORY_NAME, LOG_NAME, MANIFEST_NAME, MAP_NAME
 
-IMAGE_NAME = "image.raw"
-MANIFEST_NAME = "manifest.json"
-LOG_NAME = "acquisition.log"
-INVENTORY_NAME = "inventory.json"
-MAP_NAME = "ddrescue.map"  # GNU ddrescue mapfile of the acquisition (kept for a resume)
 NOT_IMAGES = frozenset({MANIFEST_NAME, LOG_NAME, INVENTORY_NAME, MAP_NAME})
 IMAGE_NAMES = ("image.raw", "image.E01")  # the first (or only) file of an image
 PART_SUFFIX = ".part"  # being written (or written, not yet sealed in the database)
