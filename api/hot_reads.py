@@ -10,7 +10,8 @@ two requests and runs the very same coroutines as the endpoints
 visibility, the ``history.read`` entry queued for the group commit, the page, the
 wait until the entry is durable), with the same authentication
 (:func:`~custodyd.daemon.auth.tokens.authenticate_fast`) and the same problem
-documents for every refusal (:func:`custodyd.api.problems.error_response`).
+documents for every refusal (:func:`custodyd.api.problems.error_response`: the
+handlers the framework maps an endpoint's errors with).
 
 "Plain" is narrow on purpose: ``GET``, no ``root_path``, one path segment as the
 id, one ``Authorization: Bearer`` header, and a query string of at most
@@ -35,7 +36,6 @@ from custodyd.api.routers.custody import JSON, read_case_timeline, read_evidence
 from custodyd.daemon.auth.timeline import PageRequest
 from custodyd.daemon.auth.tokens import authenticate_fast
 from custodyd.daemon.context import AppContext
-from custodyd.daemon.errors import CustodydError
 
 # The routes' own path templates (metrics label requests by them) and their matchers
 # (Starlette's default ``str`` convertor: one segment, ``[^/]+``).
@@ -125,8 +125,10 @@ class HotReads:
                 body = await read_evidence_timeline(self.ctx, principal, subject, page)
             else:
                 body = await read_case_timeline(self.ctx, principal, subject, page)
-        except CustodydError as exc:
+        except Exception as exc:
             response = await problems.error_response(Request(scope), exc)
+            if response is None:
+                raise
             await response(scope, receive, send)
             return
         await send(

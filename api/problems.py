@@ -95,12 +95,6 @@ async def _custodyd_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.http_status, _jsonable(body), headers)
 
 
-async def error_response(request: Request, exc: CustodydError) -> JSONResponse:
-    """The problem document of a domain error, for an ASGI layer that answers a request
-    itself (:mod:`custodyd.api.hot_reads`): the very handler the framework uses."""
-    return await _custodyd_error(request, exc)
-
-
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
@@ -170,14 +164,34 @@ def _jsonable(body: dict[str, Any]) -> dict[str, Any]:
     return encoded
 
 
+# What an endpoint may raise and its problem document (the framework's own errors and
+# anything unexpected are handled by install() below).
+ENDPOINT_ERRORS: dict[type[Exception], Any] = {
+    CustodydError: _custodyd_error,
+    UnicodeEncodeError: _unencodable,
+    OverflowError: _out_of_range,
+}
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app`` (called once by ``create_app``)."""
-    app.add_exception_handler(CustodydError, _custodyd_error)
+    for kind, handler in ENDPOINT_ERRORS.items():
+        app.add_exception_handler(kind, handler)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(UnicodeEncodeError, _unencodable)
-    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)
+
+
+async def error_response(request: Request, exc: Exception) -> JSONResponse | None:
+    """The problem document of an error an endpoint raised, by the handler the framework
+    would use (for an ASGI layer answering a request itself, :mod:`custodyd.api.hot_reads`);
+    None for anything else (left to the server-error layer, as from an endpoint)."""
+    for kind in type(exc).__mro__:
+        handler = ENDPOINT_ERRORS.get(kind)
+        if handler is not None:
+            response: JSONResponse = await handler(request, exc)
+            return response
+    return None
 
 
 # Documented on every operation so clients (and schemathesis) know error bodies.

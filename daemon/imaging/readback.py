@@ -124,25 +124,127 @@ def rehash(
     buffers: int,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
+    start: int = 0,
 ) -> tuple[dict[str, Hasher], PiecewiseHasher]:
     """Digests of the image as it now is on the destination, through the same pipeline
     (reading blocks while the hashers work on earlier ones); ``consumers`` as made by
-    :func:`~custodyd.daemon.imaging.engine.hash_consumers`."""
+    :func:`~custodyd.daemon.imaging.engine.hash_consumers`, or, with ``start``, holding
+    the digest state of the bytes before it (see :class:`HeadReadBack`)."""
     stages, digests, piecewise = consumers
     reader = DiskReader(image) if isinstance(image, Path) else image
     try:
-        result = Pipeline(stages, block_size=block_size, buffers=buffers).run(
-            reader.read, size, progress=progress, phase="rescue: hashing", cancel=cancel
-        )
+        _read_range(reader, stages, start, size, block_size, buffers, progress, cancel)
     finally:
         reader.close()
+    return digests, piecewise
+
+
+def _read_range(
+    reader: DiskReader | BlockSource,
+    stages: list[tuple[str, Consumer]],
+    start: int,
+    end: int,
+    block_size: int,
+    buffers: int,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> None:
+    """Feed bytes ``[start, end)`` of the image to ``stages``; raise if not all of them
+    could be read back."""
+
+    def read(view: memoryview, offset: int) -> int:
+        return reader.read(view, start + offset)
+
+    result = Pipeline(stages, block_size=block_size, buffers=buffers).run(
+        read, end - start, progress=progress, phase="rescue: hashing", cancel=cancel
+    )
     if result.cancelled:
         raise Cancelled("cancelled while hashing the rescued image")
     if result.error is not None:
         raise result.error
-    if result.bytes_read != size:
-        raise DestinationError(f"the rescued image {image} could not be read back whole")
-    return digests, piecewise
+    if result.bytes_read != end - start:
+        where = getattr(reader, "path", "the image")
+        raise DestinationError(f"the rescued image {where} could not be read back whole")
+
+
+class HeadReadBack:
+    """The read-back of an image's settled head, while the rescue passes still run.
+
+    Bytes before the first area the rescue map does not mark finished never change
+    again (no later pass writes into finished areas), so they can be read back from
+    the disk and hashed while the passes are busy reading the source (a failing disk
+    is slow, and those passes leave the destination disk idle). :meth:`finish` then
+    reads the rest with the same digest state: the same digests and the same
+    verification as one read-back after the passes.
+    """
+
+    def __init__(
+        self,
+        image: Path,
+        consumers: ConsumerSet,
+        head: int,
+        *,
+        block_size: int,
+        buffers: int,
+    ) -> None:
+        self.image = image
+        self.consumers = consumers
+        self.head = head - head % DIRECT_ALIGN
+        self.block_size = block_size
+        self.buffers = buffers
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="custodyd-readback", daemon=True)
+
+    def start(self) -> HeadReadBack:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            reader = DiskReader(self.image)
+            try:
+                _read_range(
+                    reader,
+                    self.consumers[0],
+                    0,
+                    self.head,
+                    self.block_size,
+                    self.buffers,
+                    None,
+                    self._stop,
+                )
+            finally:
+                reader.close()
+        except BaseException as exc:  # re-raised by finish() in the caller's thread
+            self._error = exc
+
+    def stop(self) -> None:
+        """Abandon the read-back (the passes failed or were cancelled)."""
+        self._stop.set()
+        self._thread.join()
+
+    def finish(
+        self,
+        size: int,
+        *,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+    ) -> tuple[dict[str, Hasher], PiecewiseHasher]:
+        """Once the passes are done: wait for the head, then read back the rest."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return rehash(
+            self.image,
+            self.consumers,
+            size,
+            block_size=self.block_size,
+            buffers=self.buffers,
+            progress=progress,
+            cancel=cancel,
+            start=self.head,
+        )
 
 
 def compare_windows(

@@ -16,6 +16,7 @@ from custodyd.api.app import create_app
 from custodyd.api.hot_reads import HotReads, parse_page
 from custodyd.daemon.auth.timeline import PageRequest
 from custodyd.daemon.context import AppContext
+from custodyd.daemon.errors import ServiceUnavailable
 from tests.api.conftest import MakeToken
 
 TRANSFER = {"from": "Examiner Ex", "to": "Officer Oh", "reason": "court", "location": "Lab 2"}
@@ -178,3 +179,44 @@ def test_metrics_label_hot_reads_by_their_route(
 )
 def test_parse_page(query: bytes, page: PageRequest | None) -> None:
     assert parse_page(query) == page
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ServiceUnavailable("the read could not be recorded in the ledger in time"),
+        OverflowError("int too big"),
+        RuntimeError("boom"),
+    ],
+)
+def test_errors_after_the_audit_is_queued_get_the_endpoints_answers(
+    ctx: AppContext,
+    setup: dict[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+) -> None:
+    """Through the whole app (the server-error layer is outside the hot reads)."""
+
+    def failing(*_args: Any, **_kwargs: Any) -> bytes:
+        raise error
+
+    import custodyd.api.auth as framework_auth
+
+    framework_calls = []
+    real = framework_auth.authenticate_fast
+
+    def counted(*args: Any) -> Any:
+        framework_calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(framework_auth, "authenticate_fast", counted)
+    monkeypatch.setattr("custodyd.api.routers.custody.timeline_json", failing)
+    framework = TestClient(_without_hot_reads(ctx), raise_server_exceptions=False)
+    whole = TestClient(create_app(ctx), raise_server_exceptions=False)
+    expected = framework.get("/v1/evidence/ev-a/custody", headers=setup["inv"])
+    assert len(framework_calls) == 1
+    got = whole.get("/v1/evidence/ev-a/custody", headers=setup["inv"])
+    assert len(framework_calls) == 1  # answered by the hot path
+    assert expected.status_code in (422, 500, 503)
+    assert (got.status_code, got.content) == (expected.status_code, expected.content)
+    assert got.headers["content-type"] == expected.headers["content-type"]

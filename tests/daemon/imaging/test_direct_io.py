@@ -98,3 +98,36 @@ def test_a_failed_ahead_write_is_never_vouched_for(tmp_path: Path) -> None:
         ahead.close()
         os.close(read_only)
     assert keeper.map.bytes_in(mapfile.FINISHED) == 0
+
+
+def test_head_read_back_then_the_rest_equals_one_read_back(tmp_path: Path) -> None:
+    """The settled head is read back while the rescue passes still write after it; the
+    digests once the rest is read equal those of the finished file read in one go."""
+    import blake3
+
+    from custodyd.daemon.imaging.engine import hash_consumers
+    from custodyd.daemon.imaging.readback import HeadReadBack, rehash
+
+    size, window = 9 * MiB + 777, MiB
+    data = bytearray(os.urandom(size))
+    image = tmp_path / "image.raw"
+    image.write_bytes(bytes(data[: 5 * MiB]) + bytes(size - 5 * MiB))  # zeros: not yet rescued
+    head = HeadReadBack(
+        image, hash_consumers([], window), 3 * MiB + 100, block_size=MiB, buffers=3
+    ).start()
+    with open(image, "r+b") as fh:  # a later pass fills the rest in place
+        fh.seek(5 * MiB)
+        fh.write(data[5 * MiB :])
+    digests, piecewise = head.finish(size, progress=None, cancel=None)
+    whole, windows = rehash(
+        image,
+        hash_consumers([], window),
+        size,
+        block_size=MiB,
+        buffers=3,
+        progress=None,
+        cancel=None,
+    )
+    assert digests["blake3"].hexdigest() == blake3.blake3(bytes(data)).hexdigest()
+    assert digests["blake3"].hexdigest() == whole["blake3"].hexdigest()
+    assert piecewise.finish() == windows.finish()
