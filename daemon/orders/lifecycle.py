@@ -40,6 +40,7 @@ from custodyd.daemon.orders import confidentiality
 from custodyd.daemon.orders.dates import OrderDates, compute_expiry
 from custodyd.daemon.orders.records import (
     SYSTEM_ACTOR,
+    audited_page,
     record,
     record_access,
     recorded_step,
@@ -678,31 +679,26 @@ def read_orders(
 ) -> tuple[list[OrderView], int | None]:
     """One page of the orders ``principal`` may know (and the next offset, None on the
     last page); the read of a non-empty page is recorded (``order.accessed``)."""
-    from custodyd.daemon.auth.audit import record_read
-
-    with ctx.session() as session:
-        rows = list_orders(
+    return audited_page(
+        ctx,
+        lambda session, rows: list_orders(
             session,
             ctx.clock,
             case_ref=case_ref,
             evidence_id=evidence_id,
             status=status,
             offset=offset,
-            limit=limit + 1,
+            limit=rows,
             principal=principal,
-        )
-    items, more = rows[:limit], len(rows) > limit
-    if items:
-        record_read(
-            ctx,
-            ORDER_ACCESSED,
-            actor=principal.actor,
-            what="orders",
-            case=case_ref,
-            evidence=evidence_id,
-            detail={"order_ids": [o.id for o in items]},
-        )
-    return items, (offset + limit if more else None)
+        ),
+        offset=offset,
+        limit=limit,
+        action=ORDER_ACCESSED,
+        actor=principal.actor,
+        what="orders",
+        case_ref=case_ref,
+        evidence_id=evidence_id,
+    )
 
 
 def knowable_orders(

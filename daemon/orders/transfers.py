@@ -48,7 +48,7 @@ from custodyd.daemon.models import (
 )
 from custodyd.daemon.orders.access import can_see, only_visible
 from custodyd.daemon.orders.lifecycle import case_ref_of
-from custodyd.daemon.orders.records import record_access, recorded_step, today
+from custodyd.daemon.orders.records import audited_page, record_access, recorded_step, today
 from custodyd.daemon.orders.states import Closing, Direction, DisposalMethod, TransferStatus
 from custodyd.daemon.orders.views import (
     ClosingDisposal,
@@ -506,29 +506,24 @@ def read_transfers(
 ) -> tuple[list[TransferView], int | None]:
     """One page of the transfers ``principal`` may see (and the next offset, None on the
     last page); the read of a non-empty page is recorded (``transfer.accessed``)."""
-    from custodyd.daemon.auth.audit import record_read
-
-    with ctx.session() as session:
-        rows = list_transfers(
+    return audited_page(
+        ctx,
+        lambda session, rows: list_transfers(
             session,
             ctx.clock,
             case_ref=case_ref,
             status=status,
             offset=offset,
-            limit=limit + 1,
+            limit=rows,
             principal=principal,
-        )
-    items, more = rows[:limit], len(rows) > limit
-    if items:
-        record_read(
-            ctx,
-            TRANSFER_ACCESSED,
-            actor=principal.actor,
-            what="transfers",
-            case=case_ref,
-            detail={"transfer_ids": [t.id for t in items]},
-        )
-    return items, (offset + limit if more else None)
+        ),
+        offset=offset,
+        limit=limit,
+        action=TRANSFER_ACCESSED,
+        actor=principal.actor,
+        what="transfers",
+        case_ref=case_ref,
+    )
 
 
 def list_transfers(
