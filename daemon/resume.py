@@ -341,6 +341,7 @@ def _resume_upload(
     log: AcquisitionLog,
 ) -> Any:
     """The rest of the image into the upload its first acquisition kept open."""
+    from custodyd.daemon.acquisition import UPLOAD_BUFFERS
     from custodyd.daemon.imaging.engine import resume_stream
     from custodyd.daemon.store.s3 import PART_SIZE, MultipartSink, S3Store, S3Url
 
@@ -357,7 +358,7 @@ def _resume_upload(
         hashes=item.requested,
         window=settings.piecewise_window,
         block_size=settings.block_size,
-        buffers=settings.buffers,
+        buffers=min(settings.buffers, UPLOAD_BUFFERS),
         retries=settings.rescue_retries,
         progress=progress,
         cancel=cancel,
