@@ -123,6 +123,17 @@ class _Item:
         )
         requested = manifest.get("requested_hashes") or ["blake3"]
         self.requested = [h for h in requested if h != "blake3"]
+        self.remote: str | None = None  # the s3:// image of an item resumed into its upload
+        self.upload: tuple[str, dict[int, str]] | None = None  # (upload id, trusted parts)
+
+    @property
+    def stored_bytes(self) -> int:
+        """What the interrupted acquisition left: the partial file, or the trusted parts."""
+        if self.upload is not None:
+            from custodyd.daemon.store.s3 import PART_SIZE
+
+            return len(self.upload[1]) * PART_SIZE
+        return self.partial.stat().st_size
 
 
 def _load(ctx: AppContext, evidence_id: str, source: Path | None) -> _Item:
@@ -139,7 +150,10 @@ def _load(ctx: AppContext, evidence_id: str, source: Path | None) -> _Item:
                 status=evidence.status,
             )
         directory = Path(evidence.directory)
-        if not (directory / RAW_PARTIAL).exists():
+        remote = evidence.image_path if evidence.image_path.startswith("s3://") else None
+        if remote is not None:
+            upload = _kept_upload(evidence_id, remote, directory)
+        elif not (directory / RAW_PARTIAL).exists():
             raise Conflict(
                 f"evidence {evidence_id} has no partial raw image to resume "
                 f"({directory / RAW_PARTIAL}); an interrupted E01 is acquired again",
@@ -156,12 +170,36 @@ def _load(ctx: AppContext, evidence_id: str, source: Path | None) -> _Item:
         _check_same_medium(evidence_id, source, dict(evidence.manifest or {}))
         rmap = mapfile.load(directory / MAP_NAME)
         item = _Item(evidence, case.ref, source, rmap)
+        if remote is not None:
+            item.remote, item.upload = remote, upload
+            item.image_path = directory / "image.raw"
     if "requested_hashes" not in item.manifest:  # recovered after a crash: ask the ledger
         started = [e for e in ctx.ledger.history(evidence_id) if e.action == "acquisition.started"]
         if started:
             hashes = started[-1].payload.get("hashes") or []
             item.requested = [h for h in hashes if h != "blake3"]
     return item
+
+
+def _kept_upload(evidence_id: str, image_url: str, directory: Path) -> tuple[str, dict[int, str]]:
+    """The upload an S3 acquisition kept open when its source failed, and the parts of it
+    a resume trusts (see ``acquisition.trusted_parts``); Conflict when there is none."""
+    from custodyd.daemon.acquisition import trusted_parts
+    from custodyd.daemon.store.s3 import PART_SIZE, S3Store, S3Url
+
+    url = S3Url.parse(image_url)
+    kept = S3Store(image_url).kept_upload(url)
+    whole = 0
+    if kept is not None and (directory / MAP_NAME).exists():
+        whole = trusted_parts(kept[1], PART_SIZE, directory / MAP_NAME)
+    if kept is None or not whole:
+        raise Conflict(
+            f"evidence {evidence_id} has no upload kept for a resume under {image_url} "
+            "(only an acquisition whose source failed keeps one); acquire it again",
+            evidence_id=evidence_id,
+        )
+    upload_id, parts = kept
+    return upload_id, {n: parts[n][0] for n in range(1, whole + 1)}
 
 
 def _check_same_medium(evidence_id: str, source: Path, manifest: dict[str, Any]) -> None:
@@ -210,7 +248,7 @@ def _record_resume(ctx: AppContext, item: _Item, actor: str) -> int | None:
                 evidence_id=item.evidence_id,
             )
         evidence.status = "acquiring"
-        evidence.image_path = str(item.image_path)
+        evidence.image_path = item.remote or str(item.image_path)
         session.add(evidence)
         acquisition = Acquisition(evidence_id=item.evidence_id, state="running", started_at=now)
         session.add(acquisition)
@@ -228,7 +266,8 @@ def _record_resume(ctx: AppContext, item: _Item, actor: str) -> int | None:
                 "already_copied": item.map.rescued,
                 "bad_sector_bytes": item.map.bytes_in(mapfile.BAD_SECTOR),
                 "to_read": item.map.size - item.map.rescued,
-                "partial_bytes": item.partial.stat().st_size,
+                "partial_bytes": item.stored_bytes,
+                **({"upload_id": item.upload[0]} if item.upload is not None else {}),
                 "previous_pass": item.map.current_pass,
             },
         )
@@ -252,20 +291,23 @@ def _run(
         f"{item.map.rescued} of {item.map.size} bytes already copied"
     )
     try:
-        result = resume_image(
-            item.source,
-            item.image_path,
-            item.partial,
-            hashes=item.requested,
-            window=settings.piecewise_window,
-            block_size=settings.block_size,
-            buffers=settings.buffers,
-            retries=settings.rescue_retries,
-            progress=progress,
-            cancel=cancel,
-            log=log,
-            publish=False,
-        )
+        if item.upload is not None:
+            result = _resume_upload(item, settings, progress, cancel, log)
+        else:
+            result = resume_image(
+                item.source,
+                item.image_path,
+                item.partial,
+                hashes=item.requested,
+                window=settings.piecewise_window,
+                block_size=settings.block_size,
+                buffers=settings.buffers,
+                retries=settings.rescue_retries,
+                progress=progress,
+                cancel=cancel,
+                log=log,
+                publish=False,
+            )
     except Exception as exc:  # the source or the partial image could not be opened
         result = failed_result(item.source, exc, settings.piecewise_window)
     record = AcquisitionRecord(
@@ -284,4 +326,41 @@ def _run(
         requested=list(item.requested),
         result=result,
     )
+    if item.remote is not None:
+        from custodyd.daemon.store.s3 import S3Store
+
+        record.remote, record.image_ref = S3Store(item.remote), item.remote
     return seal_or_record_incomplete(ctx, record, verify, progress, cancel)
+
+
+def _resume_upload(
+    item: _Item,
+    settings: Any,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+    log: AcquisitionLog,
+) -> Any:
+    """The rest of the image into the upload its first acquisition kept open."""
+    from custodyd.daemon.acquisition import UPLOAD_BUFFERS
+    from custodyd.daemon.imaging.engine import resume_stream
+    from custodyd.daemon.store.s3 import PART_SIZE, MultipartSink, S3Store, S3Url
+
+    assert item.remote is not None and item.upload is not None
+    upload_id, parts = item.upload
+    store, url = S3Store(item.remote), S3Url.parse(item.remote)
+    return resume_stream(
+        item.source,
+        item.image_path,
+        len(parts) * PART_SIZE,
+        lambda _info, settled: MultipartSink.resumed(
+            store, url, item.image_path, upload_id, parts, settled=settled
+        ),
+        hashes=item.requested,
+        window=settings.piecewise_window,
+        block_size=settings.block_size,
+        buffers=min(settings.buffers, UPLOAD_BUFFERS),
+        retries=settings.rescue_retries,
+        progress=progress,
+        cancel=cancel,
+        log=log,
+    )

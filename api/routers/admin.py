@@ -59,23 +59,20 @@ class NewTokenOut(TokenOut):
     cases: list[str]
 
 
-def user_out(user: User) -> dict[str, Any]:
-    return {
-        "name": user.name,
-        "role": user.role,
-        "disabled": user.disabled,
-        "created_at": utc(user.created_at),
-    }
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        name=user.name, role=user.role, disabled=user.disabled, created_at=utc(user.created_at)
+    )
 
 
-def token_out(token: ApiToken) -> dict[str, Any]:
-    return {
-        "name": token.name,
-        "role": token.role,
-        "prefix": token.prefix,
-        "created_at": utc(token.created_at),
-        "revoked_at": utc(token.revoked_at) if token.revoked_at else None,
-    }
+def token_out(token: ApiToken) -> TokenOut:
+    return TokenOut(
+        name=token.name,
+        role=token.role,
+        prefix=token.prefix,
+        created_at=utc(token.created_at),
+        revoked_at=utc(token.revoked_at) if token.revoked_at else None,
+    )
 
 
 @router.get("/users", response_model=Page[UserOut], summary="Users (admin)")
@@ -97,7 +94,7 @@ def add_user(
     body: UserIn,
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> UserOut:
     return user_out(access.add_user(ctx, principal.actor, body.name, body.role))
 
 
@@ -106,7 +103,7 @@ def disable_user(
     name: str,
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> UserOut:
     """Their tokens stop working at once; recorded as ``user.disabled`` (first time)."""
     return user_out(access.disable_user(ctx, principal.actor, name))
 
@@ -134,12 +131,12 @@ def create_token(
     body: TokenIn,
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> NewTokenOut:
     new = access.create_token(
         ctx, principal.actor, role=body.role, cases=body.cases, name=body.name, user=body.user
     )
     cases = list(dict.fromkeys(body.cases))
-    return token_out(new.token) | {"token": new.secret, "cases": cases}
+    return NewTokenOut(**token_out(new.token).model_dump(), token=new.secret, cases=cases)
 
 
 @router.delete("/tokens/{name}", response_model=TokenOut, summary="Revoke a token (admin)")
@@ -147,5 +144,5 @@ def revoke(
     name: str,
     principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> TokenOut:
     return token_out(access.revoke_token(ctx, principal.actor, name))

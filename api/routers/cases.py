@@ -50,14 +50,14 @@ class MemberOut(BaseModel):
     role: str
 
 
-def case_out(case: Case) -> dict[str, Any]:
-    return {
-        "ref": case.ref,
-        "title": case.title,
-        "status": case.status,
-        "created_at": utc(case.created_at),
-        "closed_at": utc(case.closed_at) if case.closed_at else None,
-    }
+def case_out(case: Case) -> CaseOut:
+    return CaseOut(
+        ref=case.ref,
+        title=case.title,
+        status=case.status,
+        created_at=utc(case.created_at),
+        closed_at=utc(case.closed_at) if case.closed_at else None,
+    )
 
 
 @router.post(
@@ -71,7 +71,7 @@ def create(
     response: Response,
     principal: Principal = Depends(require_role("examiner")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> CaseOut:
     case = create_case(ctx, principal, body.ref, body.title)
     response.headers["Location"] = f"/v1/cases/{quote(case.ref, safe='')}"
     return case_out(case)
@@ -95,7 +95,7 @@ def read(
     ref: str,
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> CaseOut:
     with ctx.session() as session:
         return case_out(visible_case(session, principal, ref))
 
@@ -105,7 +105,7 @@ def close(
     ref: str,
     principal: Principal = Depends(require_role("examiner")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> CaseOut:
     return case_out(close_case(ctx, principal, ref))
 
 

@@ -20,7 +20,6 @@ from custodyd.api.deps import get_ctx
 from custodyd.api.orders_access import WRITERS, IdPath
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
-from custodyd.daemon.auth.audit import record_read
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.orders import lifecycle
 from custodyd.daemon.orders.answers import notify_requester, refuse_order
@@ -101,29 +100,15 @@ def list_(
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    offset, limit = params.window()
-    with ctx.session() as session:
-        rows = lifecycle.list_orders(
-            session,
-            ctx.clock,
-            case_ref=case,
-            evidence_id=evidence,
-            status=status_,
-            offset=offset,
-            limit=limit,
-            principal=principal,
-        )
-    items, nxt = params.trim(rows)
-    if items:
-        record_read(
-            ctx,
-            lifecycle.ORDER_ACCESSED,
-            actor=principal.actor,
-            what="orders",
-            case=case,
-            evidence=evidence,
-            detail={"order_ids": [r.id for r in items]},
-        )
+    items, nxt = lifecycle.read_orders(
+        ctx,
+        principal,
+        case_ref=case,
+        evidence_id=evidence,
+        status=status_,
+        offset=params.offset,
+        limit=params.limit,
+    )
     return page(items, params, nxt)
 
 

@@ -14,7 +14,6 @@ from custodyd.api.deps import get_ctx
 from custodyd.api.orders_access import WRITERS, IdPath
 from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.auth import Principal
-from custodyd.daemon.auth.audit import record_read
 from custodyd.daemon.context import AppContext
 from custodyd.daemon.orders import transfers as svc
 from custodyd.daemon.orders.states import Closing, Direction
@@ -80,27 +79,9 @@ def list_(
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    offset, limit = params.window()
-    with ctx.session() as session:
-        rows = svc.list_transfers(
-            session,
-            ctx.clock,
-            case_ref=case,
-            status=status_,
-            offset=offset,
-            limit=limit,
-            principal=principal,
-        )
-    items, nxt = params.trim(rows)
-    if items:
-        record_read(
-            ctx,
-            svc.TRANSFER_ACCESSED,
-            actor=principal.actor,
-            what="transfers",
-            case=case,
-            detail={"transfer_ids": [r.id for r in items]},
-        )
+    items, nxt = svc.read_transfers(
+        ctx, principal, case_ref=case, status=status_, offset=params.offset, limit=params.limit
+    )
     return page(items, params, nxt)
 
 

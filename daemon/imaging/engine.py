@@ -8,6 +8,7 @@ returned :class:`ImagingResult` says so (``outcome`` and ``error``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import resource
@@ -113,6 +114,13 @@ class Stopwatch:
 
     def __str__(self) -> str:
         return f"{self.seconds:.2f}s (process CPU {time.process_time() - self.cpu:.2f}s)"
+
+
+def _close_source(fd: int) -> None:
+    """Close the source; a medium that is gone (a FUSE server that died: ENOTCONN) may
+    fail even that, which must not lose the map and the outcome saved after it."""
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def _as_custodyd_error(exc: BaseException) -> CustodydError:
@@ -277,7 +285,7 @@ def image_source(
                 done.stopped(exc, info)
     finally:
         reader.close()
-        os.close(fd)
+        _close_source(fd)
     if done.outcome == "complete" and result.ended_early:
         say(f"source ended after {result.bytes_read} of {info.size} bytes")
     done.durable_upto = writer.written  # the reader marks bytes before the writer has them
@@ -560,11 +568,102 @@ def resume_image(
         done.stopped(exc, info)
     finally:
         reader.close()
-        os.close(fd)
+        _close_source(fd)
     if not done.complete:
         done.bytes_read = rmap.finished_prefix()
     # durable_upto None: every pwrite was synced before the map vouched for it
     return _finish(info, writer, keeper, done, started=started, say=say, publish=publish)
+
+
+def resume_stream(
+    source: Path,
+    image_path: Path,
+    start: int,
+    sink: Callable[[SourceInfo, Callable[[int, int], bool]], ImageSink],
+    *,
+    hashes: Sequence[str] = (),
+    window: int,
+    block_size: int,
+    buffers: int,
+    retries: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    log: Log | None = None,
+) -> ImagingResult:
+    """Continue an interrupted acquisition into a sink that cannot be patched behind
+    itself (an S3 multipart upload kept open), from byte ``start``: the bytes before it
+    are already stored (the sink was opened there); everything after is read again —
+    the rest of pass 1 streamed into the sink, then the usual passes over the bad areas
+    (the sink holds back what they fill in) — and the digests are those of the whole
+    finished image read back from where it is stored (``readback_source``), so they
+    equal a fresh acquisition's; no window rests on the source stream."""
+    say = log or (lambda _msg: None)
+    map_path = image_path.parent / MAP_NAME
+    fd, info = open_source(source)
+    started = time.monotonic()
+    try:
+        rmap = mapfile.load(map_path, info.size)
+        if start < info.size:  # only the stored prefix is trusted: the rest is read again
+            rmap.set(start, info.size - start, mapfile.NON_TRIED)
+        rmap.current_pos, rmap.current_status, rmap.current_pass = start, mapfile.COPYING, 1
+        keeper = MapKeeper(rmap, map_path, str(source))
+        say(f"resuming {info.path} into its upload from byte {start} of {info.size}")
+        writer = sink(info, keeper.settled)
+    except BaseException:
+        os.close(fd)
+        raise
+    reader = CopyReader(fd, info, keeper, cancel=cancel)
+    done = PassOutcome("complete", None, {}, PiecewiseHasher(window), info.size)
+    try:
+
+        def write(view: memoryview) -> None:
+            writer.write(view)
+            if keeper.due():
+                writer.sync()
+                keeper.save(durable_upto=writer.written)
+
+        result = Pipeline([("writer", write)], block_size=block_size, buffers=buffers).run(
+            lambda view, offset: reader.read(view, start + offset),
+            info.size - start,
+            progress=_with_read_errors(progress, keeper),
+            cancel=cancel,
+        )
+        done.outcome, done.error = _pass_outcome(result, info)
+        done.bytes_read = start + result.bytes_read
+        done.ended_early = result.ended_early
+        if done.complete:
+            if not keeper.map.finished:
+                writer.sync()
+                done.stats = Rescuer(
+                    reader,
+                    writer.rescue_fd(),
+                    keeper,
+                    retries=retries,
+                    progress=progress,
+                    cancel=cancel,
+                    log=say,
+                ).run()
+            done.digests, done.piecewise, done.readback = _read_back(
+                writer.readback_source(),  # type: ignore[attr-defined]
+                [],
+                [(0, info.size)],
+                hashes,
+                window,
+                info.size,
+                block_size,
+                buffers,
+                head=None,
+                progress=progress,
+                cancel=cancel,
+                say=say,
+            )
+    except BaseException as exc:
+        done.stopped(exc, info)
+    finally:
+        reader.close()
+        _close_source(fd)
+    done.durable_upto = writer.written
+    return _finish(info, writer, keeper, done, started=started, say=say, publish=False)
 
 
 _FAILED_AREAS = (mapfile.NON_TRIMMED, mapfile.NON_SCRAPED, mapfile.BAD_SECTOR)

@@ -30,6 +30,8 @@ from pathlib import Path
 # the first byte of the image is asked for (type checkers treat this name the same).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from custodyd.daemon.imaging.progress import ProgressCallback
     from custodyd.daemon.imaging.rehash import HashResult
 
@@ -43,6 +45,7 @@ PRIME_BYTES = 64 * 1024 * 1024
 # main thread, and on a busy machine every hand-over waits for the scheduler, so
 # fewer, larger steps (4 MiB costs no more CPU than 1 MiB; 16 MiB leaves L2 and does).
 READ_BYTES = 4 * 1024 * 1024
+THREAD_NAME = "custodyd-headstart"
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:
@@ -60,10 +63,39 @@ class HeadStart:
         self._stop = threading.Event()
         self._result: HashResult | None = None
         self._identity: tuple[int, ...] | None = None
-        self._thread = threading.Thread(target=self._run, name="custodyd-headstart", daemon=True)
+        self._thread = threading.Thread()  # replaced by start(); never started if the open fails
+        self._tools: tuple[Any, ...] = ()
         self._switch_interval = sys.getswitchinterval()
 
     def start(self) -> HeadStart:
+        """Ask the disk for the file's start, load the hashing code, start the thread.
+
+        The imports happen here, on the calling thread, and the thread imports nothing:
+        two threads importing at once can be handed each other's half-initialised
+        modules (CPython breaks import-lock cycles that way), and the main thread is
+        about to import a great deal.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return self  # no thread, no result: the verification hashes the file itself
+        try:
+            os.posix_fadvise(fd, 0, PRIME_BYTES, os.POSIX_FADV_WILLNEED)
+            before = os.fstat(fd)
+            import mmap
+            import time
+
+            from custodyd.daemon.imaging.hashers import new_blake3
+            from custodyd.daemon.imaging.reader import pread_into
+            from custodyd.daemon.imaging.rehash import HashResult
+        except BaseException:
+            os.close(fd)
+            raise
+        self.size = before.st_size
+        self._tools = (mmap.mmap, time.monotonic, new_blake3, pread_into, HashResult)
+        self._thread = threading.Thread(
+            target=self._run, args=(fd, _identity(before)), name=THREAD_NAME, daemon=True
+        )
         sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL))
         self._thread.start()
         return self
@@ -109,35 +141,23 @@ class HeadStart:
         if self._thread.is_alive():
             self._thread.join()
 
-    def _run(self) -> None:
+    def _run(self, fd: int, before: tuple[int, ...]) -> None:
         # Best effort by design: whatever goes wrong leaves no result, and the
         # verification then hashes the file itself and reports what it meets.
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.posix_fadvise(fd, 0, PRIME_BYTES, os.POSIX_FADV_WILLNEED)
-                before = os.fstat(fd)
-                self.size = before.st_size
-                self._hash(fd, _identity(before))
-            finally:
-                os.close(fd)
+            self._hash(fd, before)
         except Exception:  # no result is the whole report: the verification hashes itself
             pass
         finally:
+            os.close(fd)
             sys.setswitchinterval(self._switch_interval)
 
     def _hash(self, fd: int, before: tuple[int, ...]) -> None:
-        import mmap
-        import time
-
-        from custodyd.daemon.imaging.hashers import new_blake3
-        from custodyd.daemon.imaging.reader import pread_into
-        from custodyd.daemon.imaging.rehash import HashResult
-
-        started = time.monotonic()
+        new_mmap, monotonic, new_blake3, pread_into, hash_result = self._tools
+        started = monotonic()
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         digest = new_blake3(threads=1)
-        buf = mmap.mmap(-1, READ_BYTES)
+        buf = new_mmap(-1, READ_BYTES)
         view = memoryview(buf)
         try:
             while self.bytes_done < self.size:
@@ -158,10 +178,10 @@ class HeadStart:
         if self.bytes_done != self.size or _identity(os.fstat(fd)) != before:
             return
         self._identity = before
-        self._result = HashResult(
+        self._result = hash_result(
             bytes=self.bytes_done,
             blake3=digest.hexdigest(),
             piecewise=[],
             read_errors=[],
-            seconds=time.monotonic() - started,
+            seconds=monotonic() - started,
         )

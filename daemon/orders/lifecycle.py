@@ -40,6 +40,7 @@ from custodyd.daemon.orders import confidentiality
 from custodyd.daemon.orders.dates import OrderDates, compute_expiry
 from custodyd.daemon.orders.records import (
     SYSTEM_ACTOR,
+    audited_page,
     record,
     record_access,
     recorded_step,
@@ -664,6 +665,40 @@ def read_order(
     detail = {"order_id": order_id}
     record_access(ctx, ORDER_ACCESSED, actor=actor, what="order", subject=data, detail=detail)
     return data
+
+
+def read_orders(
+    ctx: AppContext,
+    principal: Principal,
+    *,
+    case_ref: str | None = None,
+    evidence_id: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[OrderView], int | None]:
+    """One page of the orders ``principal`` may know (and the next offset, None on the
+    last page); the read of a non-empty page is recorded (``order.accessed``)."""
+    return audited_page(
+        ctx,
+        lambda session, rows: list_orders(
+            session,
+            ctx.clock,
+            case_ref=case_ref,
+            evidence_id=evidence_id,
+            status=status,
+            offset=offset,
+            limit=rows,
+            principal=principal,
+        ),
+        offset=offset,
+        limit=limit,
+        action=ORDER_ACCESSED,
+        actor=principal.actor,
+        what="orders",
+        case_ref=case_ref,
+        evidence_id=evidence_id,
+    )
 
 
 def knowable_orders(

@@ -42,6 +42,7 @@ def lock_new_item(ctx: AppContext, manifest: dict[str, Any], *, actor: str) -> N
 def sync_object_lock(ctx: AppContext, evidence_ids: list[str], *, actor: str) -> list[dict]:
     """Bring the S3 Object Lock of each listed S3-stored item in line with its orders."""
     from custodyd.daemon.store.s3 import S3Store, S3Url
+    from custodyd.daemon.store.s3_item import report_objects
 
     results = []
     for evidence_id in evidence_ids:
@@ -56,9 +57,10 @@ def sync_object_lock(ctx: AppContext, evidence_ids: list[str], *, actor: str) ->
             image = S3Url.parse(item.image_path)
         folder = image.key.rsplit("/", 1)[0]
         store = S3Store(f"s3://{image.bucket}/")
-        objects = [  # every E01 segment too
+        objects = [  # every E01 segment, and the reports issued and kept beside it
             *store.image_objects(str(image)),
             *(S3Url(image.bucket, f"{folder}/{name}") for name in ITEM_OBJECTS),
+            *report_objects(store, S3Url(image.bucket, folder)),
         ]
         locked = store.lock(objects, until=until, legal_hold=hold)
         payload = {

@@ -123,3 +123,44 @@ def record_access(
         evidence=subject.evidence,
         detail=detail,
     )
+
+
+class Listed(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Item = TypeVar("Item", bound=Listed)
+
+
+def audited_page(
+    ctx: AppContext,
+    fetch: Callable[[Session, int], list[Item]],
+    *,
+    offset: int,
+    limit: int,
+    action: str,
+    actor: str,
+    what: str,
+    case_ref: str | None,
+    evidence_id: str | None = None,
+) -> tuple[list[Item], int | None]:
+    """One page of a list (``fetch(session, limit)`` from ``offset``) and the next offset
+    (None on the last page); the read of a non-empty page is recorded as ``action``
+    with the ids it showed (``<what minus s>_ids``: ``order_ids``, ``transfer_ids``)."""
+    from custodyd.daemon.auth.audit import record_read
+
+    with ctx.session() as session:
+        rows = fetch(session, limit + 1)  # one more: is there a next page?
+    items = rows[:limit]
+    if items:
+        record_read(
+            ctx,
+            action,
+            actor=actor,
+            what=what,
+            case=case_ref,
+            evidence=evidence_id,
+            detail={f"{what.removesuffix('s')}_ids": [i.id for i in items]},
+        )
+    return items, (offset + limit if len(rows) > limit else None)

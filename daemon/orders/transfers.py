@@ -48,7 +48,7 @@ from custodyd.daemon.models import (
 )
 from custodyd.daemon.orders.access import can_see, only_visible
 from custodyd.daemon.orders.lifecycle import case_ref_of
-from custodyd.daemon.orders.records import record_access, recorded_step, today
+from custodyd.daemon.orders.records import audited_page, record_access, recorded_step, today
 from custodyd.daemon.orders.states import Closing, Direction, DisposalMethod, TransferStatus
 from custodyd.daemon.orders.views import (
     ClosingDisposal,
@@ -493,6 +493,37 @@ def read_transfer(
     detail = {"transfer_id": transfer_id}
     record_access(ctx, TRANSFER_ACCESSED, actor=actor, what="transfer", subject=data, detail=detail)
     return data
+
+
+def read_transfers(
+    ctx: AppContext,
+    principal: Principal,
+    *,
+    case_ref: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[TransferView], int | None]:
+    """One page of the transfers ``principal`` may see (and the next offset, None on the
+    last page); the read of a non-empty page is recorded (``transfer.accessed``)."""
+    return audited_page(
+        ctx,
+        lambda session, rows: list_transfers(
+            session,
+            ctx.clock,
+            case_ref=case_ref,
+            status=status,
+            offset=offset,
+            limit=rows,
+            principal=principal,
+        ),
+        offset=offset,
+        limit=limit,
+        action=TRANSFER_ACCESSED,
+        actor=principal.actor,
+        what="transfers",
+        case_ref=case_ref,
+    )
 
 
 def list_transfers(

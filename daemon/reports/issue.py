@@ -103,9 +103,21 @@ def _render(report: Report) -> Rendered:
     return Rendered(pdf=pdf, report=report, render_seconds=time.perf_counter() - started)
 
 
+def _store_beside(rendered: Rendered) -> str | None:
+    """An item kept in S3 keeps its issued reports as objects beside it (before the
+    issue is recorded: a report the store would not take is not issued)."""
+    report = rendered.report
+    if report.kind != "evidence" or not report.items or report.items[0].store is None:
+        return None
+    from custodyd.daemon.store.s3_item import store_report
+
+    return store_report(report.items[0].store.folder, rendered.pdf)
+
+
 def record_issue(ctx: AppContext, principal: Principal, rendered: Rendered) -> IssuedReport:
     """Append ``report.issued`` (durable on return) for ``rendered``, naming ``principal``."""
     report = rendered.report
+    stored = _store_beside(rendered)
     event = access_event(
         REPORT_ISSUED,
         actor=principal.actor,
@@ -117,6 +129,7 @@ def record_issue(ctx: AppContext, principal: Principal, rendered: Rendered) -> I
             "bytes": len(rendered.pdf),
             "tree_size": report.checkpoint.size,
             "last_index": report.last_index,
+            **({"object": stored} if stored is not None else {}),
         },
     )
     (entry,) = ctx.ledger.append_many([event])

@@ -70,13 +70,22 @@ class S3Url:
 
 
 def client() -> Any:
-    """A boto3 S3 client from the environment (path-style: works with any S3 server)."""
+    """A boto3 S3 client from the environment (path-style: works with any S3 server).
+
+    The payload is not SHA-256-signed (``payload_signing_enabled=False``, botocore's own
+    default over HTTPS; over plain HTTP it would hash every part once more: 0.42 vs 0.24
+    CPU s per 256 MiB uploaded, measured against SeaweedFS); each part still carries a
+    CRC32 checksum the server checks, and the acquisition's verify pass reads the
+    object back and compares its BLAKE3 with the source stream."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
         "s3",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5}),
+        config=Config(
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
+            retries={"max_attempts": 5},
+        ),
     )
 
 
@@ -165,6 +174,23 @@ class S3Store:
         answer = self.s3.list_object_versions(Bucket=url.bucket, Prefix=folder + "image.")
         keys = {v["Key"] for v in answer.get("Versions", []) if "/" not in v["Key"][len(folder) :]}
         return [S3Url(url.bucket, key) for key in sorted(keys | {url.key})]
+
+    def kept_upload(self, url: S3Url) -> tuple[str, dict[int, tuple[str, int]]] | None:
+        """The multipart upload left open under ``url`` for a resume: its id and its
+        parts (number -> ETag, size) as the server lists them; None when there is none."""
+        answer = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=url.key)
+        uploads = [u for u in answer.get("Uploads", []) if u["Key"] == url.key]
+        if len(uploads) != 1:
+            return None
+        upload_id = str(uploads[0]["UploadId"])
+        parts: dict[int, tuple[str, int]] = {}
+        pages = self.s3.get_paginator("list_parts").paginate(
+            Bucket=url.bucket, Key=url.key, UploadId=upload_id
+        )
+        for page in pages:
+            for part in page.get("Parts", []):
+                parts[int(part["PartNumber"])] = (str(part["ETag"]), int(part["Size"]))
+        return upload_id, parts
 
     def object_sizes(self, prefix: S3Url) -> dict[str, int]:
         """Key -> size of the current objects whose keys start with ``prefix``."""
@@ -274,10 +300,45 @@ class MultipartSink:
         self.upload_id: str = answer["UploadId"]
         self.version_id: str | None = None
         self.completed = False
+        self._prefix_parts = 0  # parts 1..n are acknowledged by the server (none held)
+
+    @classmethod
+    def resumed(
+        cls,
+        store: S3Store,
+        url: S3Url,
+        staging: Path,
+        upload_id: str,
+        parts: dict[int, str],
+        *,
+        settled: Callable[[int, int], bool] | None = None,
+    ) -> MultipartSink:
+        """Continue the upload ``upload_id`` whose parts ``1..len(parts)`` (whole parts
+        of ``PART_SIZE``) are stored: the next byte written is the one after them."""
+        sink = cls.__new__(cls)
+        sink.store, sink.url, sink.final_path = store, url, staging
+        sink.part_size, sink._settled = PART_SIZE, settled
+        sink._buffer, sink._held = bytearray(), {}
+        sink._parts = dict(parts)
+        sink._side_path = staging.with_name(staging.name + ".held")
+        sink._side_fd, sink._inflight = -1, []
+        sink._next = len(parts) + 1
+        sink._offset = sink._written = len(parts) * PART_SIZE
+        sink._lock = threading.Lock()
+        sink._pool = ThreadPoolExecutor(UPLOADS_IN_FLIGHT, thread_name_prefix="custodyd-s3")
+        sink.upload_id, sink.version_id, sink.completed = upload_id, None, False
+        sink._prefix_parts = len(parts)
+        return sink
 
     @property
     def written(self) -> int:
-        return self._written
+        """Bytes from the start of the image that the server has acknowledged (whole
+        parts 1..n, none held back): what a rescue map may vouch for, and where a
+        resume continues."""
+        with self._lock:
+            while (n := self._prefix_parts + 1) in self._parts and n not in self._held:
+                self._prefix_parts = n
+            return min(self._offset, self._prefix_parts * self.part_size)
 
     def write(self, view: memoryview) -> None:
         if not self._buffer and len(view) % self.part_size == 0:
@@ -400,16 +461,17 @@ class MultipartSink:
         self._drop_side_file()
 
     def abandon(self) -> Path | None:
-        """Abort the upload: its parts are dropped, no object appears under the key."""
+        """Stop: no object appears under the key (the upload is never completed). The
+        acquisition then aborts the upload, or keeps it open for a resume when only the
+        source failed (see ``acquisition._settle_upload``); held parts are dropped (the
+        map vouches only for :attr:`written`)."""
         for future in self._inflight:
             future.cancel()
+        for future in self._inflight:
+            with contextlib.suppress(BaseException):
+                future.result()
         self._pool.shutdown(wait=True)
         self._inflight = []
-        if not self.completed:
-            with contextlib.suppress(Exception):
-                self.store.s3.abort_multipart_upload(
-                    Bucket=self.url.bucket, Key=self.url.key, UploadId=self.upload_id
-                )
         self._buffer = bytearray()
         self._drop_side_file()
         return None

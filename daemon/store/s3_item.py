@@ -145,3 +145,47 @@ def _legal_hold(s3: Any, bucket: str, key: str, version: str) -> bool | None:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+REPORTS = "reports"
+
+
+def store_report(folder_url: str, pdf: bytes, store: S3Store | None = None) -> str:
+    """Keep an issued report as an object beside the item (``reports/<sha256>.pdf``),
+    under the same Object Lock as the item's image now has (COMPLIANCE until the same
+    date, the same legal hold; later order changes move it with the rest). The same
+    state renders the same bytes, so a report issued twice is stored once. Its URL."""
+    folder = S3Url.parse(folder_url)
+    url = folder.join(REPORTS, hashlib.sha256(pdf).hexdigest() + ".pdf")
+    store = store or S3Store(f"s3://{folder.bucket}/")
+    s3 = store.s3
+    try:
+        s3.head_object(Bucket=url.bucket, Key=url.key)
+        return str(url)
+    except Exception as exc:
+        if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            raise ServiceUnavailable(f"cannot store the report at {url}: {exc}") from None
+    lock: dict[str, Any] = {}
+    images = store.image_objects(str(folder.join("image.raw")))
+    image = next((i for i in images if store.versions(i)), None)
+    if image is not None:
+        version = store.versions(image)[-1]
+        mode, until = _retention(s3, image.bucket, image.key, version)
+        if mode == "COMPLIANCE" and until is not None:
+            lock["ObjectLockMode"] = "COMPLIANCE"
+            lock["ObjectLockRetainUntilDate"] = datetime.fromisoformat(until)
+        if _legal_hold(s3, image.bucket, image.key, version):
+            lock["ObjectLockLegalHoldStatus"] = "ON"
+    try:
+        s3.put_object(
+            Bucket=url.bucket, Key=url.key, Body=pdf, ContentType="application/pdf", **lock
+        )
+    except Exception as exc:
+        raise ServiceUnavailable(f"cannot store the report at {url}: {exc}") from None
+    return str(url)
+
+
+def report_objects(store: S3Store, folder: S3Url) -> list[S3Url]:
+    """The issued reports kept beside an item (for the Object Lock to follow the orders)."""
+    sizes = store.object_sizes(folder.join(REPORTS) if folder.key else folder)
+    return [S3Url(folder.bucket, key) for key in sorted(sizes)]

@@ -29,9 +29,9 @@ MiB = 1024 * 1024
 SIZE = int(float(os.environ.get("CUSTODYD_BENCH_S3_MIB", "256")) * MiB)
 ROUNDS = int(os.environ.get("CUSTODYD_BENCH_S3_ROUNDS", "3"))
 FLOOR = 0.03
-# Flat, not small: 64 MiB of pipeline buffers, two 8 MiB parts in flight, boto3 itself
-# (measured 215-256 MiB at 256 MiB and 1 GiB alike; the design's 200 MiB is for local images).
-RSS_LIMIT_MIB = 320
+# Flat: two 16 MiB pipeline blocks (the upload paces the pass), two 8 MiB parts in flight,
+# boto3 itself (measured 166-179 MiB at 512 MiB and 1 GiB; 198-216 with four blocks).
+RSS_LIMIT_MIB = 240
 RESULTS = REPO / "tests" / "bench" / "results" / "s3.json"
 
 

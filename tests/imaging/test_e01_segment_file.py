@@ -4,6 +4,7 @@ and patched, at every sync, on a file system with O_DIRECT and on one without.""
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import random
 from pathlib import Path
@@ -84,3 +85,34 @@ def test_an_existing_file_is_not_replaced(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         SegmentFile(tmp_path / "x.part")
     assert (tmp_path / "x.part").read_bytes() == b"keep"
+
+
+def test_direct_writes_refused_after_open_fall_back_to_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some file systems take O_DIRECT at open and refuse it per write (EINVAL)."""
+    if not takes_o_direct(tmp_path):
+        pytest.skip(f"{tmp_path} does not take O_DIRECT")
+    real_pwrite = os.pwrite
+    refused: list[int] = []
+
+    def refusing(fd: int, data: bytes | memoryview, offset: int) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            refused.append(offset)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", refusing)
+    path = tmp_path / "image.E01.part"
+    out = SegmentFile(path, staging=4 * ALIGN)
+    assert out.direct
+    data = random.Random(3).randbytes(10 * ALIGN + 123)
+    try:
+        out.append([data])
+        out.patch(b"P" * 76, 5)
+        out.sync()
+    finally:
+        out.close()
+    assert refused == [0]  # once, then every write went through the page cache
+    assert not out.direct
+    assert path.read_bytes() == data[:5] + b"P" * 76 + data[81:]

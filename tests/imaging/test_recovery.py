@@ -20,6 +20,7 @@ import pytest
 from sqlmodel import select
 
 import custodyd.daemon.acquisition as acquisition_module
+import custodyd.daemon.imaging.engine as engine_module
 import custodyd.daemon.store.layout as layout_module
 from custodyd.daemon.acquisition import acquire, list_evidence, recover_incomplete
 from custodyd.daemon.clock import ManualClock
@@ -89,7 +90,7 @@ def test_recovery_leaves_a_live_acquisition_alone(
 
 # (module, name, when): the process dies just before or just after that call.
 STEPS_BEFORE_COMMIT = [
-    (acquisition_module, "image_source", "after"),
+    (engine_module, "image_source", "after"),  # acquisition imports it when it images
     (acquisition_module, "verify_image", "before"),
     (acquisition_module, "verify_image", "after"),
     (acquisition_module, "_safe_inventory", "after"),

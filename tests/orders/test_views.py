@@ -41,3 +41,38 @@ def test_responses_are_closed_models_with_enum_states(ctx: AppContext) -> None:
     )
     transfer = _response_schema(spec, "/v1/transfers/{transfer_id}", "get", "200")
     assert _enum(spec, transfer["properties"]["status"]) == [s.value for s in TransferStatus]
+
+
+def test_list_reads_are_recorded_with_the_ids_shown(ctx: AppContext) -> None:
+    """A page of orders or transfers read through the domain's audited list is one
+    ``*.accessed`` entry naming exactly the ids of that page."""
+    from custodyd.daemon.auth.principal import Principal
+    from custodyd.daemon.auth.roles import COMPLIANCE
+    from custodyd.daemon.orders.lifecycle import OrderRequest, create_order, read_orders
+    from custodyd.daemon.orders.transfers import TransferRequest, create_transfer, read_transfers
+    from tests.orders.conftest import make_evidence
+
+    make_evidence(ctx, "EV1", case_ref="C1")
+    day = ctx.clock.now().date()
+    for ref in ("A", "B", "C"):
+        create_order(
+            ctx,
+            OrderRequest(regime="domestic-180", ref=ref, issued_on=day, evidence_ids=["EV1"]),
+            actor="user:o",
+        )
+    create_transfer(
+        ctx,
+        TransferRequest(recipient="R", purpose="p", consented_days=9, items=[("EV1", None)]),
+        actor="user:o",
+    )
+    officer = Principal(actor="user:olga", role=COMPLIANCE)
+    items, nxt = read_orders(ctx, officer, case_ref="C1", offset=1, limit=1)
+    assert [o.ref for o in items] == ["B"] and nxt == 2
+    assert read_orders(ctx, officer, offset=2, limit=5)[1] is None
+    transfers, nxt = read_transfers(ctx, officer, offset=0, limit=5)
+    assert len(transfers) == 1 and nxt is None
+    orders_read = [e.payload for e in ctx.ledger.entries() if e.action == "order.accessed"]
+    assert orders_read[0]["order_ids"] == [items[0].id] and orders_read[0]["case"] == "C1"
+    assert [p["what"] for p in orders_read] == ["orders", "orders"]
+    transfers_read = [e.payload for e in ctx.ledger.entries() if e.action == "transfer.accessed"]
+    assert [p["transfer_ids"] for p in transfers_read] == [[transfers[0].id]]

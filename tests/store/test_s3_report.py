@@ -79,10 +79,20 @@ def test_report_cli_reads_the_store(server: Seaweed, env: dict[str, str], tmp_pa
         version = version_of(client, bucket, f"{folder}/{name}")
         line = next(line for line in text.splitlines() if line.lstrip().startswith(name))
         assert version[:12] in line and f"COMPLIANCE until {until}" in line, line
-    # same state, same bytes
+    # the issued report is kept beside the item, under the item's lock
+    pdf_key = f"{folder}/reports/{issued['sha256']}.pdf"
+    assert client.get_object(Bucket=bucket, Key=pdf_key)["Body"].read() == out.read_bytes()
+    kept = version_of(client, bucket, pdf_key)
+    lock = client.get_object_retention(Bucket=bucket, Key=pdf_key, VersionId=kept)["Retention"]
+    assert lock["Mode"] == "COMPLIANCE" and lock["RetainUntilDate"] >= retention["RetainUntilDate"]
+    with pytest.raises(Exception) as refused:
+        client.delete_object(Bucket=bucket, Key=pdf_key, VersionId=kept)
+    assert "AccessDenied" in str(refused.value)
+    # same state, same bytes (and the same object: stored once)
     again = tmp_path / "again.pdf"
     custodyd(env, "report", eid, "--out", str(again))
     assert again.read_bytes() == out.read_bytes()
+    assert version_of(client, bucket, pdf_key) == kept
 
     # a new version of manifest.json (the lock refuses deletes, not new versions) with a
     # forged digest: the report names it and keeps printing the sealed digests

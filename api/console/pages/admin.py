@@ -17,7 +17,9 @@ from custodyd.daemon.errors import InvalidInput
 router = APIRouter(route_class=ConsoleRoute)
 
 
-def _page(request: Request, principal: Principal, new_token: dict[str, object] | None) -> Response:
+def _page(
+    request: Request, principal: Principal, new_token: admin_api.NewTokenOut | None
+) -> Response:
     ensure_allowed(request.app, principal, "GET", "/v1/users")
     ctx = get_ctx(request)
     users = admin_api.users(params=ALL, _principal=principal, ctx=ctx)["items"]

@@ -44,7 +44,7 @@ async def create(request: Request, principal: Principal = Depends(console_princi
     case = cases_api.create(
         body=body, response=Response(), principal=principal, ctx=get_ctx(request)
     )
-    return RedirectResponse(f"/cases/{quote(case['ref'], safe='')}", status_code=303)
+    return RedirectResponse(f"/cases/{quote(case.ref, safe='')}", status_code=303)
 
 
 @router.get("/cases/{ref}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import mmap
 import os
 from collections.abc import Iterable
@@ -103,7 +104,7 @@ class SegmentFile:
         if self._fill:
             padded = -(-self._fill // ALIGN) * ALIGN
             self._view[self._fill : padded] = bytes(padded - self._fill)
-            _pwrite_all(self.fd, self._view[:padded], self._base)
+            self._write(self._view[:padded], self._base)
             os.ftruncate(self.fd, self._base + self._fill)
         # why: an E01 segment is renamed to its final name, and a rescue map vouches
         # for the bytes before it, only once they would survive a power cut; this
@@ -127,7 +128,7 @@ class SegmentFile:
 
     def _write_staged(self, length: int) -> None:
         """Write the first ``length`` staged bytes (a multiple of ALIGN) and keep the rest."""
-        _pwrite_all(self.fd, self._view[:length], self._base)
+        self._write(self._view[:length], self._base)
         rest = self._fill - length
         if rest:
             self._view[:rest] = self._view[length : self._fill]
@@ -139,6 +140,18 @@ class SegmentFile:
             with contextlib.suppress(OSError):
                 os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
             self._written_back = self._base
+
+    def _write(self, data: memoryview, offset: int) -> None:
+        """An aligned write of staged bytes; a file system that took ``O_DIRECT`` at open
+        but refuses it for writing (EINVAL) gets this and every later write buffered."""
+        try:
+            _pwrite_all(self.fd, data, offset)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or not self.direct:
+                raise
+            fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+            self.direct = False
+            _pwrite_all(self.fd, data, offset)
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,39 @@ def test_digest_is_b3sums(tmp_path: Path) -> None:
     assert got is not None and got.bytes == 5 * MiB + 3 and got.read_errors == []
     b3sum = subprocess.run(["b3sum", "--no-mmap", str(path)], capture_output=True, text=True)
     assert got.blake3 == b3sum.stdout.split()[0]
+
+
+# Run in a fresh interpreter: the hook sees every import, on which thread it happens.
+NO_IMPORTS_ON_THE_THREAD = """
+import sys, threading
+from pathlib import Path
+seen = []
+def hook(event, args):
+    if event == "import" and threading.current_thread().name == "custodyd-headstart":
+        seen.append(args[0])
+sys.addaudithook(hook)
+from custodyd.daemon.imaging.headstart import HeadStart
+path = Path(sys.argv[1])
+head_start = HeadStart(path).start()
+import custodyd.daemon.acquisition  # what the main thread does meanwhile
+assert head_start.result_for(path) is not None
+print(seen)
+"""
+
+
+def test_the_thread_imports_nothing(tmp_path: Path) -> None:
+    # Two threads importing at once can be handed each other's half-initialised
+    # modules (seen here: "partially initialized module 'typing'"), so every import
+    # happens in start(), on the caller's thread.
+    path = random_file(tmp_path / "image.raw", 64 * MiB)
+    done = subprocess.run(
+        [sys.executable, "-c", NO_IMPORTS_ON_THE_THREAD, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_nothing_for_another_file_with_the_same_bytes(tmp_path: Path) -> None:
