@@ -647,11 +647,8 @@ def resume_stream(
                 writer.readback_source(),  # type: ignore[attr-defined]
                 [],
                 [(0, info.size)],
-                hashes,
-                window,
+                HashPlan(tuple(hashes), window, block_size, buffers),
                 info.size,
-                block_size,
-                buffers,
                 head=None,
                 progress=progress,
                 cancel=cancel,
