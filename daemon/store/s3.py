@@ -148,14 +148,7 @@ class S3Store:
         url = S3Url.parse(image_url)
         folder = url.key.rsplit("/", 1)[0] + "/"
         prefix = folder + "image."
-        done = []
-        uploads = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=prefix)
-        for upload in uploads.get("Uploads", []):
-            if upload["Key"].startswith(prefix) and "/" not in upload["Key"][len(folder) :]:
-                self.s3.abort_multipart_upload(
-                    Bucket=url.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-                done.append(f"aborted upload {upload['UploadId']} of {upload['Key']}")
+        done = [f"aborted upload {u} of {k}" for u, k in self.abort_uploads(image_url)]
         answer = self.s3.list_object_versions(Bucket=url.bucket, Prefix=prefix)
         for version in answer.get("Versions", []):
             if "/" in version["Key"][len(folder) :]:
@@ -164,6 +157,22 @@ class S3Store:
                 Bucket=url.bucket, Key=version["Key"], VersionId=version["VersionId"]
             )
             done.append(f"deleted version {version['VersionId']} of {version['Key']}")
+        return done
+
+    def abort_uploads(self, image_url: str) -> list[tuple[str, str]]:
+        """Abort every multipart upload open under the item's image keys (a failed one,
+        or one kept for a resume): (upload id, key) of each."""
+        url = S3Url.parse(image_url)
+        folder = url.key.rsplit("/", 1)[0] + "/"
+        prefix = folder + "image."
+        done = []
+        uploads = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=prefix)
+        for upload in uploads.get("Uploads", []):
+            if upload["Key"].startswith(prefix) and "/" not in upload["Key"][len(folder) :]:
+                self.s3.abort_multipart_upload(
+                    Bucket=url.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                done.append((str(upload["UploadId"]), str(upload["Key"])))
         return done
 
     def image_objects(self, image_url: str) -> list[S3Url]:
