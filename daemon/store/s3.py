@@ -298,7 +298,6 @@ class MultipartSink:
         self._inflight: list[Future[None]] = []
         self._next = 1
         self._offset = 0  # image bytes cut into parts so far
-        self._written = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(UPLOADS_IN_FLIGHT, thread_name_prefix="custodyd-s3")
         try:
@@ -332,7 +331,7 @@ class MultipartSink:
         sink._side_path = staging.with_name(staging.name + ".held")
         sink._side_fd, sink._inflight = -1, []
         sink._next = len(parts) + 1
-        sink._offset = sink._written = len(parts) * PART_SIZE
+        sink._offset = len(parts) * PART_SIZE
         sink._lock = threading.Lock()
         sink._pool = ThreadPoolExecutor(UPLOADS_IN_FLIGHT, thread_name_prefix="custodyd-s3")
         sink.upload_id, sink.version_id, sink.completed = upload_id, None, False
@@ -381,9 +380,8 @@ class MultipartSink:
                 done += os.pwrite(fd, view[done:], offset + done)
         except OSError as exc:
             raise DestinationError(f"writing {self._side_path}: {exc.strerror}") from None
-        self._held[number] = (offset, len(data))
         with self._lock:
-            self._written += len(data)
+            self._held[number] = (offset, len(data))
 
     def _side(self) -> int:
         if self._side_fd < 0:
@@ -408,8 +406,6 @@ class MultipartSink:
             raise DestinationError(f"uploading part {number} of {self.url}: {exc}") from None
         with self._lock:
             self._parts[number] = answer["ETag"]
-            if number not in self._held:
-                self._written += len(data)
 
     def _drain(self) -> None:
         while self._inflight:
