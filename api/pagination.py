@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -56,10 +56,6 @@ class Page(BaseModel, Generic[T]):
     next_offset: int | None
 
 
-def page(items: list[Any], params: PageParams, next_offset: int | None) -> dict[str, Any]:
-    return {
-        "items": items,
-        "limit": params.limit,
-        "offset": params.offset,
-        "next_offset": next_offset,
-    }
+def page(items: list[T], params: PageParams, next_offset: int | None) -> Page[T]:
+    """The envelope of one page (``items`` typed as the list's own response model)."""
+    return Page(items=items, limit=params.limit, offset=params.offset, next_offset=next_offset)

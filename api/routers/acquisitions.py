@@ -68,7 +68,7 @@ def list_(
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
     runtime: Runtime = Depends(require_runtime),
-) -> dict[str, Any]:
+) -> Page[dict[str, Any]]:
     jobs = [
         j.to_dict()
         for j in runtime.acquisitions.list()

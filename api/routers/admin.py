@@ -8,7 +8,7 @@ Every change is a ledger entry (``user.added``, ``user.disabled``, ``token.creat
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
@@ -80,7 +80,7 @@ def users(
     params: PageParams = Depends(page_params),
     _principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> Page[UserOut]:
     offset, limit = params.window()
     with ctx.session() as session:
         items, nxt = params.trim(list_users(session, offset=offset, limit=limit))
@@ -113,7 +113,7 @@ def tokens(
     params: PageParams = Depends(page_params),
     _principal: Principal = Depends(require_role("admin")),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> Page[TokenOut]:
     offset, limit = params.window()
     with ctx.session() as session:
         rows, nxt = params.trim(list_tokens(session, offset=offset, limit=limit))

@@ -82,7 +82,7 @@ def list_(
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> Page[CaseOut]:
     offset, limit = params.window()
     with ctx.session() as session:
         rows = visible_cases(session, principal, offset=offset, limit=limit)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from custodyd.api.auth import current_principal, require_role
 from custodyd.api.deps import get_ctx
-from custodyd.api.pagination import PageParams, page, page_params
+from custodyd.api.pagination import Page, PageParams, page, page_params
 from custodyd.daemon.acquisition import get_manifest, verify_evidence
 from custodyd.daemon.auth import Principal
 from custodyd.daemon.auth.reads import (
@@ -87,7 +87,7 @@ def list_(
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> Page[dict[str, Any]]:
     if hash is not None and not HEX.match(hash):
         raise InvalidInput("hash must be 32-128 hexadecimal characters", field="query.hash")
     digest = hash.lower() if hash is not None else None

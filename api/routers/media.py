@@ -86,7 +86,7 @@ def list_(
     params: PageParams = Depends(page_params),
     _principal: Principal = Depends(require_role("examiner")),
     runtime: Runtime = Depends(require_runtime),
-) -> dict[str, Any]:
+) -> Page[dict[str, Any]]:
     items, nxt = params.slice([m.to_dict() for m in runtime.media.list()])
     return page(items, params, nxt)
 

@@ -10,7 +10,6 @@ recorded in the ledger (``order.accessed``).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
@@ -99,7 +98,7 @@ def list_(
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> Page[OrderView]:
     items, nxt = lifecycle.read_orders(
         ctx,
         principal,

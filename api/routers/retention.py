@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
@@ -42,7 +40,7 @@ def due(
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> Page[Due]:
     with ctx.session() as session:
         rows = due_for(session, principal, due_within(session, ctx.clock, days))
     items, nxt = params.slice(rows)

@@ -4,7 +4,6 @@ third-party release (409 without prior written consent) and closing."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
@@ -78,7 +77,7 @@ def list_(
     params: PageParams = Depends(page_params),
     principal: Principal = Depends(current_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> dict[str, Any]:
+) -> Page[TransferView]:
     items, nxt = svc.read_transfers(
         ctx, principal, case_ref=case, status=status_, offset=params.offset, limit=params.limit
     )

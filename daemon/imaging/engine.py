@@ -167,6 +167,20 @@ def hash_consumers(
     return consumers, digests, piecewise
 
 
+@dataclass(frozen=True)
+class HashPlan:
+    """What every hashing pipeline of one acquisition uses: the extra digests, the
+    piecewise window and the pipeline's blocks."""
+
+    hashes: tuple[str, ...]
+    window: int
+    block_size: int
+    buffers: int
+
+    def consumers(self) -> tuple[list[tuple[str, Consumer]], dict[str, Hasher], PiecewiseHasher]:
+        return hash_consumers(self.hashes, self.window)
+
+
 def image_source(
     source: Path,
     image_path: Path,
@@ -261,10 +275,7 @@ def image_source(
                     writer,
                     reader,
                     keeper,
-                    hashes,
-                    window,
-                    block_size,
-                    buffers,
+                    HashPlan(tuple(hashes), window, block_size, buffers),
                     retries=retries,
                     progress=progress,
                     cancel=cancel,
@@ -287,10 +298,7 @@ def _rescue_in_place(
     writer: ImageSink,
     reader: CopyReader,
     keeper: MapKeeper,
-    hashes: Sequence[str],
-    window: int,
-    block_size: int,
-    buffers: int,
+    plan: HashPlan,
     *,
     retries: int,
     progress: ProgressCallback | None,
@@ -307,10 +315,10 @@ def _rescue_in_place(
     # describing the file (the finished image is re-hashed below); those of
     # untouched windows are kept to verify the read-back against the source.
     streamed = done.piecewise.finish()
-    done.piecewise = PiecewiseHasher(window)
+    done.piecewise = PiecewiseHasher(plan.window)
     head = None
     if isinstance(writer, RawSink):
-        head = _head_read_back(writer.part_path, keeper.map, hashes, window, block_size, buffers)
+        head = _head_read_back(writer.part_path, keeper.map, plan)
     try:
         done.stats = Rescuer(
             reader,
@@ -330,9 +338,9 @@ def _rescue_in_place(
         say("rewriting the E01 image with the rescued sectors")
         done.digests, done.piecewise = writer.rebuild(
             gaps,
-            lambda: hash_consumers(hashes, window),
-            block_size=block_size,
-            buffers=buffers,
+            plan.consumers,
+            block_size=plan.block_size,
+            buffers=plan.buffers,
             progress=progress,
             cancel=cancel,
         )
@@ -341,37 +349,19 @@ def _rescue_in_place(
     # the store (``readback_source``: a pipeline block reader)
     image = writer.part_path if isinstance(writer, RawSink) else writer.readback_source()
     done.digests, done.piecewise, done.readback = _read_back(
-        image,
-        streamed,
-        gaps,
-        hashes,
-        window,
-        info.size,
-        block_size,
-        buffers,
-        head=head,
-        progress=progress,
-        cancel=cancel,
-        say=say,
+        image, streamed, gaps, plan, info.size, head=head, progress=progress, cancel=cancel, say=say
     )
 
 
-def _head_read_back(
-    image: Path,
-    rmap: RescueMap,
-    hashes: Sequence[str],
-    window: int,
-    block_size: int,
-    buffers: int,
-) -> HeadReadBack:
+def _head_read_back(image: Path, rmap: RescueMap, plan: HashPlan) -> HeadReadBack:
     """Start reading back the image's settled head (before the first area the map
     does not mark finished) while the rescue passes run (:class:`HeadReadBack`)."""
     return HeadReadBack(
         image,
-        hash_consumers(hashes, window),
+        plan.consumers(),
         rmap.finished_prefix(),
-        block_size=block_size,
-        buffers=buffers,
+        block_size=plan.block_size,
+        buffers=plan.buffers,
     ).start()
 
 
@@ -379,11 +369,8 @@ def _read_back(
     image: Path | BlockSource,
     streamed: list[str],
     gaps: list[tuple[int, int]],
-    hashes: Sequence[str],
-    window: int,
+    plan: HashPlan,
     size: int,
-    block_size: int,
-    buffers: int,
     *,
     head: HeadReadBack | None,
     progress: ProgressCallback | None,
@@ -399,14 +386,14 @@ def _read_back(
     else:
         digests, piecewise = readback_of(
             image,
-            hash_consumers(hashes, window),
+            plan.consumers(),
             size,
-            block_size=block_size,
-            buffers=buffers,
+            block_size=plan.block_size,
+            buffers=plan.buffers,
             progress=progress,
             cancel=cancel,
         )
-    verdict = compare_windows(streamed, piecewise.finish(), gaps, window, watch.seconds)
+    verdict = compare_windows(streamed, piecewise.finish(), gaps, plan.window, watch.seconds)
     where = "the disk" if isinstance(image, Path) else "the store"
     early = f" (the first {head.head} while the rescue passes ran)" if head is not None else ""
     say(f"read back {size} bytes from {where}{early}; the rest hashed after them in {watch}")
@@ -548,9 +535,10 @@ def resume_image(
         raise
     reader = SourceReader(fd, info, cancel=cancel)
     done = PassOutcome("complete", None, {}, PiecewiseHasher(window), info.size)
+    plan = HashPlan(tuple(hashes), window, block_size, buffers)
     head: HeadReadBack | None = None
     try:
-        head = _head_read_back(writer.part_path, rmap, hashes, window, block_size, buffers)
+        head = _head_read_back(writer.part_path, rmap, plan)
         done.stats = Rescuer(
             reader,
             writer.fd,
@@ -567,11 +555,8 @@ def resume_image(
             writer.part_path,
             [],
             [(0, info.size)],
-            hashes,
-            window,
+            plan,
             info.size,
-            block_size,
-            buffers,
             head=head,
             progress=progress,
             cancel=cancel,
@@ -662,11 +647,8 @@ def resume_stream(
                 writer.readback_source(),  # type: ignore[attr-defined]
                 [],
                 [(0, info.size)],
-                hashes,
-                window,
+                HashPlan(tuple(hashes), window, block_size, buffers),
                 info.size,
-                block_size,
-                buffers,
                 head=None,
                 progress=progress,
                 cancel=cancel,

@@ -61,10 +61,17 @@ def _delete_object_versions(image_url: str) -> list[dict[str, Any]]:
     (manifest, log and inventory stay, as locally). A store that refuses — its Object
     Lock retention or legal hold still stands — stops the disposal before anything is
     recorded."""
-    from custodyd.daemon.store.s3 import S3Store
+    from custodyd.daemon.store.s3 import S3Store, S3Url
 
     store = S3Store(image_url)
-    deleted = []
+    deleted: list[dict[str, Any]] = [  # an upload kept for a resume that will not come
+        {
+            "path": f"s3://{S3Url.parse(image_url).bucket}/{key}",
+            "upload": upload,
+            "deleted": "upload aborted",
+        }
+        for upload, key in store.abort_uploads(image_url)
+    ]
     for url in store.image_objects(image_url):  # the raw object, or every E01 segment
         for version in store.versions(url):
             try:

@@ -148,14 +148,7 @@ class S3Store:
         url = S3Url.parse(image_url)
         folder = url.key.rsplit("/", 1)[0] + "/"
         prefix = folder + "image."
-        done = []
-        uploads = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=prefix)
-        for upload in uploads.get("Uploads", []):
-            if upload["Key"].startswith(prefix) and "/" not in upload["Key"][len(folder) :]:
-                self.s3.abort_multipart_upload(
-                    Bucket=url.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-                done.append(f"aborted upload {upload['UploadId']} of {upload['Key']}")
+        done = [f"aborted upload {u} of {k}" for u, k in self.abort_uploads(image_url)]
         answer = self.s3.list_object_versions(Bucket=url.bucket, Prefix=prefix)
         for version in answer.get("Versions", []):
             if "/" in version["Key"][len(folder) :]:
@@ -164,6 +157,22 @@ class S3Store:
                 Bucket=url.bucket, Key=version["Key"], VersionId=version["VersionId"]
             )
             done.append(f"deleted version {version['VersionId']} of {version['Key']}")
+        return done
+
+    def abort_uploads(self, image_url: str) -> list[tuple[str, str]]:
+        """Abort every multipart upload open under the item's image keys (a failed one,
+        or one kept for a resume): (upload id, key) of each."""
+        url = S3Url.parse(image_url)
+        folder = url.key.rsplit("/", 1)[0] + "/"
+        prefix = folder + "image."
+        done = []
+        uploads = self.s3.list_multipart_uploads(Bucket=url.bucket, Prefix=prefix)
+        for upload in uploads.get("Uploads", []):
+            if upload["Key"].startswith(prefix) and "/" not in upload["Key"][len(folder) :]:
+                self.s3.abort_multipart_upload(
+                    Bucket=url.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                done.append((str(upload["UploadId"]), str(upload["Key"])))
         return done
 
     def image_objects(self, image_url: str) -> list[S3Url]:
@@ -289,7 +298,6 @@ class MultipartSink:
         self._inflight: list[Future[None]] = []
         self._next = 1
         self._offset = 0  # image bytes cut into parts so far
-        self._written = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(UPLOADS_IN_FLIGHT, thread_name_prefix="custodyd-s3")
         try:
@@ -323,7 +331,7 @@ class MultipartSink:
         sink._side_path = staging.with_name(staging.name + ".held")
         sink._side_fd, sink._inflight = -1, []
         sink._next = len(parts) + 1
-        sink._offset = sink._written = len(parts) * PART_SIZE
+        sink._offset = len(parts) * PART_SIZE
         sink._lock = threading.Lock()
         sink._pool = ThreadPoolExecutor(UPLOADS_IN_FLIGHT, thread_name_prefix="custodyd-s3")
         sink.upload_id, sink.version_id, sink.completed = upload_id, None, False
@@ -372,9 +380,8 @@ class MultipartSink:
                 done += os.pwrite(fd, view[done:], offset + done)
         except OSError as exc:
             raise DestinationError(f"writing {self._side_path}: {exc.strerror}") from None
-        self._held[number] = (offset, len(data))
         with self._lock:
-            self._written += len(data)
+            self._held[number] = (offset, len(data))
 
     def _side(self) -> int:
         if self._side_fd < 0:
@@ -399,8 +406,6 @@ class MultipartSink:
             raise DestinationError(f"uploading part {number} of {self.url}: {exc}") from None
         with self._lock:
             self._parts[number] = answer["ETag"]
-            if number not in self._held:
-                self._written += len(data)
 
     def _drain(self) -> None:
         while self._inflight:

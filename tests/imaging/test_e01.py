@@ -292,3 +292,19 @@ def test_unreadable_sectors_are_in_error2(home: Path, tmp_path: Path) -> None:
     assert "rewriting the E01 image with the rescued sectors" in log
     assert sorted(p.name for p in Path(image).parent.iterdir() if "E0" in p.name) == ["image.E01"]
     assert os.path.exists(image)
+
+
+def test_raw_acquisition_of_an_e01_file_verifies_as_raw(home: Path, tmp_path: Path) -> None:
+    """A seized E01 container acquired as raw bytes is raw evidence: verify hashes the
+    container itself (what b3sum sees), it does not decode it because of its content."""
+    source = tmp_path / "seized.bin"
+    shutil.copyfile(FORENSIC_IMAGES / "e01" / "dfvfs_ext2.E01", source)
+    whole = source.stat().st_size // 512 * 512
+    os.truncate(source, whole)  # raw sources are whole sectors; the EWF header stays
+    proc = custodyd(
+        "image", str(source), "--case", "CASE-RAW", "--store", str(tmp_path / "s"), "--json"
+    )
+    manifest = one_json(proc.stdout)
+    assert manifest["hashes"]["blake3"] == tool_digest("b3sum", source)
+    assert layout.is_ewf(source) is False  # the name, not the content, says E01
+    custodyd("verify", manifest["evidence_id"])  # exits 0: the raw image matches

@@ -414,3 +414,54 @@ def test_disposal_deletes_the_object_only_when_no_order_covers_it(
     assert not [v for v in versions.get("Versions", []) if v["Key"] == key]
     folder = key.rsplit("/", 1)[0]
     client.head_object(Bucket=bucket, Key=f"{folder}/manifest.json")  # kept, as locally
+
+
+def test_disposal_aborts_an_upload_kept_for_a_resume(
+    server: Seaweed,
+    env: dict[str, str],
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An incomplete item whose upload was kept for a resume (here opened by hand on its
+    key, as a source failure leaves it) and is then disposed of: the upload is aborted,
+    so no stored parts outlive the item."""
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    source = random_file(tmp_path / "disk.img", 24 * MiB, seed=13)
+    ctx = open_context(Settings(home=home, block_size=1 * MiB, buffers=3))
+    cancel = threading.Event()
+    try:
+        with pytest.raises(Cancelled):
+            acquire(
+                ctx,
+                source,
+                "S3-KEPT",
+                actor="test",
+                store=f"s3://{BUCKET}/kept",
+                progress=lambda p: cancel.set() if p.bytes_done >= 10 * MiB else None,
+                cancel=cancel,
+            )
+        from custodyd.daemon.acquisition import list_evidence
+
+        [item] = list_evidence(ctx, "S3-KEPT", status=None)
+    finally:
+        ctx.close()
+    client = server.client()
+    key = f"kept/S3-KEPT/{item['evidence_id']}/image.raw"
+    upload = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    client.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=b"x" * 1024)
+    record = json.loads(
+        custodyd(
+            env,
+            "dispose",
+            item["evidence_id"],
+            "--method",
+            "destroy",
+            "--reason",
+            "not resumed",
+            "--json",
+        ).stdout
+    )
+    assert client.list_multipart_uploads(Bucket=BUCKET, Prefix=key).get("Uploads", []) == []
+    assert {"upload": upload, "deleted": "upload aborted"}.items() <= record["files"][0].items()

@@ -25,9 +25,9 @@ router = APIRouter(route_class=ConsoleRoute)
 
 @router.get("/acquisitions")
 def list_page(request: Request, principal: Principal = Depends(console_principal)) -> Response:
-    jobs = acq_api.list_(state=None, params=ALL, principal=principal, runtime=runtime_of(request))[
-        "items"
-    ]
+    jobs = acq_api.list_(
+        state=None, params=ALL, principal=principal, runtime=runtime_of(request)
+    ).items
     return render(request, "acquisitions.html", title="Acquisitions", jobs=list(reversed(jobs)))
 
 

@@ -22,8 +22,8 @@ def _page(
 ) -> Response:
     ensure_allowed(request.app, principal, "GET", "/v1/users")
     ctx = get_ctx(request)
-    users = admin_api.users(params=ALL, _principal=principal, ctx=ctx)["items"]
-    tokens = admin_api.tokens(params=ALL, _principal=principal, ctx=ctx)["items"]
+    users = admin_api.users(params=ALL, _principal=principal, ctx=ctx).items
+    tokens = admin_api.tokens(params=ALL, _principal=principal, ctx=ctx).items
     return render(
         request,
         "admin.html",

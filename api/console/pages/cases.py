@@ -30,7 +30,7 @@ def _model(model: Any, **fields: Any) -> Any:
 @router.get("/cases")
 def list_page(request: Request, principal: Principal = Depends(console_principal)) -> Response:
     found = cases_api.list_(params=ALL, principal=principal, ctx=get_ctx(request))
-    return render(request, "cases.html", title="Cases", cases=found["items"])
+    return render(request, "cases.html", title="Cases", cases=found.items)
 
 
 @router.post("/cases")

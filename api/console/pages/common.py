@@ -28,9 +28,9 @@ def runtime_of(request: Request) -> Any:
 def case_refs(request: Request, principal: Principal) -> list[str]:
     """The cases the caller may see (through the API's own list)."""
     found = cases_api.list_(params=ALL, principal=principal, ctx=get_ctx(request))
-    return [c.ref for c in found["items"]]
+    return [c.ref for c in found.items]
 
 
 def open_case_refs(request: Request, principal: Principal) -> list[str]:
     found = cases_api.list_(params=ALL, principal=principal, ctx=get_ctx(request))
-    return [c.ref for c in found["items"] if c.status != "closed"]
+    return [c.ref for c in found.items if c.status != "closed"]

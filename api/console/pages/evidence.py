@@ -61,7 +61,7 @@ def list_page(
         request,
         "evidence_list.html",
         title="Evidence",
-        items=found["items"],
+        items=found.items,
         cases=case_refs(request, principal),
         statuses=STATUSES,
         filters={"case": case, "status": status, "since": since, "until": until},

@@ -34,7 +34,7 @@ def media_page(request: Request, principal: Principal = Depends(console_principa
     ensure_allowed(request.app, principal, "GET", "/v1/media")
     runtime = runtime_of(request)
     listed = media_api.list_(params=ALL, _principal=principal, runtime=runtime)
-    media = [m | {"version": _version(m)} for m in listed["items"]]
+    media = [m | {"version": _version(m)} for m in listed.items]
     return render(
         request,
         "media.html",

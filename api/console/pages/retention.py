@@ -32,10 +32,10 @@ def retention_page(
     if not 0 <= days <= 36500:
         raise InvalidInput("days must be between 0 and 36500")
     ctx = get_ctx(request)
-    due = retention_api.due(days=days, params=ALL, principal=principal, ctx=ctx)["items"]
+    due = retention_api.due(days=days, params=ALL, principal=principal, ctx=ctx).items
     orders = orders_api.list_(
         case=None, evidence=None, status_=None, params=ALL, principal=principal, ctx=ctx
-    )["items"]
+    ).items
     alerts: list[dict[str, object]] = []
     if sees_all(principal):
         with ctx.session() as session:

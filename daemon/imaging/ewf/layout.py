@@ -34,9 +34,21 @@ from datetime import datetime
 SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
 
 
+EWF_FIRST_SEGMENT_SUFFIXES = (".e01", ".s01")
+
+
 def is_ewf(path: str | os.PathLike[str]) -> bool:
-    """Whether the file starts with the EWF signature (here, not in the reader: the
-    verification of raw images asks this without loading the E01 decoder)."""
+    """Whether the file is the first segment of an EWF image: named as one (``.E01``)
+    and starting with the EWF signature.
+
+    The name is required, not only the content: a raw acquisition of a medium or file
+    that itself holds an E01 container (``image.raw`` starting with the signature) is raw
+    evidence, and must be hashed as the bytes it is, never decoded. Here, not in the
+    reader: the verification of raw images asks this without loading the E01 decoder.
+    """
+    name = os.fspath(path).lower().removesuffix(".part")  # still being written: *.E01.part
+    if not name.endswith(EWF_FIRST_SEGMENT_SUFFIXES):
+        return False
     try:
         with open(path, "rb") as fh:
             return fh.read(len(SIGNATURE)) == SIGNATURE
