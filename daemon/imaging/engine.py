@@ -236,14 +236,7 @@ def image_source(
             else open_sink(output, image_path, info, metadata)
         )
         consumers, digests, piecewise = hash_consumers(hashes, window)
-
-        def write(view: memoryview) -> None:
-            writer.write(view)
-            if keeper.due():
-                writer.sync()  # the map may only vouch for bytes that are on disk
-                keeper.save(durable_upto=writer.written)
-
-        consumers.append(("writer", write))
+        consumers.append(("writer", _write_keeping_map(writer, keeper)))
         say(
             f"reading {info.path}: {info.size} bytes, sector {info.logical_sector_size}, "
             f"block {block_size}, buffers {buffers}, hashes {','.join(['blake3', *hashes])}, "
@@ -290,6 +283,19 @@ def image_source(
         say(f"source ended after {result.bytes_read} of {info.size} bytes")
     done.durable_upto = writer.written  # the reader marks bytes before the writer has them
     return _finish(info, writer, keeper, done, started=started, say=say, publish=publish)
+
+
+def _write_keeping_map(writer: ImageSink, keeper: MapKeeper) -> Callable[[memoryview], None]:
+    """Pass 1's writer consumer: write, and when the rescue map is due for saving,
+    sync first — the map may only vouch for bytes that are on disk (or in the store)."""
+
+    def write(view: memoryview) -> None:
+        writer.write(view)
+        if keeper.due():
+            writer.sync()
+            keeper.save(durable_upto=writer.written)
+
+    return write
 
 
 def _rescue_in_place(
@@ -615,13 +621,7 @@ def resume_stream(
     reader = CopyReader(fd, info, keeper, cancel=cancel)
     done = PassOutcome("complete", None, {}, PiecewiseHasher(window), info.size)
     try:
-
-        def write(view: memoryview) -> None:
-            writer.write(view)
-            if keeper.due():
-                writer.sync()
-                keeper.save(durable_upto=writer.written)
-
+        write = _write_keeping_map(writer, keeper)
         result = Pipeline([("writer", write)], block_size=block_size, buffers=buffers).run(
             lambda view, offset: reader.read(view, start + offset),
             info.size - start,
